@@ -1,0 +1,14 @@
+"""emolib: the data, feature, model and training code behind the emolib notebooks.
+
+Self-supervised speech emotion recognition on EmoDB (Burkhardt et al., 2005), evaluated
+speaker-independently (SI-5).  Modules, one concept each:
+
+- ``corpus``     EmoDB file names, metadata, finding / downloading / verifying the corpus
+- ``audio``      loading audio as 16 kHz mono float32 with clear errors
+- ``synthetic``  a deterministic EmoDB-shaped corpus for tests and offline demos
+- ``features``   the log-mel front-end, its on-disk cache and normalisation statistics
+- ``splits``     SI-5 and LOSO speaker folds, and the report's (leaky) random split
+- ``plots``, ``widgets``  figures and the interactive player used by the notebooks
+- ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
+"""
+__version__ = "0.1.0"

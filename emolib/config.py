@@ -1,0 +1,44 @@
+"""Run-wide settings read from the environment: profile, corpus and cache directory.
+
+- ``EMOLIB_PROFILE``: ``full`` (default, the real run) or ``smoke`` (same code, tiny budgets).
+- ``EMOLIB_CORPUS``: ``emodb`` (default) or ``synthetic`` (GUIDE §3; never reported as EmoDB).
+- ``EMOLIB_CACHE``: where downloads and feature caches go; default
+  ``$XDG_CACHE_HOME/emolib`` or ``~/.cache/emolib``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import EmolibError
+
+PROFILES = ("smoke", "full")
+CORPORA = ("emodb", "synthetic")
+
+
+def _choice(value: str | None, env: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = value or os.environ.get(env) or default
+    if value not in allowed:
+        raise EmolibError(f"{env}/argument value {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def profile(name: str | None = None) -> str:
+    """The profile to run: ``name`` if given, else ``EMOLIB_PROFILE``, else ``full``."""
+    return _choice(name, "EMOLIB_PROFILE", "full", PROFILES)
+
+
+def corpus_name(name: str | None = None) -> str:
+    """The corpus to use: ``name`` if given, else ``EMOLIB_CORPUS``, else ``emodb``."""
+    return _choice(name, "EMOLIB_CORPUS", "emodb", CORPORA)
+
+
+def cache_dir() -> Path:
+    """Per-user cache directory (created on first use)."""
+    if os.environ.get("EMOLIB_CACHE"):
+        path = Path(os.environ["EMOLIB_CACHE"])
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        path = Path(base) / "emolib"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
