@@ -38,10 +38,10 @@ def wav_truncation(path: Path) -> str | None:
             if chunk_id == b"data":
                 have = size - pos - 8
                 if chunk_size > have:
-                    return f"truncated: header declares {chunk_size} audio bytes, file holds {have}"
+                    return f"truncated (header declares {chunk_size} audio bytes, file holds {have})"
                 return None
             pos += 8 + chunk_size + (chunk_size & 1)
-    return "truncated: no complete data chunk"
+    return "truncated (no complete data chunk)"
 
 
 def describe_format(path: Path) -> sf._SoundFileInfo:
@@ -54,10 +54,11 @@ def describe_format(path: Path) -> sf._SoundFileInfo:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(f"{path}: not a readable audio file ({e}); re-copy or re-download it") from None
+        reason = getattr(e, "error_string", None) or str(e)
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
     problem = wav_truncation(path)
     if problem:
-        raise AudioError(f"{path}: {problem}; re-copy or re-download it")
+        raise AudioError(f"{path}: {problem}")
     return info
 
 

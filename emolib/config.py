@@ -12,6 +12,11 @@ from pathlib import Path
 
 from .errors import EmolibError
 
+#: The repository (emolib is installed editable from it), its notebooks and figures.
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+FIGURES = REPO / "figures"
+
 PROFILES = ("smoke", "full")
 CORPORA = ("emodb", "synthetic")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -227,6 +229,10 @@ class VerifyReport:
     def add(self, name: str, problem: str) -> None:
         self.problems.setdefault(name, []).append(problem)
 
+    @property
+    def missing(self) -> int:
+        return sum(p == ["missing"] for p in self.problems.values())
+
     def lines(self) -> list[str]:
         return [f"{name}: {'; '.join(p)}" for name, p in sorted(self.problems.items())]
 
@@ -245,9 +251,10 @@ def check_file(path: Path, manifest: dict[str, str]) -> list[str]:
                             f"EmoDB files are mono at {SAMPLE_RATE} Hz")
     except AudioError as e:
         problems.append(str(e).removeprefix(f"{path}: "))
+    if problems:  # a damaged file also fails the checksum; say what is wrong, once
+        return problems
     if path.name not in manifest:
-        if not problems:
-            problems.append("not an EmoDB file (absent from the manifest)")
+        problems.append("not an EmoDB file (absent from the manifest)")
     elif sha256_file(path) != manifest[path.name]:
         problems.append("content differs from the EmoDB manifest (SHA-256 mismatch); "
                         "re-copy or re-download it")
@@ -292,7 +299,7 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
                     f.write(block)
                     got += len(block)
                     bar.update(len(block))
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
         raise DownloadError(f"{url}: {getattr(e, 'reason', e)}") from None
     if total is not None and got != total:
         raise DownloadError(f"{url}: truncated download ({got} of {total} bytes)")
@@ -313,7 +320,7 @@ def safe_extract(archive: Path, dest: Path) -> None:
                     raise DownloadError(f"{archive.name}: member {info.filename!r} is a "
                                         "symbolic link; archive refused")
             z.extractall(dest)
-    except (zipfile.BadZipFile, EOFError) as e:
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise DownloadError(f"{archive.name}: damaged or truncated zip archive ({e})") from None
 
 
@@ -351,7 +358,7 @@ def download_emodb(dest: str | os.PathLike | None = None, urls: Iterable[str] | 
             os.replace(unpacked, dest)
             return dest
         except DownloadError as e:
-            errors.append(str(e))
+            errors.append(str(e) if url in str(e) else f"{url}: {e}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
     raise DownloadError("; ".join(errors) or "no download URL given")

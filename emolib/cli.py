@@ -1,0 +1,114 @@
+"""Command line: ``python -m emolib <command> …`` (also installed as ``emolib``).
+
+    data info [--root PATH] [--corpus emodb|synthetic]   counts by emotion, speaker, gender
+    data verify [--root PATH]                            check all 535 files against the manifest
+    data download [--dest PATH]                          download, verify and install EmoDB
+    reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
+    bench features [--root PATH]                         first vs second pass over the feature cache
+
+Problems with the input (``EmolibError``) are printed as one line, without a traceback,
+and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import config
+from .errors import EmolibError
+
+
+def _data_info(args) -> int:
+    from .corpus import EMOTIONS, load_corpus
+
+    meta = load_corpus(args.corpus, args.root)
+    letters = {v: k for k, v in EMOTIONS.items()}
+    print(f"corpus: {meta.attrs['corpus']}  ({len(meta)} utterances)")
+    print("emotion:  " + "  ".join(f"{letters[e]} {e} {n}" for e, n in
+                                   meta.emotion.value_counts(sort=False).items()))
+    by_speaker = meta.groupby("speaker").agg(gender=("gender", "first"), n=("file", "size"))
+    print(f"speakers: {len(by_speaker)}  " + "  ".join(f"{s}({r.gender}) {r.n}"
+                                                       for s, r in by_speaker.iterrows()))
+    print("gender:   " + "  ".join(f"{g} {n}" for g, n in meta.gender.value_counts().sort_index().items()))
+    total = meta.duration.sum()
+    print(f"duration: {total / 60:.1f} min total, {meta.duration.mean():.2f} s mean "
+          f"({meta.duration.min():.2f}–{meta.duration.max():.2f} s)")
+    return 0
+
+
+def _data_verify(args) -> int:
+    from .corpus import N_UTTERANCES, find_root, verify
+
+    root = find_root(args.root, download=False)
+    report = verify(root)
+    for line in report.lines():
+        print(line)
+    if report.problems:
+        bad = len(report.problems) - report.missing
+        print(f"FAILED: {bad} bad file(s), {report.missing} missing; {report.ok} of "
+              f"{N_UTTERANCES} EmoDB files verified in {root}", file=sys.stderr)
+        return 1
+    print(f"OK: {report.ok} files match the EmoDB SHA-256 manifest ({root})")
+    return 0
+
+
+def _data_download(args) -> int:
+    from .corpus import download_emodb
+
+    dest = download_emodb(args.dest)
+    print(f"EmoDB downloaded, verified and installed in {dest}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(profile=args.profile, corpus=args.corpus)
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    return bench.run(args.name, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m emolib", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect, verify or download the corpus")
+    dsub = data.add_subparsers(dest="action", required=True)
+    info = dsub.add_parser("info", help="counts by emotion, speaker and gender; total duration")
+    info.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    info.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    info.set_defaults(func=_data_info)
+    ver = dsub.add_parser("verify", help="check every WAV against the SHA-256 manifest")
+    ver.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    ver.set_defaults(func=_data_verify)
+    dl = dsub.add_parser("download", help="download, verify and install EmoDB")
+    dl.add_argument("--dest", help="target folder (default: the per-user cache)")
+    dl.set_defaults(func=_data_download)
+
+    rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place")
+    rep.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    rep.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    rep.set_defaults(func=_reproduce)
+
+    bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
+    bench.add_argument("name", choices=["features"])
+    bench.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    bench.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    bench.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EmolibError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

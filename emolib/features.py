@@ -1,0 +1,170 @@
+"""The log-mel front-end, its on-disk cache, and normalisation statistics.
+
+Front-end (``LogMelConfig``, the default everywhere):
+
+- 16 kHz audio, 25 ms Hann window (400 samples), 10 ms hop (160 samples), centred frames,
+  so an utterance of ``n`` samples gives ``1 + n // 160`` frames;
+- power spectrum -> 64 mel bands (Slaney mel scale, 50 Hz – 8 kHz) -> natural log with a
+  floor of 1e-6.  64 bands, not 128: with a 400-point FFT (40 Hz bins) 128 bands leave the
+  lowest filters empty, and 64 is what BYOL-A and most audio SSL work use.
+
+Cache: one file per (audio content, front-end config), under
+``cache_dir()/features/<config key>/<sha256 of the audio file>.npy``.  Each entry is the
+``.npy`` bytes followed by their SHA-256, written to a temporary file and renamed into place;
+an entry that is truncated, corrupted, or of the wrong shape is recomputed, never trusted.
+A second pass over the corpus only hashes files and reads cached arrays
+(``python -m emolib bench features`` measures how much faster that is).
+
+Normalisation: :class:`Standardizer` holds per-band mean and standard deviation, fitted on the
+training speakers of a fold only (:func:`fit_standardizer`).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import config
+from .audio import load_audio
+from .corpus import sha256_file
+from .splits import Fold
+
+FRONTEND_VERSION = 1  # bump when log_mel() changes in a way the config does not capture
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    sample_rate: int = 16_000
+    win_length: int = 400  # 25 ms
+    hop_length: int = 160  # 10 ms
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 8_000.0
+    log_floor: float = 1e-6
+
+    def key(self) -> str:
+        """Short stable identifier of the configuration (names the cache folder)."""
+        blob = json.dumps({**asdict(self), "version": FRONTEND_VERSION}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def frames(self, n_samples: int) -> int:
+        return 1 + n_samples // self.hop_length
+
+
+@lru_cache(maxsize=8)
+def _mel_basis(cfg: LogMelConfig) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.win_length, n_mels=cfg.n_mels,
+                               fmin=cfg.fmin, fmax=cfg.fmax).astype(np.float32)
+
+
+def log_mel(y: np.ndarray, cfg: LogMelConfig = LogMelConfig()) -> np.ndarray:
+    """Log-mel spectrogram of a 16 kHz waveform: float32 array (n_mels, frames)."""
+    import librosa
+
+    spec = librosa.stft(np.asarray(y, dtype=np.float32), n_fft=cfg.win_length,
+                        hop_length=cfg.hop_length, window="hann", center=True, pad_mode="constant")
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    return np.log(_mel_basis(cfg) @ power + cfg.log_floor).astype(np.float32)
+
+
+class FeatureCache:
+    """On-disk cache of log-mels keyed by audio content and front-end config."""
+
+    def __init__(self, cfg: LogMelConfig = LogMelConfig(), root: str | os.PathLike | None = None):
+        self.cfg = cfg
+        self.dir = Path(root or config.cache_dir() / "features") / cfg.key()
+
+    def entry(self, digest: str) -> Path:
+        return self.dir / f"{digest}.npy"
+
+    def load(self, digest: str) -> np.ndarray | None:
+        """The cached array, or None when absent or damaged (a damaged entry is deleted)."""
+        path = self.entry(digest)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        body, footer = blob[:-32], blob[-32:]
+        try:
+            if len(blob) <= 32 or hashlib.sha256(body).digest() != footer:
+                raise ValueError("checksum mismatch")
+            arr = np.load(io.BytesIO(body), allow_pickle=False)
+            if arr.dtype != np.float32 or arr.ndim != 2 or arr.shape[0] != self.cfg.n_mels:
+                raise ValueError(f"unexpected array {arr.dtype} {arr.shape}")
+        except ValueError:
+            path.unlink(missing_ok=True)
+            return None
+        return arr
+
+    def save(self, digest: str, arr: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+        body = buf.getvalue()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body + hashlib.sha256(body).digest())
+            os.replace(tmp, self.entry(digest))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, path: str | os.PathLike) -> np.ndarray:
+        """Log-mel of the audio file at ``path``, computed once per content and config."""
+        digest = sha256_file(path)
+        arr = self.load(digest)
+        if arr is None:
+            arr = log_mel(load_audio(path, sr=self.cfg.sample_rate), self.cfg)
+            self.save(digest, arr)
+        return arr
+
+
+def log_mels(paths: Sequence[str | os.PathLike], cfg: LogMelConfig = LogMelConfig(),
+             cache: FeatureCache | None | bool = True, progress: bool = True) -> list[np.ndarray]:
+    """Log-mels of many files, in order, through the cache (``cache=False`` bypasses it)."""
+    from tqdm.auto import tqdm
+
+    if cache is True:
+        cache = FeatureCache(cfg)
+    it = tqdm(paths, desc="log-mel", unit="file", disable=not progress)
+    if not cache:
+        return [log_mel(load_audio(p, sr=cfg.sample_rate), cfg) for p in it]
+    return [cache.get(p) for p in it]
+
+
+@dataclass
+class Standardizer:
+    """Per-mel-band standardisation: ``(x - mean) / std`` with statistics over all frames."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, mels: Sequence[np.ndarray]) -> "Standardizer":
+        if len(mels) == 0:
+            raise ValueError("Standardizer.fit needs at least one spectrogram")
+        n = sum(m.shape[1] for m in mels)
+        total = sum(m.sum(axis=1, dtype=np.float64) for m in mels)
+        mean = total / n
+        var = sum(((m - mean[:, None].astype(np.float32)) ** 2).sum(axis=1, dtype=np.float64)
+                  for m in mels) / n
+        return cls(mean.astype(np.float32), np.sqrt(np.maximum(var, 1e-12)).astype(np.float32))
+
+    def __call__(self, mel: np.ndarray) -> np.ndarray:
+        return (mel - self.mean[:, None]) / self.std[:, None]
+
+
+def fit_standardizer(mels: Sequence[np.ndarray], fold: Fold) -> Standardizer:
+    """Normalisation statistics from the training speakers of ``fold`` only (GUIDE §4)."""
+    return Standardizer.fit([mels[i] for i in fold.train])

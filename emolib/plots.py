@@ -1,0 +1,78 @@
+"""Figures used by the notebooks.  Each function draws on a given (or new) axes and returns
+the figure; :func:`save` writes it to ``figures/`` and returns the repository-relative path."""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .config import FIGURES, REPO
+from .corpus import CLASSES
+from .features import LogMelConfig
+
+EMOTION_COLORS = dict(zip(CLASSES, sns.color_palette("colorblind", len(CLASSES))))
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax.figure, ax
+
+
+def save(fig: matplotlib.figure.Figure, name: str) -> str:
+    """Write ``figures/<name>.png`` (150 dpi) and return its path relative to the repository."""
+    FIGURES.mkdir(exist_ok=True)
+    path = FIGURES / f"{name}.png"
+    fig.savefig(path, dpi=150, metadata={"Software": None})
+    return str(path.relative_to(REPO))
+
+
+def emotion_distribution(meta: pd.DataFrame, ax=None):
+    """Utterances per emotion (the report's Figure 2), with counts on the bars."""
+    fig, ax = _axes(ax, (6.4, 3.4))
+    counts = meta.emotion.value_counts().reindex(CLASSES)
+    bars = ax.bar(counts.index, counts.values, color=[EMOTION_COLORS[e] for e in counts.index])
+    ax.bar_label(bars, padding=2)
+    ax.set(ylabel="utterances", title=f"Emotion distribution ({len(meta)} utterances)")
+    ax.margins(y=0.12)
+    return fig
+
+
+def speaker_emotion_heatmap(meta: pd.DataFrame, ax=None):
+    """Utterances per speaker and emotion; speakers labelled with gender and age."""
+    fig, ax = _axes(ax, (7, 4.2))
+    table = pd.crosstab(meta.speaker, meta.emotion).reindex(columns=CLASSES, fill_value=0)
+    who = meta.drop_duplicates("speaker").set_index("speaker")
+    table.index = [f"{s} ({who.gender[s]}, {who.age[s]})" for s in table.index]
+    sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar_kws={"label": "utterances"}, ax=ax)
+    ax.set(xlabel="", ylabel="speaker (gender, age)", title="Utterances per speaker and emotion")
+    return fig
+
+
+def duration_by_emotion(meta: pd.DataFrame, ax=None):
+    """Distribution of utterance durations for each emotion."""
+    fig, ax = _axes(ax, (6.4, 3.4))
+    sns.boxplot(data=meta, x="emotion", y="duration", hue="emotion", order=CLASSES,
+                palette=EMOTION_COLORS, legend=False, ax=ax)
+    ax.set(xlabel="", ylabel="duration (s)", title="Utterance duration by emotion")
+    return fig
+
+
+def waveform_and_logmel(y: np.ndarray, mel: np.ndarray, cfg: LogMelConfig = LogMelConfig(),
+                        title: str = "", vmin: float | None = None, vmax: float | None = None):
+    """Waveform above its log-mel spectrogram, time in seconds and frequency in Hz."""
+    import librosa.display
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True, layout="constrained",
+                                      gridspec_kw={"height_ratios": [1, 2]})
+    t = np.arange(len(y)) / cfg.sample_rate
+    top.plot(t, y, lw=0.4, color="0.2")
+    top.set(ylabel="amplitude", title=title, xlim=(0, len(y) / cfg.sample_rate))
+    img = librosa.display.specshow(mel, sr=cfg.sample_rate, hop_length=cfg.hop_length,
+                                   x_axis="time", y_axis="mel", fmin=cfg.fmin, fmax=cfg.fmax,
+                                   cmap="magma", vmin=vmin, vmax=vmax, ax=bottom)
+    bottom.set(xlabel="time (s)", ylabel="frequency (Hz)")
+    fig.colorbar(img, ax=[top, bottom], label="log power (mel bands)")
+    return fig

@@ -1,0 +1,71 @@
+"""The main job: execute the numbered notebooks in order, in place (GUIDE §2).
+
+The notebooks are the pipeline; this only runs them (nbclient, one kernel per notebook,
+with ``EMOLIB_PROFILE`` and ``EMOLIB_CORPUS`` set for the kernel), shows a progress bar of
+cells per notebook, and writes each executed notebook back atomically.  A notebook whose
+cell fails is left as it was on disk, and the run stops with the failing cell named.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import config
+from .config import FIGURES, NOTEBOOKS
+
+
+def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """``NN_name.ipynb`` files in ``folder``, in numeric order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def execute_notebook(path: Path, env: dict[str, str], timeout: int = 7200) -> None:
+    """Execute ``path`` top to bottom in its own folder and write it back atomically."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from tqdm.auto import tqdm
+
+    nb = nbformat.read(path, as_version=4)
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    with tqdm(total=n_code, desc=path.stem, unit="cell") as bar:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}},
+                                on_cell_executed=lambda cell, **_: bar.update(cell.cell_type == "code"))
+        try:
+            client.execute(env={**os.environ, **env})
+        except CellExecutionError as e:
+            raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ipynb", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def reproduce(profile: str | None = None, corpus: str | None = None,
+              notebooks: list[Path] | None = None) -> int:
+    """Run the numbered notebooks in order; returns a process exit status."""
+    env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus)}
+    if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
+        env["EMODB_ROOT"] = str(Path(os.environ["EMODB_ROOT"]).resolve())
+    notebooks = numbered_notebooks() if notebooks is None else notebooks
+    if not notebooks:
+        print(f"no numbered notebooks found in {NOTEBOOKS}", file=sys.stderr)
+        return 1
+    print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']}: "
+          f"{len(notebooks)} notebook(s)")
+    for path in notebooks:
+        try:
+            execute_notebook(path, env)
+        except RuntimeError as e:
+            print(str(e), file=sys.stderr)
+            return 1
+    figures = sorted(FIGURES.glob("*.png"))
+    print(f"done: notebooks executed in place in {NOTEBOOKS}; {len(figures)} figure(s) in {FIGURES}")
+    return 0

@@ -1,0 +1,64 @@
+"""Shared fixtures: the real EmoDB copy, an isolated cache, and a WAV writer."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# CI exports EMODB_ROOT=../shared/emodb relative to the repository root, but nbval starts the
+# notebook kernels in notebooks/: hand them (and every test) the absolute path.
+if os.environ.get("EMODB_ROOT") and not Path(os.environ["EMODB_ROOT"]).is_absolute():
+    os.environ["EMODB_ROOT"] = str((REPO_ROOT / os.environ["EMODB_ROOT"]).resolve())
+
+
+@pytest.fixture(scope="session")
+def emodb_root() -> Path:
+    """The real EmoDB copy named by ``$EMODB_ROOT`` (relative paths are taken from the repo
+    root, as CI sets ``EMODB_ROOT=../shared/emodb``).  Skips when unset; fails when it is
+    set but holds no WAVs, since that is a broken setup, not a missing one."""
+    value = os.environ.get("EMODB_ROOT")
+    if not value:
+        pytest.skip("EMODB_ROOT not set: point it at a copy of EmoDB to run the corpus tests")
+    root = Path(value)
+    if not root.is_absolute():
+        root = REPO_ROOT / root
+    root = root.resolve()
+    wavs = root / "wav" if (root / "wav").is_dir() else root
+    if not wavs.is_dir() or not any(wavs.glob("*.wav")):
+        pytest.fail(f"EMODB_ROOT={value!r} (resolved to {root}) holds no WAV files; it must "
+                    "point at the EmoDB folder that contains wav/", pytrace=False)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Point EMOLIB_CACHE at a per-session temp dir so no test touches the user's cache."""
+    cache = tmp_path_factory.mktemp("emolib-cache")
+    old = os.environ.get("EMOLIB_CACHE")
+    os.environ["EMOLIB_CACHE"] = str(cache)
+    try:
+        yield cache
+    finally:
+        if old is None:
+            os.environ.pop("EMOLIB_CACHE", None)
+        else:
+            os.environ["EMOLIB_CACHE"] = old
+
+
+def write_wav(path, y, sr, subtype="PCM_16") -> Path:
+    """Write ``y`` (frames, or frames x channels) to ``path`` with soundfile; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(y), sr, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def wav_writer():
+    """The :func:`write_wav` helper, as a fixture."""
+    return write_wav

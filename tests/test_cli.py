@@ -1,0 +1,91 @@
+"""The command line, as a user runs it: ``python -m emolib …`` in a subprocess."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import write_wav
+
+
+def emolib(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "emolib", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_data_info_counts(emodb_root):
+    r = emolib("data", "info", "--root", str(emodb_root))
+    assert r.returncode == 0, r.stderr
+    for count in ("W anger 127", "L boredom 81", "E disgust 46", "A fear 69", "F happiness 71",
+                  "T sadness 62", "N neutral 79", "speakers: 10", "f 302", "m 233"):
+        assert count in r.stdout
+    assert "535 utterances" in r.stdout
+
+
+def test_data_verify_real_corpus(emodb_root):
+    r = emolib("data", "verify", "--root", str(emodb_root))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK: 535 files" in r.stdout
+
+
+def test_data_verify_names_each_bad_file_without_traceback(emodb_root, tmp_path):
+    wav = tmp_path / "wav"
+    wav.mkdir()
+    good = sorted((emodb_root / "wav").glob("03a01*.wav"))
+    for p in good:
+        shutil.copy(p, wav / p.name)
+    blob = (emodb_root / "wav" / "08a01Wa.wav").read_bytes()
+    (wav / "08a01Wa.wav").write_bytes(blob[: len(blob) // 3])  # truncated
+    t = np.arange(44100) / 44100
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    write_wav(wav / "09a01Wa.wav", np.stack([tone, tone], axis=1), 44100)  # stereo 44.1 kHz
+    (wav / "10a01Wa.wav").write_text("this is a text file, not audio\n")
+    write_wav(wav / "my_recording.wav", tone, 16000)  # outside the naming scheme
+    r = emolib("data", "verify", "--root", str(tmp_path))
+    assert r.returncode != 0
+    assert "Traceback" not in r.stdout + r.stderr
+    lines = {line.split(":", 1)[0]: line for line in r.stdout.splitlines()}
+    assert "truncated" in lines["08a01Wa.wav"]
+    assert "2 channel(s) at 44100 Hz" in lines["09a01Wa.wav"]
+    assert "not a readable audio file" in lines["10a01Wa.wav"]
+    assert "does not follow the EmoDB scheme" in lines["my_recording.wav"]
+    assert lines["16b10Tb.wav"].endswith("missing")
+    assert not any(p.name in lines for p in good)
+    assert f"{len(good)} of 535" in r.stderr
+
+
+def test_bad_root_is_one_clear_line(tmp_path):
+    r = emolib("data", "info", "--root", str(tmp_path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert str(tmp_path) in r.stderr and "EmoDB" in r.stderr
+
+
+def test_download_refuses_a_non_empty_destination(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    r = emolib("data", "download", "--dest", str(tmp_path))
+    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_bench_features_reports_a_ratio(emodb_root, tmp_path):
+    wav = tmp_path / "wav"
+    wav.mkdir()
+    for p in sorted((emodb_root / "wav").glob("03*.wav"))[:12]:
+        shutil.copy(p, wav / p.name)
+    r = emolib("bench", "features", "--root", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    import json
+    result = json.loads(last)
+    assert result["benchmark"] == "features" and result["files"] == 12
+    assert result["speedup"] > 1  # the cache must not be slower than computing
+
+
+def test_readme_test_command_is_what_ci_runs():
+    from emolib.config import REPO
+
+    ci = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    command = next(line for line in ci.splitlines() if line.startswith("python3 -m venv"))
+    assert command in readme
+    assert "export EMODB_ROOT=../shared/emodb" in ci and "export EMOLIB_PROFILE=smoke" in ci

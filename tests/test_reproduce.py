@@ -1,0 +1,34 @@
+"""``python -m emolib reproduce``: executes notebooks in order, writes back only on success."""
+import nbformat
+
+from emolib.reproduce import numbered_notebooks, reproduce
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path):
+    first = _notebook(tmp_path / "01_a.ipynb", "import os, pathlib\n"
+                      "pathlib.Path('order.txt').write_text('01')\n"
+                      "print(os.environ['EMOLIB_PROFILE'], os.environ['EMOLIB_CORPUS'])")
+    second = _notebook(tmp_path / "02_b.ipynb", "import pathlib\n"
+                       "p = pathlib.Path('order.txt'); p.write_text(p.read_text() + ' 02')")
+    (tmp_path / "notes.ipynb").write_text("not numbered, not run")
+    assert numbered_notebooks(tmp_path) == [first, second]
+    assert reproduce(profile="smoke", corpus="synthetic", notebooks=[first, second]) == 0
+    out = nbformat.read(first, as_version=4).cells[0]
+    assert out.execution_count == 1 and out.outputs[0].text == "smoke synthetic\n"
+    assert (tmp_path / "order.txt").read_text() == "01 02"  # ran in order, in the notebooks' folder
+
+
+def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
+    path = _notebook(tmp_path / "01_fail.ipynb", "1 + 1", "raise RuntimeError('boom')")
+    before = path.read_bytes()
+    assert reproduce(profile="smoke", notebooks=[path]) == 1
+    assert path.read_bytes() == before
+    assert "01_fail.ipynb" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".01_fail-*"))
