@@ -36,6 +36,8 @@ def wav_truncation(path: Path) -> str | None:
             f.seek(pos)
             chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
             if chunk_id == b"data":
+                if chunk_size == 0xFFFFFFFF:  # size left open by a streaming writer
+                    return None
                 have = size - pos - 8
                 if chunk_size > have:
                     return f"truncated (header declares {chunk_size} audio bytes, file holds {have})"
@@ -53,7 +55,7 @@ def describe_format(path: Path) -> sf._SoundFileInfo:
         raise AudioError(f"{path}: empty file (0 bytes)")
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as e:
+    except RuntimeError as e:  # soundfile's LibsndfileError, or older versions' RuntimeError
         reason = getattr(e, "error_string", None) or str(e)
         raise AudioError(f"{path}: not a readable audio file ({reason})") from None
     problem = wav_truncation(path)
@@ -70,7 +72,7 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE, min_seconds: float = MIN
         raise AudioError(f"{path}: no audio samples (empty {info.format} file)")
     try:
         y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as e:
+    except RuntimeError as e:
         raise AudioError(f"{path}: audio data could not be decoded ({e})") from None
     if not np.all(np.isfinite(y)):
         raise AudioError(f"{path}: contains NaN or infinite samples")

@@ -83,6 +83,7 @@ TEXTS = {
 }
 
 N_UTTERANCES = 535
+MAX_UNPACKED_BYTES = 1 << 30  # EmoDB's download.zip unpacks to about 50 MB
 OFFICIAL_URL = "http://emodb.bilderbar.info/download/download.zip"
 NAME_SCHEME = "SSTTTEV.wav (speaker 03-16, text a01-b10, emotion W/L/E/A/F/T/N, version a-z)"
 _NAME_RE = re.compile(r"^(\d{2})([ab]\d{2})([A-Z])([a-z])\.wav$")
@@ -319,6 +320,10 @@ def safe_extract(archive: Path, dest: Path) -> None:
                 if is_link:
                     raise DownloadError(f"{archive.name}: member {info.filename!r} is a "
                                         "symbolic link; archive refused")
+            total = sum(info.file_size for info in z.infolist())
+            if total > MAX_UNPACKED_BYTES:
+                raise DownloadError(f"{archive.name}: would unpack to {total / 2**30:.1f} GiB "
+                                    f"(EmoDB is about 50 MB); archive refused")
             z.extractall(dest)
     except (zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise DownloadError(f"{archive.name}: damaged or truncated zip archive ({e})") from None
@@ -334,8 +339,8 @@ def download_emodb(dest: str | os.PathLike | None = None, urls: Iterable[str] | 
     """
     dest = Path(dest) if dest is not None else config.cache_dir() / "emodb"
     manifest = read_manifest() if manifest is None else manifest
-    if dest.exists() and any(dest.iterdir()):
-        raise DownloadError(f"{dest} exists and is not empty; verify it with `python -m emolib "
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise DownloadError(f"{dest} exists and is not an empty folder; verify it with `python -m emolib "
                             "data verify --root` or remove it, then download again")
     dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []

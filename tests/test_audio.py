@@ -190,3 +190,16 @@ def test_wav_truncation_describes_a_short_data_chunk(tmp_path, wav_writer):
     path.write_bytes(path.read_bytes()[:-1000])
     message = wav_truncation(path)
     assert message.startswith("truncated") and "16000" in message and "15000" in message
+
+
+def test_wav_truncation_accepts_a_streamed_header_with_open_size(tmp_path, wav_writer):
+    path = wav_writer(tmp_path / "stream.wav", np.full(1600, 0.1), 16000)
+    blob = bytearray(path.read_bytes())
+    pos = blob.index(b"data")
+    blob[pos + 4:pos + 8] = (0xFFFFFFFF).to_bytes(4, "little")  # size unknown while streaming
+    path.write_bytes(bytes(blob))
+    assert wav_truncation(path) is None
+    cut = tmp_path / "cut.wav"
+    blob[pos + 4:pos + 8] = (10**6).to_bytes(4, "little")
+    cut.write_bytes(bytes(blob))
+    assert "truncated" in wav_truncation(cut)

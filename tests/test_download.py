@@ -309,6 +309,23 @@ def test_existing_non_empty_dest_is_left_alone(site):
     assert temp_dirs(site.dest.parent) == []
 
 
+def test_dest_that_is_a_file_is_refused(site):
+    site.dest.parent.mkdir(parents=True, exist_ok=True)
+    site.dest.write_text("a file, not a folder")
+    with pytest.raises(DownloadError, match="not an empty folder"):
+        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+                              manifest=site.manifest, timeout=TIMEOUT)
+    assert site.dest.read_text() == "a file, not a folder"
+
+
+def test_archive_that_would_unpack_too_large_is_refused(site, monkeypatch):
+    monkeypatch.setattr(corpus, "MAX_UNPACKED_BYTES", 1000)  # the site's WAVs are larger
+    with pytest.raises(DownloadError, match="would unpack to"):
+        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+                              manifest=site.manifest, timeout=TIMEOUT)
+    assert not site.dest.exists() and temp_dirs(site.dest.parent) == []
+
+
 # --- the real corpus ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
