@@ -47,3 +47,10 @@ def cache_dir() -> Path:
         path = Path(base) / "emolib"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def figures_dir(corpus: str | None = None) -> Path:
+    """``figures/`` for EmoDB; ``figures/<corpus>/`` for any other corpus, so demo runs on
+    synthetic data never overwrite the committed EmoDB figures."""
+    name = corpus_name(corpus)
+    return FIGURES if name == "emodb" else FIGURES / name

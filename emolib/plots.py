@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .config import FIGURES, REPO
+from .config import REPO, figures_dir
 from .corpus import CLASSES
 from .features import LogMelConfig
 
@@ -22,9 +22,10 @@ def _axes(ax, figsize):
 
 
 def save(fig: matplotlib.figure.Figure, name: str) -> str:
-    """Write ``figures/<name>.png`` (150 dpi) and return its path relative to the repository."""
-    FIGURES.mkdir(exist_ok=True)
-    path = FIGURES / f"{name}.png"
+    """Write ``<figures_dir()>/<name>.png`` (150 dpi); returns the repository-relative path."""
+    folder = figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     fig.savefig(path, dpi=150, metadata={"Software": None})
     return str(path.relative_to(REPO))
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from . import config
-from .config import FIGURES, NOTEBOOKS
+from .config import NOTEBOOKS, REPO, figures_dir
 
 
 def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -21,8 +21,10 @@ def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebook(path: Path, env: dict[str, str], timeout: int = 7200) -> None:
-    """Execute ``path`` top to bottom in its own folder and write it back atomically."""
+def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
+                     timeout: int = 7200) -> None:
+    """Execute ``path`` top to bottom in its own folder; write the result atomically to
+    ``out`` (default: back to ``path``)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -38,11 +40,13 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 7200) -> No
             client.execute(env={**os.environ, **env})
         except CellExecutionError as e:
             raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ipynb", dir=path.parent)
+    out = path if out is None else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ipynb", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             nbformat.write(nb, f)
-        os.replace(tmp, path)
+        os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -50,7 +54,12 @@ def execute_notebook(path: Path, env: dict[str, str], timeout: int = 7200) -> No
 
 def reproduce(profile: str | None = None, corpus: str | None = None,
               notebooks: list[Path] | None = None) -> int:
-    """Run the numbered notebooks in order; returns a process exit status."""
+    """Run the numbered notebooks in order; returns a process exit status.
+
+    On EmoDB the notebooks are executed in place.  On another corpus the executed copies go
+    to ``build/<corpus>/`` (and figures to ``figures/<corpus>/``), so a demo run never
+    overwrites the committed EmoDB results.
+    """
     env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus)}
     if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
         env["EMODB_ROOT"] = str(Path(os.environ["EMODB_ROOT"]).resolve())
@@ -58,14 +67,17 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     if not notebooks:
         print(f"no numbered notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
+    in_place = env["EMOLIB_CORPUS"] == "emodb"
+    out_dir = None if in_place else REPO / "build" / env["EMOLIB_CORPUS"]
     print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']}: "
           f"{len(notebooks)} notebook(s)")
     for path in notebooks:
         try:
-            execute_notebook(path, env)
+            execute_notebook(path, env, out=None if in_place else out_dir / path.name)
         except RuntimeError as e:
             print(str(e), file=sys.stderr)
             return 1
-    figures = sorted(FIGURES.glob("*.png"))
-    print(f"done: notebooks executed in place in {NOTEBOOKS}; {len(figures)} figure(s) in {FIGURES}")
+    figures = figures_dir(env["EMOLIB_CORPUS"])
+    print(f"done: executed notebooks in {out_dir or NOTEBOOKS}; "
+          f"{len(list(figures.glob('*.png')))} figure(s) in {figures}")
     return 0

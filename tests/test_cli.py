@@ -22,6 +22,13 @@ def test_data_info_counts(emodb_root):
     assert "535 utterances" in r.stdout
 
 
+def test_data_info_on_the_synthetic_corpus():
+    r = emolib("data", "info", "--corpus", "synthetic")  # generated in the test cache
+    assert r.returncode == 0, r.stderr
+    assert "corpus: synthetic" in r.stdout and "speakers: 10" in r.stdout
+    assert all(f"{e} " in r.stdout for e in ("anger", "boredom", "disgust", "fear", "neutral"))
+
+
 def test_data_verify_real_corpus(emodb_root):
     r = emolib("data", "verify", "--root", str(emodb_root))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -63,7 +70,7 @@ def test_bad_root_is_one_clear_line(tmp_path):
 def test_download_refuses_a_non_empty_destination(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     r = emolib("data", "download", "--dest", str(tmp_path))
-    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "not an empty folder" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 

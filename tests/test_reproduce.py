@@ -19,9 +19,9 @@ def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path):
                        "p = pathlib.Path('order.txt'); p.write_text(p.read_text() + ' 02')")
     (tmp_path / "notes.ipynb").write_text("not numbered, not run")
     assert numbered_notebooks(tmp_path) == [first, second]
-    assert reproduce(profile="smoke", corpus="synthetic", notebooks=[first, second]) == 0
+    assert reproduce(profile="smoke", corpus="emodb", notebooks=[first, second]) == 0
     out = nbformat.read(first, as_version=4).cells[0]
-    assert out.execution_count == 1 and out.outputs[0].text == "smoke synthetic\n"
+    assert out.execution_count == 1 and out.outputs[0].text == "smoke emodb\n"
     assert (tmp_path / "order.txt").read_text() == "01 02"  # ran in order, in the notebooks' folder
 
 
@@ -32,3 +32,24 @@ def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
     assert path.read_bytes() == before
     assert "01_fail.ipynb" in capsys.readouterr().err
     assert not list(tmp_path.glob(".01_fail-*"))
+
+
+def test_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeypatch):
+    import emolib.reproduce
+
+    monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_CORPUS'])")
+    before = path.read_bytes()
+    assert reproduce(profile="smoke", corpus="synthetic", notebooks=[path]) == 0
+    assert path.read_bytes() == before
+    out = nbformat.read(tmp_path / "repo" / "build" / "synthetic" / "01_a.ipynb", as_version=4)
+    assert out.cells[0].outputs[0].text == "synthetic\n"
+
+
+def test_figures_of_other_corpora_go_to_their_own_folder(monkeypatch):
+    from emolib.config import FIGURES, figures_dir
+
+    assert figures_dir("emodb") == FIGURES
+    assert figures_dir("synthetic") == FIGURES / "synthetic"
+    monkeypatch.setenv("EMOLIB_CORPUS", "synthetic")
+    assert figures_dir() == FIGURES / "synthetic"
