@@ -14,7 +14,6 @@ downloaded there.  Every downloaded WAV is checked against the SHA-256 manifest 
 from __future__ import annotations
 
 import csv
-import hashlib
 import http.client
 import os
 import re
@@ -34,6 +33,7 @@ import pandas as pd
 from . import config
 from .audio import SAMPLE_RATE, describe_format
 from .errors import AudioError, CorpusNotFoundError, DownloadError, FileNameError
+from .files import sha256_file
 
 # --- the corpus facts -----------------------------------------------------------------------
 
@@ -192,14 +192,6 @@ def load_corpus(corpus: str | None = None, root: str | os.PathLike | None = None
 
 
 # --- manifest and verification ------------------------------------------------------------
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
 
 def read_manifest(path: str | os.PathLike | None = None) -> dict[str, str]:
     """File name -> SHA-256 of every EmoDB WAV (the shipped manifest unless ``path``)."""

@@ -9,10 +9,9 @@ Front-end (``LogMelConfig``, the default everywhere):
   lowest filters empty, and 64 is what BYOL-A and most audio SSL work use.
 
 Cache: one file per (audio content, front-end config), under
-``cache_dir()/features/<config key>/<sha256 of the audio file>.npy``.  Each entry is the
-``.npy`` bytes followed by their SHA-256, written to a temporary file and renamed into place;
-an entry that is truncated, corrupted, or of the wrong shape is recomputed, never trusted.
-A second pass over the corpus only hashes files and reads cached arrays
+``cache_dir()/features/<config key>/<sha256 of the audio file>.lm``, carrying a checksum of
+its own and written atomically; an entry that is truncated, corrupted, or of the wrong shape
+is recomputed, never trusted.  A second pass over the corpus reads cached arrays only
 (``python -m emolib bench features`` measures how much faster that is).
 
 Normalisation: :class:`Standardizer` holds per-band mean and standard deviation, fitted on the
@@ -21,10 +20,10 @@ training speakers of a fold only (:func:`fit_standardizer`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tempfile
+import struct
+import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,10 +33,11 @@ import numpy as np
 
 from . import config
 from .audio import load_audio
-from .corpus import sha256_file
+from .files import atomic_write, sha256_file
 from .splits import Fold
 
 FRONTEND_VERSION = 1  # bump when log_mel() changes in a way the config does not capture
+RACY_NS = 2_000_000_000  # files modified this recently are hashed every time (mtime granularity)
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,51 @@ def log_mel(y: np.ndarray, cfg: LogMelConfig = LogMelConfig()) -> np.ndarray:
 
 
 class FeatureCache:
-    """On-disk cache of log-mels keyed by audio content and front-end config."""
+    """On-disk cache of log-mels keyed by audio content and front-end config.
+
+    Entry ``<sha256 of the audio file>.lm``: a header (magic, bands, frames, SHA-256 of the
+    payload) and the float32 payload.  ``index.json`` beside the config folders remembers the
+    content hash of each audio path with its size and modification time, so an unchanged
+    file is not re-read just to be hashed (as git's index does); any change of size or
+    mtime makes it hash the content again, and so does a file modified in the last two
+    seconds, whose mtime could still repeat after another write.
+    """
+
+    _HEADER = struct.Struct("<4sII32s")
+    _MAGIC = b"ELM1"
 
     def __init__(self, cfg: LogMelConfig = LogMelConfig(), root: str | os.PathLike | None = None):
         self.cfg = cfg
-        self.dir = Path(root or config.cache_dir() / "features") / cfg.key()
+        base = Path(root or config.cache_dir() / "features")
+        self.dir = base / cfg.key()
+        self.index_path = base / "index.json"
+        try:
+            self.index = json.loads(self.index_path.read_text())
+        except (OSError, ValueError):
+            self.index = {}  # absent or damaged: hashes are recomputed
+        self._dirty = False
 
     def entry(self, digest: str) -> Path:
-        return self.dir / f"{digest}.npy"
+        return self.dir / f"{digest}.lm"
+
+    def digest(self, path: str | os.PathLike) -> str:
+        """SHA-256 of the file's content (from the index when size and mtime are unchanged)."""
+        key = str(Path(path).resolve())
+        st = os.stat(key)
+        known = self.index.get(key)
+        if isinstance(known, list) and known[:2] == [st.st_size, st.st_mtime_ns]:
+            return known[2]
+        digest = sha256_file(key)
+        if time.time_ns() - st.st_mtime_ns > RACY_NS:
+            self.index[key] = [st.st_size, st.st_mtime_ns, digest]
+            self._dirty = True
+        return digest
+
+    def flush(self) -> None:
+        """Write the index (atomically) if it changed."""
+        if self._dirty:
+            atomic_write(self.index_path, json.dumps(self.index).encode())
+            self._dirty = False
 
     def load(self, digest: str) -> np.ndarray | None:
         """The cached array, or None when absent or damaged (a damaged entry is deleted)."""
@@ -94,35 +131,26 @@ class FeatureCache:
             blob = path.read_bytes()
         except FileNotFoundError:
             return None
-        body, footer = blob[:-32], blob[-32:]
-        try:
-            if len(blob) <= 32 or hashlib.sha256(body).digest() != footer:
-                raise ValueError("checksum mismatch")
-            arr = np.load(io.BytesIO(body), allow_pickle=False)
-            if arr.dtype != np.float32 or arr.ndim != 2 or arr.shape[0] != self.cfg.n_mels:
-                raise ValueError(f"unexpected array {arr.dtype} {arr.shape}")
-        except ValueError:
-            path.unlink(missing_ok=True)
-            return None
-        return arr
+        n = self._HEADER.size
+        if len(blob) >= n:
+            magic, bands, frames, check = self._HEADER.unpack_from(blob)
+            payload = memoryview(blob)[n:]
+            if (magic == self._MAGIC and bands == self.cfg.n_mels
+                    and len(payload) == 4 * bands * frames
+                    and hashlib.sha256(payload).digest() == check):
+                return np.frombuffer(payload, dtype="<f4").reshape(bands, frames).copy()
+        path.unlink(missing_ok=True)
+        return None
 
     def save(self, digest: str, arr: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-        body = buf.getvalue()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body + hashlib.sha256(body).digest())
-            os.replace(tmp, self.entry(digest))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        payload = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header = self._HEADER.pack(self._MAGIC, arr.shape[0], arr.shape[1],
+                                   hashlib.sha256(payload).digest())
+        atomic_write(self.entry(digest), header + payload)
 
     def get(self, path: str | os.PathLike) -> np.ndarray:
         """Log-mel of the audio file at ``path``, computed once per content and config."""
-        digest = sha256_file(path)
+        digest = self.digest(path)
         arr = self.load(digest)
         if arr is None:
             arr = log_mel(load_audio(path, sr=self.cfg.sample_rate), self.cfg)
@@ -140,7 +168,10 @@ def log_mels(paths: Sequence[str | os.PathLike], cfg: LogMelConfig = LogMelConfi
     it = tqdm(paths, desc="log-mel", unit="file", disable=not progress)
     if not cache:
         return [log_mel(load_audio(p, sr=cfg.sample_rate), cfg) for p in it]
-    return [cache.get(p) for p in it]
+    try:
+        return [cache.get(p) for p in it]
+    finally:
+        cache.flush()
 
 
 @dataclass

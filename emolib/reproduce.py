@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import config
 from .config import NOTEBOOKS, REPO, figures_dir
+from .files import atomic_write
 
 
 def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -40,16 +40,7 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
             client.execute(env={**os.environ, **env})
         except CellExecutionError as e:
             raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
-    out = path if out is None else out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ipynb", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path if out is None else out, (nbformat.writes(nb) + "\n").encode("utf-8"))
 
 
 def reproduce(profile: str | None = None, corpus: str | None = None,

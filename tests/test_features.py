@@ -51,9 +51,9 @@ def test_cache_is_keyed_by_content_not_name(tmp_path):
     write_wav(wav, _tone(f0=440), 16000)  # same name, new content
     second = cache.get(wav)
     assert not np.array_equal(first, second)
-    assert len(list(cache.dir.glob("*.npy"))) == 2
+    assert len(list(cache.dir.glob("*.lm"))) == 2
     copy = write_wav(tmp_path / "b.wav", _tone(f0=440), 16000)  # new name, same content
-    assert np.array_equal(cache.get(copy), second) and len(list(cache.dir.glob("*.npy"))) == 2
+    assert np.array_equal(cache.get(copy), second) and len(list(cache.dir.glob("*.lm"))) == 2
 
 
 def test_cache_is_keyed_by_config(tmp_path):
@@ -68,7 +68,7 @@ def test_damaged_entry_is_recomputed_not_trusted(tmp_path, damage):
     wav = write_wav(tmp_path / "a.wav", _tone(), 16000)
     cache = FeatureCache(root=tmp_path / "cache")
     good = cache.get(wav)
-    entry = next(cache.dir.glob("*.npy"))
+    entry = next(cache.dir.glob("*.lm"))
     blob = bytearray(entry.read_bytes())
     if damage == "truncate":
         blob = blob[: len(blob) // 2]
@@ -130,3 +130,45 @@ def test_fold_statistics_ignore_held_out_speakers():
     after = features.fit_standardizer(mels, fold)
     np.testing.assert_array_equal(before.mean, after.mean)  # ...the statistics do not move
     np.testing.assert_array_equal(before.std, after.std)
+
+
+def _age(path, seconds=60):
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+def test_index_spares_rehashing_unchanged_files_across_instances(tmp_path, monkeypatch):
+    wav = write_wav(tmp_path / "a.wav", _tone(), 16000)
+    _age(wav)
+    first = features.log_mels([wav], cache=FeatureCache(root=tmp_path / "c"), progress=False)[0]
+    assert (tmp_path / "c" / "index.json").exists()
+    monkeypatch.setattr(features, "sha256_file", lambda p: pytest.fail("re-hashed an unchanged file"))
+    again = features.log_mels([wav], cache=FeatureCache(root=tmp_path / "c"), progress=False)[0]
+    assert np.array_equal(first, again)
+
+
+def test_index_notices_a_changed_file(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", _tone(f0=220), 16000)
+    _age(wav, 120)
+    first = FeatureCache(root=tmp_path / "c")
+    a = features.log_mels([wav], cache=first, progress=False)[0]
+    write_wav(wav, _tone(f0=440), 16000)  # same size, new content, new mtime
+    _age(wav, 60)
+    b = features.log_mels([wav], cache=FeatureCache(root=tmp_path / "c"), progress=False)[0]
+    assert not np.array_equal(a, b)
+    assert np.array_equal(b, features.log_mels([wav], cache=False, progress=False)[0])
+
+
+def test_recently_modified_files_are_always_hashed(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", _tone(), 16000)  # mtime: now
+    cache = FeatureCache(root=tmp_path / "c")
+    cache.digest(wav)
+    assert str(wav.resolve()) not in cache.index
+
+
+def test_damaged_index_is_ignored(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", _tone(), 16000)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "index.json").write_text("{not json")
+    arr = features.log_mels([wav], cache=FeatureCache(root=tmp_path / "c"), progress=False)[0]
+    assert np.array_equal(arr, features.log_mels([wav], cache=False, progress=False)[0])
