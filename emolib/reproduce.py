@@ -33,7 +33,7 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
     nb = nbformat.read(path, as_version=4)
     n_code = sum(c.cell_type == "code" for c in nb.cells)
     with tqdm(total=n_code, desc=path.stem, unit="cell") as bar:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}},
                                 on_cell_executed=lambda cell, **_: bar.update(cell.cell_type == "code"))
         try:
