@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -38,6 +38,20 @@ from .splits import Fold
 
 FRONTEND_VERSION = 1  # bump when log_mel() changes in a way the config does not capture
 RACY_NS = 2_000_000_000  # files modified this recently are hashed every time (mtime granularity)
+
+
+class Frontend(Protocol):
+    """What the cache needs of a front-end: a frozen dataclass that turns a waveform at
+    ``sample_rate`` into a float32 array of ``n_rows`` rows (features x frames)."""
+
+    sample_rate: int
+
+    @property
+    def n_rows(self) -> int: ...
+
+    def key(self) -> str: ...
+
+    def __call__(self, y: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -51,12 +65,24 @@ class LogMelConfig:
     log_floor: float = 1e-6
 
     def key(self) -> str:
-        """Short stable identifier of the configuration (names the cache folder)."""
-        blob = json.dumps({**asdict(self), "version": FRONTEND_VERSION}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return frontend_key(self)
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_mels
 
     def frames(self, n_samples: int) -> int:
         return 1 + n_samples // self.hop_length
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        return log_mel(y, self)
+
+
+def frontend_key(frontend) -> str:
+    """Short stable identifier of a front-end dataclass: its type, settings and version."""
+    blob = json.dumps({"frontend": type(frontend).__name__, **asdict(frontend),
+                       "version": FRONTEND_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=8)
@@ -78,7 +104,7 @@ def log_mel(y: np.ndarray, cfg: LogMelConfig = LogMelConfig()) -> np.ndarray:
 
 
 class FeatureCache:
-    """On-disk cache of log-mels keyed by audio content and front-end config.
+    """On-disk cache of front-end outputs keyed by audio content and front-end config.
 
     Entry ``<sha256 of the audio file>.lm``: a header (magic, bands, frames, SHA-256 of the
     payload) and the float32 payload.  ``index.json`` beside the config folders remembers the
@@ -91,10 +117,10 @@ class FeatureCache:
     _HEADER = struct.Struct("<4sII32s")
     _MAGIC = b"ELM1"
 
-    def __init__(self, cfg: LogMelConfig = LogMelConfig(), root: str | os.PathLike | None = None):
-        self.cfg = cfg
+    def __init__(self, frontend: Frontend = LogMelConfig(), root: str | os.PathLike | None = None):
+        self.frontend = frontend
         base = Path(root or config.cache_dir() / "features")
-        self.dir = base / cfg.key()
+        self.dir = base / frontend.key()
         self.index_path = base / "index.json"
         try:
             self.index = json.loads(self.index_path.read_text())
@@ -135,7 +161,7 @@ class FeatureCache:
         if len(blob) >= n:
             magic, bands, frames, check = self._HEADER.unpack_from(blob)
             payload = memoryview(blob)[n:]
-            if (magic == self._MAGIC and bands == self.cfg.n_mels
+            if (magic == self._MAGIC and bands == self.frontend.n_rows
                     and len(payload) == 4 * bands * frames
                     and hashlib.sha256(payload).digest() == check):
                 return np.frombuffer(payload, dtype="<f4").reshape(bands, frames).copy()
@@ -149,29 +175,36 @@ class FeatureCache:
         atomic_write(self.entry(digest), header + payload)
 
     def get(self, path: str | os.PathLike) -> np.ndarray:
-        """Log-mel of the audio file at ``path``, computed once per content and config."""
+        """The front-end's output for the audio file at ``path``, computed once per content."""
         digest = self.digest(path)
         arr = self.load(digest)
         if arr is None:
-            arr = log_mel(load_audio(path, sr=self.cfg.sample_rate), self.cfg)
+            arr = self.frontend(load_audio(path, sr=self.frontend.sample_rate))
             self.save(digest, arr)
         return arr
 
 
-def log_mels(paths: Sequence[str | os.PathLike], cfg: LogMelConfig = LogMelConfig(),
-             cache: FeatureCache | None | bool = True, progress: bool = True) -> list[np.ndarray]:
-    """Log-mels of many files, in order, through the cache (``cache=False`` bypasses it)."""
+def extract(paths: Sequence[str | os.PathLike], frontend: Frontend,
+            cache: FeatureCache | None | bool = True, progress: bool = True) -> list[np.ndarray]:
+    """``frontend`` applied to many files, in order, through the cache (``cache=False``
+    bypasses it), with a progress bar."""
     from tqdm.auto import tqdm
 
     if cache is True:
-        cache = FeatureCache(cfg)
-    it = tqdm(paths, desc="log-mel", unit="file", disable=not progress)
+        cache = FeatureCache(frontend)
+    it = tqdm(paths, desc=type(frontend).__name__, unit="file", disable=not progress)
     if not cache:
-        return [log_mel(load_audio(p, sr=cfg.sample_rate), cfg) for p in it]
+        return [frontend(load_audio(p, sr=frontend.sample_rate)) for p in it]
     try:
         return [cache.get(p) for p in it]
     finally:
         cache.flush()
+
+
+def log_mels(paths: Sequence[str | os.PathLike], cfg: LogMelConfig = LogMelConfig(),
+             cache: FeatureCache | None | bool = True, progress: bool = True) -> list[np.ndarray]:
+    """Log-mels of many files (see :func:`extract`)."""
+    return extract(paths, cfg, cache=cache, progress=progress)
 
 
 @dataclass
@@ -199,3 +232,19 @@ class Standardizer:
 def fit_standardizer(mels: Sequence[np.ndarray], fold: Fold) -> Standardizer:
     """Normalisation statistics from the training speakers of ``fold`` only (GUIDE §4)."""
     return Standardizer.fit([mels[i] for i in fold.train])
+
+
+def speaker_standardize(X: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    """Speaker normalisation: z-score each row of ``X`` (one per utterance or segment) with
+    the mean and standard deviation of its own speaker's rows.
+
+    It uses each speaker's unlabelled audio, test speakers included, which SI-5 allows but
+    which is always reported as its own row (GUIDE §4).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    speakers = np.asarray(speakers)
+    out = np.empty_like(X)
+    for s in np.unique(speakers):
+        rows = speakers == s
+        out[rows] = (X[rows] - X[rows].mean(axis=0)) / np.maximum(X[rows].std(axis=0), 1e-8)
+    return out

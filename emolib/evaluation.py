@@ -1,0 +1,147 @@
+"""Metrics, cross-validation under the project's protocols, and the results store (GUIDE §4).
+
+Every evaluation ends in :func:`write_result`, which writes ``results/<run>.json`` (method,
+protocol, profile, corpus, speaker_norm, uar, wa, fold_uar, n, wall_s, device, commit, date)
+and ``results/<run>_predictions.csv`` (file, speaker, fold, y_true, y_pred): the predictions
+are the evidence, and :func:`recompute` derives the numbers from them again.
+``python -m emolib results`` prints :func:`results_table`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
+
+from .config import REPO
+from .corpus import CLASSES
+from .files import atomic_write
+from .splits import speaker_folds
+
+RESULTS = REPO / "results"
+PREDICTION_COLUMNS = ["file", "speaker", "fold", "y_true", "y_pred"]
+
+#: The course report's own numbers, quoted (not reproduced) for comparison.  Its protocol was
+#: a random split over segments, which leaks speakers and utterances into the test set.
+REPORT_ROWS = [
+    {"method": "MoCo v3 ViT linear probe (report)", "segment": "—", "wa": 0.512},
+    {"method": "Conv1D (report, Table 3)", "segment": "128 ms", "wa": 0.6126},
+    {"method": "Conv1D (report, Table 3)", "segment": "256 ms", "wa": 0.6474},
+    {"method": "Conv1D (report, Table 3)", "segment": "512 ms", "wa": 0.7182},
+    {"method": "Conv1D (report, Table 3)", "segment": "1024 ms", "wa": 0.7745},
+    {"method": "Conv1D (report, Table 3)", "segment": "whole file", "wa": 0.6530},
+]
+#: The report's per-class test accuracy of its CNN (recall per emotion), in percent.
+REPORT_PER_CLASS = {"anger": 77, "boredom": 75, "disgust": 69, "fear": 66, "happiness": 61,
+                    "neutral": 59, "sadness": 90}
+LEAKY = "random segment split (leaky, not speaker-independent)"
+
+
+def uar(y_true, y_pred) -> float:
+    """Unweighted average recall (balanced accuracy) over the classes present in y_true."""
+    return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def wa(y_true, y_pred) -> float:
+    """Weighted accuracy: the plain fraction of correct decisions."""
+    return float(accuracy_score(y_true, y_pred))
+
+
+def per_class_recall(y_true, y_pred) -> pd.Series:
+    labels = [c for c in CLASSES if c in set(y_true)]
+    return pd.Series(recall_score(y_true, y_pred, labels=labels, average=None), index=labels)
+
+
+def confusion(y_true, y_pred, normalize: str | None = "true") -> pd.DataFrame:
+    """Confusion matrix (rows: true emotion) in class order, row-normalised by default."""
+    m = confusion_matrix(y_true, y_pred, labels=CLASSES, normalize=normalize)
+    return pd.DataFrame(m, index=CLASSES, columns=CLASSES)
+
+
+def cross_validate(fit_predict: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                   X: np.ndarray, meta: pd.DataFrame, protocol: str = "si5") -> pd.DataFrame:
+    """Out-of-fold predictions of ``fit_predict(X_train, y_train, X_test) -> y_pred`` for
+    utterance-level features ``X`` (one row per row of ``meta``), fitted on the training
+    speakers of each fold only.  Returns a predictions table (PREDICTION_COLUMNS)."""
+    y = meta.emotion.astype(str).to_numpy()
+    parts = []
+    for fold in speaker_folds(meta, protocol):
+        pred = fit_predict(X[fold.train], y[fold.train], X[fold.test])
+        parts.append(pd.DataFrame({"file": meta.file.to_numpy()[fold.test],
+                                   "speaker": meta.speaker.to_numpy()[fold.test],
+                                   "fold": fold.index, "y_true": y[fold.test], "y_pred": pred}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def summarize(pred: pd.DataFrame) -> dict:
+    """UAR and WA pooled over all predictions, and the UAR of each fold."""
+    folds = [uar(g.y_true, g.y_pred) for _, g in pred.groupby("fold", sort=True)]
+    return {"uar": uar(pred.y_true, pred.y_pred), "wa": wa(pred.y_true, pred.y_pred),
+            "fold_uar": folds, "n": len(pred)}
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                             capture_output=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, profile: str,
+                 corpus: str, speaker_norm: bool, wall_s: float, device: str = "cpu",
+                 folder: Path | None = None, **extra) -> dict:
+    """Write ``<run>.json`` and ``<run>_predictions.csv`` (atomically) and return the row."""
+    missing = set(PREDICTION_COLUMNS) - set(pred.columns)
+    if missing:
+        raise ValueError(f"predictions for run {run!r} lack columns {sorted(missing)}")
+    folder = RESULTS if folder is None else Path(folder)
+    row = {"run": run, "method": method, "protocol": protocol, "profile": profile,
+           "corpus": corpus, "speaker_norm": bool(speaker_norm), **summarize(pred),
+           "wall_s": round(float(wall_s), 1), "device": device, "commit": _commit(),
+           "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+    atomic_write(folder / f"{run}_predictions.csv", pred.to_csv(index=False).encode())
+    atomic_write(folder / f"{run}.json", (json.dumps(row, indent=1) + "\n").encode())
+    return row
+
+
+def recompute(run: str, folder: Path | None = None) -> dict:
+    """UAR, WA and fold UARs recomputed from a run's predictions file."""
+    folder = RESULTS if folder is None else Path(folder)
+    return summarize(pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str}))
+
+
+def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
+    """All runs in ``folder`` (newest file per run), plus the report's quoted numbers."""
+    folder = RESULTS if folder is None else Path(folder)
+    rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["fold UAR (mean ± std)"] = [
+            f"{np.mean(f):.3f} ± {np.std(f):.3f}" if len(f) > 1 else "—" for f in table.fold_uar]
+        table = table[["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
+                       "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]]
+    if quoted:
+        report = pd.DataFrame([{"method": f"{r['method']} {r['segment']}".replace(" —", ""),
+                                "protocol": LEAKY + ", quoted from the report", "profile": "—",
+                                "corpus": "emodb", "wa": r["wa"]} for r in REPORT_ROWS])
+        table = pd.concat([table, report], ignore_index=True)
+    return table
+
+
+class Timer:
+    """``with Timer() as t: …`` then ``t.seconds``: wall time for a results row."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
