@@ -7,8 +7,14 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``audio``      loading audio as 16 kHz mono float32 with clear errors
 - ``synthetic``  a deterministic EmoDB-shaped corpus for tests and offline demos
 - ``features``   the log-mel front-end, its on-disk cache and normalisation statistics
+- ``files``      content hashes and atomic writes
 - ``splits``     SI-5 and LOSO speaker folds, and the report's (leaky) random split
+- ``evaluation`` UAR / WA, cross-validation, the results store (``results/``)
+- ``cnn``        the report's Conv1D classifier (581,063 parameters) and its training loop
+- ``segments``   the report's 173 descriptors per segment and its segment study
+- ``baselines``  openSMILE eGeMAPS / ComParE functionals with linear classifiers
 - ``plots``, ``widgets``  figures and the interactive player used by the notebooks
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
+- ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
 """
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
     bench features [--root PATH]                         first vs second pass over the feature cache
+    results [--profile …] [--corpus …]                   the table of all evaluated runs
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
@@ -66,6 +67,13 @@ def _reproduce(args) -> int:
     return reproduce(profile=args.profile, corpus=args.corpus)
 
 
+def _results(args) -> int:
+    from .evaluation import print_results
+
+    print_results(args.corpus, args.profile)
+    return 0
+
+
 def _bench(args) -> int:
     from . import bench
 
@@ -93,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     rep.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     rep.set_defaults(func=_reproduce)
+
+    res = sub.add_parser("results", help="print the table of evaluated runs (results/)")
+    res.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    res.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    res.set_defaults(func=_results)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features"])

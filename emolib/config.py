@@ -16,6 +16,7 @@ from .errors import EmolibError
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 FIGURES = REPO / "figures"
+RESULTS = REPO / "results"
 
 PROFILES = ("smoke", "full")
 CORPORA = ("emodb", "synthetic")
@@ -49,8 +50,15 @@ def cache_dir() -> Path:
     return path
 
 
-def figures_dir(corpus: str | None = None) -> Path:
-    """``figures/`` for EmoDB; ``figures/<corpus>/`` for any other corpus, so demo runs on
-    synthetic data never overwrite the committed EmoDB figures."""
-    name = corpus_name(corpus)
-    return FIGURES if name == "emodb" else FIGURES / name
+def run_dir(base: Path, corpus: str | None = None, profile_name: str | None = None) -> Path:
+    """``base`` itself for the real run (EmoDB, full profile); ``base/<corpus>-<profile>``
+    otherwise (e.g. ``figures/smoke``, ``results/synthetic-smoke``), so tests, smoke runs and
+    demos on synthetic data never overwrite the committed EmoDB results."""
+    parts = [p for p, real in ((corpus_name(corpus), "emodb"), (profile(profile_name), "full"))
+             if p != real]
+    return base / "-".join(parts) if parts else base
+
+
+def figures_dir(corpus: str | None = None, profile_name: str | None = None) -> Path:
+    """Where figures go: see :func:`run_dir`."""
+    return run_dir(FIGURES, corpus, profile_name)

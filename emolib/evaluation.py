@@ -3,7 +3,9 @@
 Every evaluation ends in :func:`write_result`, which writes ``results/<run>.json`` (method,
 protocol, profile, corpus, speaker_norm, uar, wa, fold_uar, n, wall_s, device, commit, date)
 and ``results/<run>_predictions.csv`` (file, speaker, fold, y_true, y_pred): the predictions
-are the evidence, and :func:`recompute` derives the numbers from them again.
+are the evidence, and :func:`recompute` derives the numbers from them again.  Runs of the
+smoke profile or on the synthetic corpus go to ``results/<corpus>-<profile>/``
+(:func:`emolib.config.run_dir`), never over the committed EmoDB ``full`` results.
 ``python -m emolib results`` prints :func:`results_table`.
 """
 from __future__ import annotations
@@ -19,12 +21,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
+from . import config
 from .config import REPO
 from .corpus import CLASSES
 from .files import atomic_write
 from .splits import speaker_folds
 
-RESULTS = REPO / "results"
 PREDICTION_COLUMNS = ["file", "speaker", "fold", "y_true", "y_pred"]
 
 #: The course report's own numbers, quoted (not reproduced) for comparison.  Its protocol was
@@ -102,7 +104,7 @@ def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, pr
     missing = set(PREDICTION_COLUMNS) - set(pred.columns)
     if missing:
         raise ValueError(f"predictions for run {run!r} lack columns {sorted(missing)}")
-    folder = RESULTS if folder is None else Path(folder)
+    folder = config.run_dir(config.RESULTS, corpus, profile) if folder is None else Path(folder)
     row = {"run": run, "method": method, "protocol": protocol, "profile": profile,
            "corpus": corpus, "speaker_norm": bool(speaker_norm), **summarize(pred),
            "wall_s": round(float(wall_s), 1), "device": device, "commit": _commit(),
@@ -114,13 +116,14 @@ def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, pr
 
 def recompute(run: str, folder: Path | None = None) -> dict:
     """UAR, WA and fold UARs recomputed from a run's predictions file."""
-    folder = RESULTS if folder is None else Path(folder)
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
     return summarize(pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str}))
 
 
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
-    """All runs in ``folder`` (newest file per run), plus the report's quoted numbers."""
-    folder = RESULTS if folder is None else Path(folder)
+    """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
+    numbers."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
     rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -130,7 +133,7 @@ def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFra
                        "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]]
     if quoted:
         report = pd.DataFrame([{"method": f"{r['method']} {r['segment']}".replace(" —", ""),
-                                "protocol": LEAKY + ", quoted from the report", "profile": "—",
+                                "protocol": "random segment split (leaky), quoted from the report", "profile": "—",
                                 "corpus": "emodb", "wa": r["wa"]} for r in REPORT_ROWS])
         table = pd.concat([table, report], ignore_index=True)
     return table
@@ -145,3 +148,33 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+def print_results(corpus: str | None = None, profile: str | None = None) -> None:
+    """Print the results table of a corpus and profile (the report's numbers included)."""
+    folder = config.run_dir(config.RESULTS, corpus, profile)
+    table = results_table(folder)
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
+        print(f"results in {folder.relative_to(REPO)} ({len(table)} rows; UAR/WA as fractions)")
+        print(table.drop(columns=["run"], errors="ignore").fillna("").to_string(index=False))
+
+
+def verify_results(folder: Path | None = None) -> int:
+    """Recompute every run in ``folder`` from its predictions and check it against its JSON;
+    for SI-5 and LOSO runs also check that each prediction came from a fold that held its
+    speaker out.  Raises AssertionError naming the first run that fails; returns the count."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
+    runs = sorted(p.stem for p in folder.glob("*.json"))
+    for run in runs:
+        stored = json.loads((folder / f"{run}.json").read_text())
+        again = recompute(run, folder)
+        for key in ("uar", "wa", "fold_uar", "n"):
+            assert again[key] == stored[key], f"{run}: {key} {stored[key]} != recomputed {again[key]}"
+        if stored["protocol"] in ("SI-5", "LOSO"):
+            pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
+            folds = speaker_folds(pred, "si5" if stored["protocol"] == "SI-5" else "loso")
+            held_out = {f.index: set(f.test_speakers) for f in folds}
+            bad = [s for s, k in zip(pred.speaker, pred.fold) if s not in held_out[k]]
+            assert not bad, f"{run}: speakers {sorted(set(bad))} predicted by a fold that trained on them"
+    return len(runs)

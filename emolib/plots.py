@@ -77,3 +77,58 @@ def waveform_and_logmel(y: np.ndarray, mel: np.ndarray, cfg: LogMelConfig = LogM
     bottom.set(xlabel="time (s)", ylabel="frequency (Hz)")
     fig.colorbar(img, ax=[top, bottom], label="log power (mel bands)")
     return fig
+
+
+def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, ax=None):
+    """Accuracy over segment length under both protocols (the leakage made visible).
+
+    ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa;
+    ``report``: the report's Table 3 accuracies by segment label, drawn for comparison."""
+    fig, ax = _axes(ax, (7, 3.8))
+    order = list(dict.fromkeys(study.segment))
+    x = np.arange(len(order))
+    styles = {"leaky": dict(color="tab:red", marker="o"), "SI-5": dict(color="tab:blue", marker="s")}
+    for protocol, rows in study.groupby("protocol", sort=False):
+        rows = rows.set_index("segment").reindex(order)
+        kind = "leaky" if "leaky" in protocol else "SI-5"
+        ax.plot(x, rows.wa, ls="-", label=f"{protocol}: WA", **styles[kind])
+        if kind == "SI-5":
+            ax.plot(x, rows.uar, ls="--", label=f"{protocol}: UAR", **styles[kind])
+    if report:
+        ax.plot(x, [report.get(s, np.nan) for s in order], ls=":", marker="x", color="0.3",
+                label="report, Table 3 (leaky, quoted)")
+    ax.axhline(1 / len(CLASSES), color="0.6", lw=0.8)
+    ax.text(x[-1], 1 / len(CLASSES) + 0.01, "chance", ha="right", va="bottom", fontsize=8, color="0.4")
+    ax.set(xticks=x, xticklabels=order, xlabel="segment length", ylabel="accuracy / UAR",
+           ylim=(0, 1), title="Conv1D: random segment split vs speaker-independent SI-5")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def loss_curves(history: pd.DataFrame, title: str, ax=None):
+    """Training loss and held-out-speaker loss per epoch (the report's Figure 6); the
+    held-out loss is a monitor only, never used for any training decision."""
+    fig, ax = _axes(ax, (6.4, 3.6))
+    ax.plot(history.epoch, history.train_loss, marker=".", label="training speakers")
+    ax.plot(history.epoch, history.monitor_loss, marker=".", label="held-out speakers (monitor)")
+    ax.set(xlabel="epoch", ylabel="cross-entropy", title=title)
+    ax.legend()
+    return fig
+
+
+def confusion_heatmap(cm: pd.DataFrame, title: str, ax=None):
+    """Row-normalised confusion matrix (rows: true emotion), in percent."""
+    fig, ax = _axes(ax, (6, 5))
+    sns.heatmap(100 * cm, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True,
+                cbar_kws={"label": "% of true class"}, ax=ax)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return fig
+
+
+def recall_comparison(recalls: pd.DataFrame, ax=None):
+    """Per-class recall of several methods side by side: columns are methods, values in %."""
+    fig, ax = _axes(ax, (7.5, 3.6))
+    recalls.reindex(CLASSES).plot.bar(ax=ax, rot=0)
+    ax.set(ylabel="recall (%)", ylim=(0, 100), title="Per-class recall")
+    ax.legend(fontsize=8)
+    return fig

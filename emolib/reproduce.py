@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import config
 from .config import NOTEBOOKS, REPO, figures_dir
+from .evaluation import print_results
 from .files import atomic_write
 
 
@@ -68,7 +69,8 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
         except RuntimeError as e:
             print(str(e), file=sys.stderr)
             return 1
-    figures = figures_dir(env["EMOLIB_CORPUS"])
+    figures = figures_dir(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     print(f"done: executed notebooks in {out_dir or NOTEBOOKS}; "
           f"{len(list(figures.glob('*.png')))} figure(s) in {figures}")
+    print_results(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     return 0

@@ -46,10 +46,13 @@ def test_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeyp
     assert out.cells[0].outputs[0].text == "synthetic\n"
 
 
-def test_figures_of_other_corpora_go_to_their_own_folder(monkeypatch):
-    from emolib.config import FIGURES, figures_dir
+def test_smoke_runs_and_other_corpora_get_their_own_output_folders(monkeypatch):
+    from emolib.config import FIGURES, RESULTS, figures_dir, run_dir
 
-    assert figures_dir("emodb") == FIGURES
-    assert figures_dir("synthetic") == FIGURES / "synthetic"
+    assert figures_dir("emodb", "full") == FIGURES
+    assert figures_dir("synthetic", "full") == FIGURES / "synthetic"
+    assert run_dir(RESULTS, "emodb", "smoke") == RESULTS / "smoke"
+    assert run_dir(RESULTS, "synthetic", "smoke") == RESULTS / "synthetic-smoke"
     monkeypatch.setenv("EMOLIB_CORPUS", "synthetic")
+    monkeypatch.setenv("EMOLIB_PROFILE", "full")
     assert figures_dir() == FIGURES / "synthetic"

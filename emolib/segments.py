@@ -1,0 +1,149 @@
+"""The report's segment-level pipeline: its 173 hand-crafted descriptors, cut into segments
+of 128 / 256 / 512 / 1024 ms or the whole utterance, classified by its Conv1D
+(:mod:`emolib.cnn`) under two protocols:
+
+- the report's **random 80/20 split over segments** (leaky: segments of one utterance and of
+  one speaker land on both sides), scored per segment as the report did;
+- **SI-5** (GUIDE §4), where each utterance's decision averages the logits of its segments,
+  scored per utterance with UAR and WA.
+
+Descriptors (``ReportDescriptors``): per frame (2048-point FFT, 16 ms hop), 20 MFCC, 128
+log-mel bands (dB), 12 chroma (STFT), 7 spectral-contrast bands and 6 tonnetz values (from
+the harmonic part); a segment's vector is the mean of its frames, 20 + 128 + 12 + 7 + 6 =
+173 values.  The report computed them on each cut-out segment; we compute the frames once
+per utterance (cached) and average them per segment, which differs only at segment edges
+and makes the whole study affordable on a laptop CPU.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import cnn
+from .corpus import CLASSES
+from .features import extract, frontend_key
+from .splits import leaky_random_split, speaker_folds
+
+#: Segment lengths of the report's Table 3, in ms; None is the whole utterance.
+SEGMENT_LENGTHS = (128, 256, 512, 1024, None)
+
+#: Training budget of the Conv1D per profile (each epoch draws ``epoch_samples`` segments).
+BUDGETS = {
+    "smoke": cnn.TrainConfig(epochs=3, epoch_samples=192, batch_size=32),
+    "full": cnn.TrainConfig(epochs=20, epoch_samples=384),
+}
+
+
+def segment_label(seg_ms: int | None) -> str:
+    return "whole" if seg_ms is None else f"{seg_ms}ms"
+
+
+@dataclass(frozen=True)
+class ReportDescriptors:
+    """The report's 173 descriptors per frame: a front-end for :mod:`emolib.features`."""
+
+    sample_rate: int = 16_000
+    n_fft: int = 2048
+    hop_length: int = 256
+    n_mfcc: int = 20
+    n_mels: int = 128
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_mfcc + self.n_mels + 12 + 7 + 6
+
+    def key(self) -> str:
+        return frontend_key(self)
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        import librosa
+
+        sr, hop = self.sample_rate, self.hop_length
+        mag = np.abs(librosa.stft(y, n_fft=self.n_fft, hop_length=hop))
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=mag ** 2, sr=sr,
+                                                                    n_mels=self.n_mels))
+        with warnings.catch_warnings():  # CQT octaves of short utterances: harmless notices
+            warnings.simplefilter("ignore", UserWarning)
+            tonnetz = librosa.feature.tonnetz(y=librosa.effects.harmonic(y), sr=sr, hop_length=hop)
+        rows = [librosa.feature.mfcc(S=mel_db, n_mfcc=self.n_mfcc), mel_db,
+                librosa.feature.chroma_stft(S=mag, sr=sr),
+                librosa.feature.spectral_contrast(S=mag, sr=sr), tonnetz]
+        frames = min(r.shape[1] for r in rows)
+        return np.concatenate([r[:, :frames] for r in rows]).astype(np.float32)
+
+    def frames(self, seg_ms: int) -> int:
+        return max(1, round(seg_ms / 1000 * self.sample_rate / self.hop_length))
+
+
+def descriptors(meta: pd.DataFrame, progress: bool = True) -> list[np.ndarray]:
+    """Frame-level descriptors (173 x frames) of every utterance, cached on disk."""
+    return extract(meta.path, ReportDescriptors(), progress=progress)
+
+
+def segment_means(frames: list[np.ndarray], seg_ms: int | None,
+                  frontend: ReportDescriptors = ReportDescriptors()) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each utterance into non-overlapping segments of ``seg_ms`` (the tail shorter than
+    a segment is dropped; an utterance shorter than one segment is one segment) and average
+    the frames of each.  Returns (X: segments x 173, utterance index of each segment)."""
+    xs, owner = [], []
+    for i, f in enumerate(frames):
+        k = f.shape[1] if seg_ms is None else min(frontend.frames(seg_ms), f.shape[1])
+        n = f.shape[1] // k
+        xs.append(f[:, : n * k].reshape(f.shape[0], n, k).mean(axis=2).T)
+        owner.append(np.full(n, i))
+    return np.concatenate(xs).astype(np.float32), np.concatenate(owner)
+
+
+def _labels(meta: pd.DataFrame) -> np.ndarray:
+    """Class index (into corpus.CLASSES) of each utterance."""
+    return np.array([CLASSES.index(e) for e in meta.emotion.astype(str)], dtype=np.int64)
+
+
+def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget: cnn.TrainConfig,
+        monitor_fold: int = 0, monitor_size: int = 512,
+        progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SI-5 with utterance decisions from averaged segment logits.
+
+    Returns the utterance-level predictions (evaluation.PREDICTION_COLUMNS) and the training
+    history of fold ``monitor_fold``, whose monitor loss is measured after every epoch on
+    (at most ``monitor_size``) segments of its held-out speakers: for the learning-curve
+    plot only, never for any training decision."""
+    X, owner = segment_means(frames, seg_ms)
+    y_utt = _labels(meta)
+    y = y_utt[owner]
+    parts, history = [], None
+    for fold in speaker_folds(meta, "si5"):
+        train, test = np.isin(owner, fold.train), np.isin(owner, fold.test)
+        monitor = (None, None)
+        if fold.index == monitor_fold:
+            rows = np.flatnonzero(test)
+            rows = np.sort(np.random.default_rng(budget.seed).permutation(rows)[:monitor_size])
+            monitor = (X[rows], y[rows])
+        model, hist = cnn.train(X[train], y[train], budget, *monitor, progress=progress)
+        if fold.index == monitor_fold:
+            history = hist
+        logits = pd.DataFrame(cnn.predict_logits(model, X[test])).groupby(owner[test]).mean()
+        utt = logits.index.to_numpy()
+        parts.append(pd.DataFrame({
+            "file": meta.file.to_numpy()[utt], "speaker": meta.speaker.to_numpy()[utt],
+            "fold": fold.index, "y_true": [CLASSES[c] for c in y_utt[utt]],
+            "y_pred": [CLASSES[c] for c in logits.to_numpy().argmax(axis=1)]}))
+    return pd.concat(parts, ignore_index=True), history
+
+
+def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
+          budget: cnn.TrainConfig, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """The report's protocol: a random 80/20 split over segments, scored per segment.
+    NOT speaker-independent; kept only to show how much the leakage inflates accuracy."""
+    X, owner = segment_means(frames, seg_ms)
+    y = _labels(meta)[owner]
+    train, test = leaky_random_split(len(X), test_size=0.2, seed=seed, stratify=y)
+    model, _ = cnn.train(X[train], y[train], budget, progress=progress)
+    pred = cnn.predict_logits(model, X[test]).argmax(axis=1)
+    return pd.DataFrame({"file": meta.file.to_numpy()[owner[test]],
+                         "speaker": meta.speaker.to_numpy()[owner[test]], "fold": 0,
+                         "y_true": [CLASSES[c] for c in y[test]],
+                         "y_pred": [CLASSES[c] for c in pred], "segment": test})

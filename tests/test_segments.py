@@ -1,0 +1,67 @@
+"""The report's descriptors, segmentation, and the two protocols of the segment study."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import cnn, segments
+from emolib.corpus import CLASSES, SPEAKERS
+
+
+def test_descriptors_have_the_reports_173_rows(capfd):
+    sr = 16000
+    t = np.arange(sr) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    d = segments.ReportDescriptors()
+    out = d(y)
+    assert d.n_rows == 20 + 128 + 12 + 7 + 6 == 173
+    assert out.shape[0] == 173 and out.dtype == np.float32 and np.isfinite(out).all()
+    assert abs(out.shape[1] - (1 + sr // d.hop_length)) <= 1
+    assert capfd.readouterr().err == ""  # no warnings on stderr
+    assert d.frames(128) == 8 and d.frames(1024) == 64
+
+
+def test_segment_means_cut_and_average():
+    f = [np.arange(2 * 20, dtype=np.float32).reshape(2, 20), np.ones((2, 5), np.float32)]
+    X, owner = segments.segment_means(f, 128)  # 8 frames per segment
+    assert list(owner) == [0, 0, 1]  # 20 frames -> 2 segments (tail of 4 dropped); 5 -> 1
+    np.testing.assert_allclose(X[0], f[0][:, :8].mean(axis=1))
+    np.testing.assert_allclose(X[1], f[0][:, 8:16].mean(axis=1))
+    np.testing.assert_allclose(X[2], [1, 1])
+    Xw, ow = segments.segment_means(f, None)
+    assert list(ow) == [0, 1] and np.allclose(Xw[0], f[0].mean(axis=1))
+
+
+def _toy(per_cell=2, frames=40, seed=0):
+    """Frames whose mean depends on the emotion: a separable toy for the protocols."""
+    rng = np.random.default_rng(seed)
+    rows, frames_list = [], []
+    for s in sorted(SPEAKERS):
+        for k, e in enumerate(CLASSES):
+            for v in "ab"[:per_cell]:
+                rows.append((f"{s}a01{e[0].upper()}{v}.wav", s, e))
+                frames_list.append((rng.normal(0, 1, (173, frames)) + 2 * k).astype(np.float32))
+    meta = pd.DataFrame(rows, columns=["file", "speaker", "emotion"])
+    meta["emotion"] = pd.Categorical(meta.emotion, categories=CLASSES)
+    return frames_list, meta
+
+
+BUDGET = cnn.TrainConfig(epochs=4, epoch_samples=256, batch_size=16)
+
+
+def test_si5_gives_one_decision_per_utterance_from_held_out_speakers():
+    frames, meta = _toy()
+    pred, history = segments.si5(frames, meta, 128, BUDGET, progress=False)
+    assert sorted(pred.file) == sorted(meta.file)
+    from emolib.splits import SI5_FOLDS
+    assert all(s in SI5_FOLDS[k] for s, k in zip(pred.speaker, pred.fold))
+    assert (pred.y_true == pred.y_pred).mean() > 0.8  # separable toy
+    assert list(history.columns) == ["epoch", "train_loss", "monitor_loss"]
+    assert len(history) == BUDGET.epochs and history.monitor_loss.notna().all()
+
+
+def test_leaky_split_scores_segments_and_mixes_speakers():
+    frames, meta = _toy()
+    pred = segments.leaky(frames, meta, 128, BUDGET, progress=False)
+    n_segments = len(segments.segment_means(frames, 128)[1])
+    assert len(pred) == round(0.2 * n_segments) and (pred.fold == 0).all()
+    assert pred.segment.is_unique and pred.speaker.nunique() == len(SPEAKERS)
