@@ -5,7 +5,7 @@
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
     bench features [--root PATH]                         first vs second pass over the feature cache
-    results [--profile …] [--corpus …]                   the table of all evaluated runs
+    results [--profile …] [--corpus …] [--markdown]      the table of all evaluated runs
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
@@ -70,7 +70,7 @@ def _reproduce(args) -> int:
 def _results(args) -> int:
     from .evaluation import print_results
 
-    print_results(args.corpus, args.profile)
+    print_results(args.corpus, args.profile, markdown=args.markdown)
     return 0
 
 
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="print the table of evaluated runs (results/)")
     res.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     res.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    res.add_argument("--markdown", action="store_true", help="a Markdown table (for the README)")
     res.set_defaults(func=_results)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")

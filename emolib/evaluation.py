@@ -120,23 +120,23 @@ def recompute(run: str, folder: Path | None = None) -> dict:
     return summarize(pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str}))
 
 
+TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
+                 "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
+
+
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
     """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
     numbers."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
     rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table["fold UAR (mean ± std)"] = [
-            f"{np.mean(f):.3f} ± {np.std(f):.3f}" if len(f) > 1 else "—" for f in table.fold_uar]
-        table = table[["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
-                       "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]]
+    for r in rows:
+        f = r["fold_uar"]
+        r["fold UAR (mean ± std)"] = f"{np.mean(f):.3f} ± {np.std(f):.3f}" if len(f) > 1 else "—"
     if quoted:
-        report = pd.DataFrame([{"method": f"{r['method']} {r['segment']}".replace(" —", ""),
-                                "protocol": "random segment split (leaky), quoted from the report", "profile": "—",
-                                "corpus": "emodb", "wa": r["wa"]} for r in REPORT_ROWS])
-        table = pd.concat([table, report], ignore_index=True)
-    return table
+        rows += [{"method": f"{r['method']} {r['segment']}".replace(" —", ""),
+                  "protocol": "random segment split (leaky), quoted from the report",
+                  "profile": "—", "corpus": "emodb", "wa": r["wa"]} for r in REPORT_ROWS]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 class Timer:
@@ -150,10 +150,23 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-def print_results(corpus: str | None = None, profile: str | None = None) -> None:
-    """Print the results table of a corpus and profile (the report's numbers included)."""
+def print_results(corpus: str | None = None, profile: str | None = None,
+                  markdown: bool = False) -> None:
+    """Print the results table of a corpus and profile (the report's numbers included), as
+    text or as a Markdown table (for the README)."""
     folder = config.run_dir(config.RESULTS, corpus, profile)
     table = results_table(folder)
+    if markdown:
+        cols = ["method", "protocol", "speaker_norm", "uar", "wa", "fold UAR (mean ± std)", "wall_s"]
+        table = table[[c for c in cols if c in table]].copy()
+        for c in ("uar", "wa"):
+            table[c] = [f"{100 * v:.1f} %" if pd.notna(v) else "" for v in table[c]]
+        table["speaker_norm"] = table.speaker_norm.map({True: "yes", False: "no"}).fillna("")
+        table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
+        lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+        lines += ["| " + " | ".join(str(v) for v in row.fillna("")) + " |" for _, row in table.iterrows()]
+        print("\n".join(lines))
+        return
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
         print(f"results in {folder.relative_to(REPO)} ({len(table)} rows; UAR/WA as fractions)")

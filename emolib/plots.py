@@ -82,18 +82,20 @@ def waveform_and_logmel(y: np.ndarray, mel: np.ndarray, cfg: LogMelConfig = LogM
 def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, ax=None):
     """Accuracy over segment length under both protocols (the leakage made visible).
 
-    ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa;
+    ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa
+    (per utterance for SI-5) and segment_wa (accuracy of single-segment decisions);
     ``report``: the report's Table 3 accuracies by segment label, drawn for comparison."""
-    fig, ax = _axes(ax, (7, 3.8))
+    fig, ax = _axes(ax, (7.5, 4))
     order = list(dict.fromkeys(study.segment))
     x = np.arange(len(order))
-    styles = {"leaky": dict(color="tab:red", marker="o"), "SI-5": dict(color="tab:blue", marker="s")}
     for protocol, rows in study.groupby("protocol", sort=False):
         rows = rows.set_index("segment").reindex(order)
-        kind = "leaky" if "leaky" in protocol else "SI-5"
-        ax.plot(x, rows.wa, ls="-", label=f"{protocol}: WA", **styles[kind])
-        if kind == "SI-5":
-            ax.plot(x, rows.uar, ls="--", label=f"{protocol}: UAR", **styles[kind])
+        if "leaky" in protocol:
+            ax.plot(x, rows.segment_wa, "o-", color="tab:red", label=f"{protocol}: segment accuracy")
+        else:
+            ax.plot(x, rows.segment_wa, "s:", color="tab:blue", label=f"{protocol}: segment accuracy")
+            ax.plot(x, rows.wa, "s-", color="tab:blue", label=f"{protocol}: utterance WA")
+            ax.plot(x, rows.uar, "s--", color="tab:cyan", label=f"{protocol}: utterance UAR")
     if report:
         ax.plot(x, [report.get(s, np.nan) for s in order], ls=":", marker="x", color="0.3",
                 label="report, Table 3 (leaky, quoted)")

@@ -104,17 +104,18 @@ def _labels(meta: pd.DataFrame) -> np.ndarray:
 
 def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget: cnn.TrainConfig,
         monitor_fold: int = 0, monitor_size: int = 512,
-        progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """SI-5 with utterance decisions from averaged segment logits.
 
-    Returns the utterance-level predictions (evaluation.PREDICTION_COLUMNS) and the training
+    Returns the utterance-level predictions (evaluation.PREDICTION_COLUMNS), the training
     history of fold ``monitor_fold``, whose monitor loss is measured after every epoch on
-    (at most ``monitor_size``) segments of its held-out speakers: for the learning-curve
-    plot only, never for any training decision."""
+    (at most ``monitor_size``) segments of its held-out speakers (for the learning-curve
+    plot only, never for any training decision), and the accuracy of the individual segment
+    decisions, comparable with the per-segment score of :func:`leaky`."""
     X, owner = segment_means(frames, seg_ms)
     y_utt = _labels(meta)
     y = y_utt[owner]
-    parts, history = [], None
+    parts, history, correct = [], None, 0
     for fold in speaker_folds(meta, "si5"):
         train, test = np.isin(owner, fold.train), np.isin(owner, fold.test)
         monitor = (None, None)
@@ -125,13 +126,15 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
         model, hist = cnn.train(X[train], y[train], budget, *monitor, progress=progress)
         if fold.index == monitor_fold:
             history = hist
-        logits = pd.DataFrame(cnn.predict_logits(model, X[test])).groupby(owner[test]).mean()
+        seg_logits = cnn.predict_logits(model, X[test])
+        correct += int((seg_logits.argmax(axis=1) == y[test]).sum())
+        logits = pd.DataFrame(seg_logits).groupby(owner[test]).mean()
         utt = logits.index.to_numpy()
         parts.append(pd.DataFrame({
             "file": meta.file.to_numpy()[utt], "speaker": meta.speaker.to_numpy()[utt],
             "fold": fold.index, "y_true": [CLASSES[c] for c in y_utt[utt]],
             "y_pred": [CLASSES[c] for c in logits.to_numpy().argmax(axis=1)]}))
-    return pd.concat(parts, ignore_index=True), history
+    return pd.concat(parts, ignore_index=True), history, correct / len(X)
 
 
 def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,

@@ -96,3 +96,12 @@ def test_readme_test_command_is_what_ci_runs():
     command = next(line for line in ci.splitlines() if line.startswith("python3 -m venv"))
     assert command in readme
     assert "export EMODB_ROOT=../shared/emodb" in ci and "export EMOLIB_PROFILE=smoke" in ci
+
+
+def test_results_table_includes_the_reports_quoted_numbers():
+    r = emolib("results", "--profile", "full", "--corpus", "emodb")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("quoted from the report") == 6
+    md = emolib("results", "--profile", "full", "--markdown")
+    assert md.returncode == 0 and md.stdout.startswith("| method | protocol |")
+    assert "51.2 %" in md.stdout
