@@ -157,7 +157,8 @@ def print_results(corpus: str | None = None, profile: str | None = None,
     folder = config.run_dir(config.RESULTS, corpus, profile)
     table = results_table(folder)
     if markdown:
-        cols = ["method", "protocol", "speaker_norm", "uar", "wa", "fold UAR (mean ± std)", "wall_s"]
+        cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
+                "fold UAR (mean ± std)", "wall_s", "device"]
         table = table[[c for c in cols if c in table]].copy()
         for c in ("uar", "wa"):
             table[c] = [f"{100 * v:.1f} %" if pd.notna(v) else "" for v in table[c]]
