@@ -165,13 +165,13 @@ def print_results(corpus: str | None = None, profile: str | None = None,
         table["speaker_norm"] = table.speaker_norm.map({True: "yes", False: "no"}).fillna("")
         table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
         lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-        lines += ["| " + " | ".join(str(v) for v in row.fillna("")) + " |" for _, row in table.iterrows()]
+        lines += ["| " + " | ".join(str(v) for v in row.astype(object).fillna("")) + " |" for _, row in table.iterrows()]
         print("\n".join(lines))
         return
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
         print(f"results in {folder.relative_to(REPO)} ({len(table)} rows; UAR/WA as fractions)")
-        print(table.drop(columns=["run"], errors="ignore").fillna("").to_string(index=False))
+        print(table.drop(columns=["run"]).astype(object).fillna("").to_string(index=False))
 
 
 def verify_results(folder: Path | None = None) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .config import REPO, figures_dir
+from .config import figures_dir
 from .corpus import CLASSES
 from .features import LogMelConfig
 
@@ -21,13 +21,13 @@ def _axes(ax, figsize):
     return ax.figure, ax
 
 
-def save(fig: matplotlib.figure.Figure, name: str) -> str:
-    """Write ``<figures_dir()>/<name>.png`` (150 dpi); returns the repository-relative path."""
+def save(fig: matplotlib.figure.Figure, name: str) -> None:
+    """Write ``<figures_dir()>/<name>.png`` at 150 dpi: ``figures/`` for the full run on
+    EmoDB, a subfolder for smoke runs and other corpora.  Returns nothing, so that a
+    notebook cell ending in ``plots.save(…)`` shows the same output in every profile."""
     folder = figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=150, metadata={"Software": None})
-    return str(path.relative_to(REPO))
+    fig.savefig(folder / f"{name}.png", dpi=150, metadata={"Software": None})
 
 
 def emotion_distribution(meta: pd.DataFrame, ax=None):

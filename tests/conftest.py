@@ -10,12 +10,6 @@ import soundfile as sf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# CI exports EMODB_ROOT=../shared/emodb relative to the repository root, but nbval starts the
-# notebook kernels in notebooks/: hand them (and every test) the absolute path.
-if os.environ.get("EMODB_ROOT") and not Path(os.environ["EMODB_ROOT"]).is_absolute():
-    os.environ["EMODB_ROOT"] = str((REPO_ROOT / os.environ["EMODB_ROOT"]).resolve())
-
-
 @pytest.fixture(scope="session")
 def emodb_root() -> Path:
     """The real EmoDB copy named by ``$EMODB_ROOT`` (relative paths are taken from the repo
