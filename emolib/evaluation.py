@@ -11,6 +11,7 @@ smoke profile or on the synthetic corpus go to ``results/<corpus>-<profile>/``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import subprocess
 import time
@@ -88,7 +89,9 @@ def summarize(pred: pd.DataFrame) -> dict:
             "fold_uar": folds, "n": len(pred)}
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str:
+    """The repository's HEAD (asked once per process)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
                              capture_output=True, timeout=10)

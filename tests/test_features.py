@@ -1,6 +1,5 @@
 """The log-mel front-end, its cache and the normalisation statistics."""
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """The report's descriptors, segmentation, and the two protocols of the segment study."""
 import numpy as np
 import pandas as pd
-import pytest
 
 from emolib import cnn, segments
 from emolib.corpus import CLASSES, SPEAKERS
