@@ -5,6 +5,7 @@
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
     bench features [--root PATH]                         first vs second pass over the feature cache
+    bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     results [--profile …] [--corpus …] [--markdown]      the table of all evaluated runs
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
@@ -109,9 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.set_defaults(func=_results)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
-    bench.add_argument("name", choices=["features"])
+    bench.add_argument("name", choices=["features", "augment"])
     bench.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     bench.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    bench.add_argument("--n", type=int, default=64, help="augment: utterances to use (default 64)")
+    bench.add_argument("--seconds", type=float, default=3.0,
+                       help="augment: how long to time our pipeline (default 3 s)")
     bench.set_defaults(func=_bench)
     return p
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import write_wav
 
@@ -86,6 +87,18 @@ def test_bench_features_reports_a_ratio(emodb_root, tmp_path):
     result = json.loads(last)
     assert result["benchmark"] == "features" and result["files"] == 12
     assert result["speedup"] > 1  # the cache must not be slower than computing
+
+
+def test_bench_augment_reports_both_rates_and_their_ratio():
+    import json
+    r = emolib("bench", "augment", "--corpus", "synthetic", "--n", "6", "--seconds", "0.5")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "augment" and result["utterances"] == 6
+    assert result["baseline_pairs_per_s"] > 0 and result["ours_pairs_per_s"] > 0
+    ratio = result["ours_pairs_per_s"] / result["baseline_pairs_per_s"]
+    assert result["speedup"] == pytest.approx(ratio, rel=0.01, abs=0.1)
+    assert "pairs/s" in r.stdout.splitlines()[0]
 
 
 def test_readme_test_command_is_what_ci_runs():
