@@ -431,3 +431,28 @@ class TwoViews(nn.Module):
 
     def forward(self, idx: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.view(1, idx, generator), self.view(2, idx, generator)
+
+
+def view_agreement(views: TwoViews, idx: torch.Tensor, generator=None) -> dict:
+    """How recognisable positive pairs are to a fixed, untrained descriptor: each view's mean
+    over time (one value per mel band, centred over the batch), compared by cosine similarity.
+
+    Returns the similarities of the positive pairs (two views of one utterance) and of all
+    negative pairs (view 1 of one utterance, view 2 of another), ``auc``: how often a positive
+    pair is more similar than a negative one of the same utterance, and ``top1``: how often
+    view 2 of an utterance is the nearest of all view 2s to its view 1 (the contrastive task
+    itself, solved with a fixed descriptor instead of an encoder).
+    """
+    with torch.no_grad():
+        v1, v2 = views(idx, generator)
+        a, b = v1[:, 0].mean(-1).double(), v2[:, 0].mean(-1).double()
+        # centred per view over the batch: a shift shared by all views of one kind (noise
+        # filling quiet bands, say) says nothing about which utterance a view came from
+        a, b = F.normalize(a - a.mean(0), dim=1), F.normalize(b - b.mean(0), dim=1)
+        sim = a @ b.T
+    n = len(sim)
+    pos = sim.diagonal()
+    off = ~torch.eye(n, dtype=torch.bool)
+    auc = ((pos[:, None] > sim) & off).sum() / off.sum()
+    return {"positive": pos.numpy(), "negative": sim[off].numpy(), "auc": float(auc),
+            "top1": float((sim.argmax(1) == torch.arange(n)).double().mean())}

@@ -134,3 +134,46 @@ def recall_comparison(recalls: pd.DataFrame, ax=None):
     ax.set(ylabel="recall (%)", ylim=(0, 100), title="Per-class recall")
     ax.legend(fontsize=8)
     return fig
+
+
+def logmel_grid(rows, titles, cfg: LogMelConfig = LogMelConfig(), label: str = "log power (mel bands)",
+                suptitle: str | None = None, vmin: float | None = None, vmax: float | None = None,
+                panel: tuple[float, float] = (3.3, 2.3)):
+    """Log-mel spectrograms in a grid on one colour scale (``rows``: lists of arrays of bands x
+    frames, ``titles`` alike), time in seconds and frequency in Hz.  The scale runs from the
+    1st percentile to the maximum of all panels unless ``vmin``/``vmax`` are given."""
+    import librosa.display
+
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    values = np.concatenate([m.ravel() for r in rows for m in r])
+    vmin = float(np.percentile(values, 1)) if vmin is None else vmin
+    vmax = float(values.max()) if vmax is None else vmax
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(panel[0] * n_cols + 1, panel[1] * n_rows),
+                             squeeze=False, layout="constrained")
+    for i, (row, names) in enumerate(zip(rows, titles)):
+        for j, ax in enumerate(axes[i]):
+            if j >= len(row):
+                ax.axis("off")
+                continue
+            img = librosa.display.specshow(row[j], sr=cfg.sample_rate, hop_length=cfg.hop_length,
+                                           x_axis="s", y_axis="mel", fmin=cfg.fmin, fmax=cfg.fmax,
+                                           cmap="magma", vmin=vmin, vmax=vmax, ax=ax)
+            ax.set_title(names[j], fontsize=9)
+            ax.set(xlabel="time (s)" if i == n_rows - 1 else "", ylabel="frequency (Hz)" if j == 0 else "")
+    fig.colorbar(img, ax=axes, label=label, shrink=0.9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def view_agreement(similarity: pd.DataFrame, ax=None):
+    """Cosine similarity of positive pairs (two views of one utterance) and negative pairs
+    (views of different utterances) for each augmentation recipe.  ``similarity``: columns
+    recipe, pair, similarity."""
+    fig, ax = _axes(ax, (7.5, 3.8))
+    sns.violinplot(data=similarity, x="recipe", y="similarity", hue="pair", split=True, inner="quart",
+                   cut=0, density_norm="width", palette={"positive": "tab:green", "negative": "0.7"}, ax=ax)
+    ax.set(xlabel="augmentation recipe", ylabel="cosine similarity of mean spectra",
+           title="Two views of one utterance vs views of different utterances")
+    ax.legend(title="", fontsize=8, loc="lower left")
+    return fig

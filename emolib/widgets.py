@@ -1,9 +1,12 @@
 """Interactive widgets for the notebooks (ipywidgets).
 
 :class:`UtterancePlayer`: choose speaker, text, emotion and version; hear the utterance and
-see its waveform and log-mel spectrogram.  The audio is an ``ipywidgets.Audio`` (an
-``<audio>`` element in the browser) and the figure an ``ipywidgets.Image`` (an ``<img>``),
-both replaced on every change.
+see its waveform and log-mel spectrogram.
+:class:`AugmentationExplorer`: choose an utterance and an augmentation, move its parameters,
+hear the result and compare the log-mels before and after on one colour scale.
+
+The audio is an ``ipywidgets.Audio`` (an ``<audio>`` element in the browser) and the figure an
+``ipywidgets.Image`` (an ``<img>``), both replaced on every change.
 """
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from . import augment as A
 from .audio import load_audio
 from .corpus import EMOTIONS, TEXTS
-from .features import LogMelConfig, log_mel
-from .plots import waveform_and_logmel
+from .features import LogMelConfig, Standardizer, log_mel
+from .plots import logmel_grid, waveform_and_logmel
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
@@ -88,3 +92,170 @@ class UtterancePlayer(W.VBox):
         title = f"{row.file}: {row.emotion}, speaker {row.speaker} ({row.gender}), “{row.gloss}”"
         self.image.value = png_bytes(waveform_and_logmel(y, log_mel(y, self.cfg), self.cfg, title))
         self.status.value = f"<b>{row.file}</b> · {row.duration:.2f} s · “{row.sentence}”"
+
+
+#: The explorer's augmentations and the parameters each one uses.
+EXPLORER_AUGMENTATIONS = {
+    "noise": ("noise", "seed"),
+    "time stretch": ("rate",),
+    "shift": ("shift",),
+    "pitch shift": ("semitones",),
+    "report view 1: noise + stretch": ("noise", "rate", "seed"),
+    "report view 2: shift + pitch": ("shift", "semitones"),
+    "time crop": ("crop", "seed"),
+    "resized crop": ("freq_scale", "time_scale", "seed"),
+    "frequency mask": ("freq_mask", "seed"),
+    "time mask": ("time_mask", "seed"),
+    "log-mixup-exp": ("mixup", "seed"),
+    "gain": ("gain",),
+}
+GRIFFIN_LIM_ITERATIONS = 32
+
+
+class AugmentationExplorer(W.VBox):
+    """Pick an utterance and an augmentation, move its parameters, hear the result and see the
+    original and augmented log-mels side by side on one colour scale.
+
+    Parameters are set exactly (a fixed shift, stretch rate, mask width, mixup weight…); the
+    ``seed`` slider draws what stays random (the noise, a crop's or mask's place, the other
+    utterance for mixup).  Waveform augmentations are heard as they are; spectrogram ones are
+    heard as exactly as the waveform allows (a crop, a gain, a power-weighted mix of the two
+    waveforms), and masks and resized crops through Griffin-Lim resynthesis of the augmented
+    log-mel (the phase is estimated, so expect some roughness).  Spectrogram augmentations are
+    applied as in training: masks and crops on the standardised log-mel (here with the
+    utterance's own statistics), filling with its mean.
+    """
+
+    def __init__(self, meta: pd.DataFrame, cfg: LogMelConfig = LogMelConfig(),
+                 file: str | None = None, augmentation: str = "report view 1: noise + stretch"):
+        self.meta, self.cfg = meta.reset_index(drop=True), cfg
+        self.file = W.Dropdown(description="utterance", layout=W.Layout(width="30em"), options=[
+            (f"{r.file}: {r.emotion}, speaker {r.speaker}", r.file) for r in self.meta.itertuples()],
+            value=file or self.meta.file.iloc[0])
+        self.augmentation = W.Dropdown(description="augmentation", options=list(EXPLORER_AUGMENTATIONS),
+                                       value=augmentation, layout=W.Layout(width="30em"))
+        style = {"description_width": "9em"}
+        F, I = W.FloatSlider, W.IntSlider
+        self.params = {
+            "noise": F(value=0.01, min=0, max=0.2, step=0.005, description="noise level", style=style),
+            "rate": F(value=0.8, min=0.5, max=1.5, step=0.05, description="stretch rate", style=style),
+            "shift": I(value=2500, min=-5000, max=5000, step=250, description="shift (samples)", style=style),
+            "semitones": F(value=0.7, min=-4, max=4, step=0.1, description="semitones", style=style),
+            "crop": F(value=0.96, min=0.3, max=3.0, step=0.02, description="crop (s)", style=style),
+            "freq_scale": F(value=0.8, min=0.6, max=1.5, step=0.05, description="frequency scale", style=style),
+            "time_scale": F(value=1.2, min=0.6, max=1.5, step=0.05, description="time scale", style=style),
+            "freq_mask": I(value=8, min=0, max=32, description="mask (bands)", style=style),
+            "time_mask": I(value=30, min=0, max=150, step=5, description="mask (frames)", style=style),
+            "mixup": F(value=0.4, min=0, max=1, step=0.05, description="mixup λ", style=style),
+            "gain": F(value=-6, min=-12, max=12, step=1, description="gain (dB)", style=style),
+            "seed": I(value=0, min=0, max=99, description="seed", style=style),
+        }
+        self.status = W.HTML()
+        self.original_audio = W.Audio(format="wav", autoplay=False, loop=False)
+        self.audio = W.Audio(format="wav", autoplay=False, loop=False)
+        self.image = W.Image(format="png")
+        self.file.observe(self._render, names="value")
+        self.augmentation.observe(self._render, names="value")
+        for w in self.params.values():
+            w.observe(self._render, names="value")
+        players = W.HBox([W.VBox([W.HTML("original"), self.original_audio]),
+                          W.VBox([W.HTML("augmented"), self.audio])])
+        super().__init__([self.file, self.augmentation, W.VBox(list(self.params.values())),
+                          players, self.status, self.image])
+        self._loaded = None
+        self._render()
+
+    def _load(self):
+        if self._loaded is None or self._loaded[0] != self.file.value:
+            row = self.meta[self.meta.file == self.file.value].iloc[0]
+            y = load_audio(row.path, sr=self.cfg.sample_rate)
+            self._loaded = (row.file, row, y, log_mel(y, self.cfg))
+            self.original_audio.value = wav_bytes(y, self.cfg.sample_rate)
+        return self._loaded[1:]
+
+    def apply(self, y: np.ndarray, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """The selected augmentation with the current parameters: (audio, log-mel, how the
+        audio was made)."""
+        name, p = self.augmentation.value, {k: w.value for k, w in self.params.items()}
+        rng = np.random.default_rng(p["seed"])
+        g = torch_generator(p["seed"])
+        sr, hop = self.cfg.sample_rate, self.cfg.hop_length
+        wave = {"noise": lambda: A.add_noise(y, rng, p["noise"]),
+                "time stretch": lambda: A.time_stretch(y, p["rate"]),
+                "shift": lambda: A.roll(y, p["shift"]),
+                "pitch shift": lambda: A.pitch_shift(y, p["semitones"], sr),
+                "report view 1: noise + stretch": lambda: A.time_stretch(A.add_noise(y, rng, p["noise"]), p["rate"]),
+                "report view 2: shift + pitch": lambda: A.pitch_shift(A.roll(y, p["shift"]), p["semitones"], sr)}
+        if name in wave:
+            z = wave[name]()
+            return z, log_mel(z, self.cfg), "the augmented waveform"
+        import torch
+
+        x = torch.from_numpy(mel)[None]
+        if name == "time crop":
+            frames = int(round(p["crop"] * sr / hop))
+            start = int(A.RandomTimeCrop(frames).starts(torch.tensor([mel.shape[1]]), g)[0])
+            out = A.RandomTimeCrop(frames)(A.MelBank([mel]), torch.tensor([0]), starts=torch.tensor([start]))
+            idx = (start + np.arange(frames * hop)) % (mel.shape[1] * hop)
+            return y[idx[idx < len(y)]], out[0].numpy(), "the same span of the waveform"
+        if name == "gain":
+            return (y * 10 ** (p["gain"] / 20)).astype(np.float32), mel + p["gain"] * np.log(10) / 10, \
+                "the waveform with the same gain"
+        if name == "log-mixup-exp":
+            others = self.meta[self.meta.file != self.file.value]
+            other = others.iloc[int(rng.integers(len(others)))]
+            z = load_audio(other.path, sr=sr)
+            z = np.resize(z, len(y))  # repeated or cut to the same length
+            lam = p["mixup"]
+            with np.errstate(divide="ignore"):  # lam 0 or 1: log 0 = -inf drops that side
+                mixed = np.logaddexp(np.log1p(-lam) + mel, np.log(lam) + log_mel(z, self.cfg))
+            audio = (np.sqrt(1 - lam) * y + np.sqrt(lam) * z).astype(np.float32)
+            return audio, mixed.astype(np.float32), f"a power-weighted mix with {other.file} ({other.emotion})"
+        std = Standardizer.fit([mel])
+        norm = torch.from_numpy(std(mel))[None]
+        if name == "resized crop":
+            module = A.RandomResizedCrop(1.5, (p["freq_scale"],) * 2, (p["time_scale"],) * 2)
+            out = module(norm, g)
+        else:
+            dim, width = (1, p["freq_mask"]) if name == "frequency mask" else (2, p["time_mask"])
+            width = min(width, norm.shape[dim])
+            start = int(torch.randint(norm.shape[dim] - width + 1, (1,), generator=g))
+            out = A.mask(norm, dim, torch.tensor([start]), torch.tensor([width]))
+        aug = out[0].numpy() * std.std[:, None] + std.mean[:, None]
+        return griffin_lim(aug, self.cfg), aug.astype(np.float32), \
+            f"Griffin-Lim resynthesis ({GRIFFIN_LIM_ITERATIONS} iterations) of the augmented log-mel"
+
+    def _render(self, change=None) -> None:
+        row, y, mel = self._load()
+        used = EXPLORER_AUGMENTATIONS[self.augmentation.value]
+        for key, w in self.params.items():
+            w.layout.display = None if key in used else "none"
+        z, aug, how = self.apply(y, mel)
+        self.audio.value = wav_bytes(z, self.cfg.sample_rate)
+        fig = logmel_grid([[mel, aug]], [["original", self.augmentation.value]], self.cfg,
+                          suptitle=f"{row.file}: {row.emotion}, speaker {row.speaker}",
+                          vmin=float(np.percentile(mel, 1)), vmax=float(max(mel.max(), aug.max())))
+        self.image.value = png_bytes(fig)
+        self.status.value = (f"{row.file} · <b>{self.augmentation.value}</b>: "
+                             f"{len(z) / self.cfg.sample_rate:.2f} s; you hear {how}")
+
+
+def torch_generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(int(seed))
+
+
+def griffin_lim(mel: np.ndarray, cfg: LogMelConfig = LogMelConfig(),
+                n_iter: int = GRIFFIN_LIM_ITERATIONS) -> np.ndarray:
+    """A waveform whose log-mel approximates ``mel`` (Griffin-Lim phase estimation)."""
+    import librosa
+
+    magnitude = librosa.feature.inverse.mel_to_stft(
+        np.maximum(np.exp(mel) - cfg.log_floor, 0), sr=cfg.sample_rate, n_fft=cfg.win_length,
+        power=2.0, fmin=cfg.fmin, fmax=cfg.fmax)
+    y = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=cfg.hop_length,
+                           win_length=cfg.win_length, n_fft=cfg.win_length, pad_mode="constant",
+                           random_state=0)  # seeded phase initialisation: same input, same sound
+    peak = np.abs(y).max()
+    return (y / peak * 0.9 if peak > 1 else y).astype(np.float32)

@@ -235,3 +235,17 @@ def test_report_variants_feed_the_two_views(tmp_path, wav_writer):
             source = variants[which][0][j]
             assert any(np.allclose(source[:, s:s + 64], raw, atol=1e-4)
                        for s in range(source.shape[1] - 63)), (which, j)
+
+
+def test_view_agreement_scores_recognisable_pairs():
+    rng = np.random.default_rng(1)
+    profiles = rng.normal(size=(6, 64, 1)).astype(np.float32) * 3
+    clean = [np.repeat(p, 100 + 10 * i, axis=1) + 0.01 * rng.normal(size=(64, 100 + 10 * i)).astype(np.float32)
+             for i, p in enumerate(profiles)]  # each utterance has its own steady spectrum
+    views = A.TwoViews(clean, Standardizer.fit(clean), A.recipe("crop", crop_frames=50))
+    r = A.view_agreement(views, torch.arange(6), torch.Generator().manual_seed(0))
+    assert r["auc"] == 1.0 and r["top1"] == 1.0 and r["positive"].min() > 0.99
+    assert len(r["negative"]) == 6 * 5 and r["negative"].max() < 0.9
+    noisy = A.TwoViews(clean, Standardizer.fit(clean), A.recipe("byol-a+masks", crop_frames=50))
+    r2 = A.view_agreement(noisy, torch.arange(6), torch.Generator().manual_seed(0))
+    assert r2["positive"].mean() < r["positive"].mean()

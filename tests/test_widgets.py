@@ -42,3 +42,38 @@ def test_player_says_when_a_combination_was_never_recorded(emodb_root):
     player.speaker.value, player.emotion.value = "08", "disgust"  # 08 recorded no disgust
     assert player.version.options == ()
     assert "no recording" in player.status.value
+
+
+def test_explorer_plays_and_draws_each_augmentation(emodb_root):
+    from emolib.widgets import EXPLORER_AUGMENTATIONS, AugmentationExplorer
+
+    meta = metadata(emodb_root)
+    meta = meta[meta.speaker == "03"]
+    explorer = AugmentationExplorer(meta, file="03a01Wa.wav", augmentation="noise")
+    original, sr = sf.read(io.BytesIO(explorer.original_audio.value))
+    seen = set()
+    for name, used in EXPLORER_AUGMENTATIONS.items():
+        explorer.augmentation.value = name
+        y, sr = sf.read(io.BytesIO(explorer.audio.value))
+        assert sr == 16000 and len(y) > 0 and name in explorer.status.value
+        assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        seen.add(explorer.audio.value)
+        shown = {k for k, w in explorer.params.items() if w.layout.display != "none"}
+        assert shown == set(used), name
+        if name == "time stretch":
+            assert abs(len(y) - len(original) / 0.8) < 2  # the default rate, 0.8
+    assert len(seen) == len(EXPLORER_AUGMENTATIONS)  # each one sounds different
+
+    explorer.augmentation.value = "time crop"
+    explorer.params["crop"].value = 0.5
+    y, _ = sf.read(io.BytesIO(explorer.audio.value))
+    assert len(y) == 50 * 160  # 0.5 s = 50 frames of 10 ms
+    explorer.augmentation.value = "shift"
+    before = explorer.audio.value
+    explorer.params["shift"].value = 0  # no shift: the original
+    y, _ = sf.read(io.BytesIO(explorer.audio.value))
+    assert explorer.audio.value != before and abs(y - original).max() < 1e-4
+    before_original = explorer.original_audio.value
+    explorer.file.value = "03a01Fa.wav"
+    assert explorer.original_audio.value != before_original
+    assert "03a01Fa.wav" in explorer.status.value
