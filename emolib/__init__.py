@@ -9,11 +9,12 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``features``   the log-mel front-end, its on-disk cache and normalisation statistics
 - ``files``      content hashes and atomic writes
 - ``splits``     SI-5 and LOSO speaker folds, and the report's (leaky) random split
+- ``augment``    the report's waveform augmentations (cached), spectrogram augmentations, MoCo's two views
 - ``evaluation`` UAR / WA, cross-validation, the results store (``results/``)
 - ``cnn``        the report's Conv1D classifier (581,063 parameters) and its training loop
 - ``segments``   the report's 173 descriptors per segment and its segment study
 - ``baselines``  openSMILE eGeMAPS / ComParE functionals with linear classifiers
-- ``plots``, ``widgets``  figures and the interactive player used by the notebooks
+- ``plots``, ``widgets``  figures, the utterance player and the augmentation explorer
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
 - ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
 """

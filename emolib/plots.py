@@ -159,6 +159,7 @@ def logmel_grid(rows, titles, cfg: LogMelConfig = LogMelConfig(), label: str = "
                                            x_axis="s", y_axis="mel", fmin=cfg.fmin, fmax=cfg.fmax,
                                            cmap="magma", vmin=vmin, vmax=vmax, ax=ax)
             ax.set_title(names[j], fontsize=9)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
             ax.set(xlabel="time (s)" if i == n_rows - 1 else "", ylabel="frequency (Hz)" if j == 0 else "")
     fig.colorbar(img, ax=axes, label=label, shrink=0.9)
     if suptitle:
@@ -166,12 +167,13 @@ def logmel_grid(rows, titles, cfg: LogMelConfig = LogMelConfig(), label: str = "
     return fig
 
 
-def view_agreement(similarity: pd.DataFrame, ax=None):
+def view_agreement(similarity: pd.DataFrame, order: list[str] | None = None, ax=None):
     """Cosine similarity of positive pairs (two views of one utterance) and negative pairs
     (views of different utterances) for each augmentation recipe.  ``similarity``: columns
     recipe, pair, similarity."""
     fig, ax = _axes(ax, (7.5, 3.8))
     sns.violinplot(data=similarity, x="recipe", y="similarity", hue="pair", split=True, inner="quart",
+                   order=order, hue_order=["positive", "negative"],
                    cut=0, density_norm="width", palette={"positive": "tab:green", "negative": "0.7"}, ax=ax)
     ax.set(xlabel="augmentation recipe", ylabel="cosine similarity of mean spectra",
            title="Two views of one utterance vs views of different utterances")

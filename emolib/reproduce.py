@@ -34,8 +34,9 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
     nb = nbformat.read(path, as_version=4)
     n_code = sum(c.cell_type == "code" for c in nb.cells)
     with tqdm(total=n_code, desc=path.stem, unit="cell") as bar:
+        # no widget state: it would store the players' audio (EmoDB) inside the notebook
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": str(path.parent)}},
+                                store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
                                 on_cell_executed=lambda cell, **_: bar.update(cell.cell_type == "code"))
         try:
             client.execute(env={**os.environ, **env})

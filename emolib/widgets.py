@@ -39,6 +39,13 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+def audio_row(clips: dict[str, np.ndarray], sr: int = 16_000) -> W.HBox:
+    """Labelled audio players side by side, one per clip (name: waveform)."""
+    return W.HBox([W.VBox([W.HTML(f"<b>{name}</b> ({len(y) / sr:.2f} s)"),
+                           W.Audio(value=wav_bytes(y, sr), format="wav", autoplay=False, loop=False)])
+                   for name, y in clips.items()], layout=W.Layout(flex_flow="row wrap"))
+
+
 class UtterancePlayer(W.VBox):
     """Pick an utterance by speaker, text, emotion and version; listen and look at it."""
 
@@ -63,6 +70,7 @@ class UtterancePlayer(W.VBox):
         self.version.observe(self._render, names="value")
         super().__init__([W.HBox([self.speaker, self.emotion]), self.text,
                           W.HBox([self.version, self.status]), self.audio, self.image])
+        self.add_class("emolib-utterance-player")  # a handle for styling and the browser test
         self._update_versions()
 
     def _matches(self) -> pd.DataFrame:
@@ -162,6 +170,7 @@ class AugmentationExplorer(W.VBox):
                           W.VBox([W.HTML("augmented"), self.audio])])
         super().__init__([self.file, self.augmentation, W.VBox(list(self.params.values())),
                           players, self.status, self.image])
+        self.add_class("emolib-augmentation-explorer")
         self._loaded = None
         self._render()
 

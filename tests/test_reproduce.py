@@ -56,3 +56,13 @@ def test_smoke_runs_and_other_corpora_get_their_own_output_folders(monkeypatch):
     monkeypatch.setenv("EMOLIB_CORPUS", "synthetic")
     monkeypatch.setenv("EMOLIB_PROFILE", "full")
     assert figures_dir() == FIGURES / "synthetic"
+
+
+def test_committed_notebooks_carry_no_widget_state():
+    """Widget state would store the players' audio (EmoDB) inside the notebooks."""
+    import nbformat
+
+    from emolib.reproduce import numbered_notebooks
+
+    for path in numbered_notebooks():
+        assert "widgets" not in nbformat.read(path, as_version=4).metadata, path.name
