@@ -4,6 +4,7 @@
     data verify [--root PATH]                            check all 535 files against the manifest
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
+    pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     results [--profile …] [--corpus …] [--markdown]      the table of all evaluated runs
@@ -75,6 +76,12 @@ def _results(args) -> int:
     return 0
 
 
+def _pretrain(args) -> int:
+    from .pretrain import main
+
+    return main(args)
+
+
 def _bench(args) -> int:
     from . import bench
 
@@ -108,6 +115,46 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     res.add_argument("--markdown", action="store_true", help="a Markdown table (for the README)")
     res.set_defaults(func=_results)
+
+    pre = sub.add_parser("pretrain", help="MoCo v3 pretraining on the training speakers of SI-5 folds",
+                         description="MoCo v3 on log-mel ViTs. Flags named as in the official main_moco.py "
+                         "mean the same; unset flags take the profile's budget (emolib.pretrain.PROFILES). "
+                         "Runs on the CPU, a GPU, or under torchrun --nproc_per_node=N -m emolib pretrain …")
+    pre.add_argument("--fold", default="all", help="SI-5 fold 0-4, or all (default)")
+    pre.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    pre.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    pre.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    pre.add_argument("--out", help="output folder (default: checkpoints/, per corpus and profile)")
+    pre.add_argument("--resume", nargs="?", const="auto", metavar="PATH",
+                     help="resume from PATH, or alone: from each fold's checkpoint.pt where there is one")
+    pre.add_argument("--init-from", metavar="PATH", help="start from an official MoCo v3 ViT checkpoint")
+    pre.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
+    pre.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
+    pre.add_argument("--depth", type=int, help="transformer blocks")
+    pre.add_argument("--patch-size", type=int)
+    pre.add_argument("--frames", type=int, help="crop length in 10 ms frames (a multiple of the patch size)")
+    pre.add_argument("--epochs", type=int)
+    pre.add_argument("-b", "--batch-size", type=int, help="global batch over all processes")
+    pre.add_argument("--lr", type=float, help="base learning rate; the lr is lr * batch-size / 256")
+    pre.add_argument("--wd", "--weight-decay", dest="weight_decay", type=float)
+    pre.add_argument("--warmup-epochs", type=float)
+    pre.add_argument("--optimizer", choices=["adamw", "lars"])
+    pre.add_argument("--moco-dim", type=int)
+    pre.add_argument("--moco-mlp-dim", type=int)
+    pre.add_argument("--moco-m", type=float)
+    pre.add_argument("--moco-m-cos", action=argparse.BooleanOptionalAction, default=None)
+    pre.add_argument("--moco-t", type=float)
+    pre.add_argument("--stop-grad-conv1", action=argparse.BooleanOptionalAction, default=None)
+    pre.add_argument("--aug", help="two-view recipe (emolib.augment.RECIPES)")
+    pre.add_argument("--variants", type=int, help="precomputed report variants per view")
+    pre.add_argument("--seed", type=int)
+    pre.add_argument("--save-every", type=int, help="checkpoint every N epochs (and at the end)")
+    pre.add_argument("--keep-epochs", type=int, nargs="*", help="export the backbone after these epochs")
+    pre.add_argument("--knn-every", type=int, help="k-NN monitor every N epochs (and at the end)")
+    pre.add_argument("--knn-k", type=int)
+    pre.add_argument("--spike-factor", type=float, help="stop when the loss exceeds this times its running "
+                     "average (0: only on non-finite loss)")
+    pre.set_defaults(func=_pretrain)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment"])

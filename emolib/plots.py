@@ -179,3 +179,29 @@ def view_agreement(similarity: pd.DataFrame, order: list[str] | None = None, ax=
            title="Two views of one utterance vs views of different utterances")
     ax.legend(title="", fontsize=8, loc="lower left")
     return fig
+
+
+def pretraining_curves(histories: dict[int, pd.DataFrame], title: str = "MoCo v3 pretraining per SI-5 fold"):
+    """Loss, k-NN monitor (UAR on the fold's held-out speakers) and the schedules (momentum,
+    learning rate) over epochs, one line per fold."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    for fold, h in histories.items():
+        axes[0].plot(h.epoch, h.loss, label=f"fold {fold}")
+        if "knn_uar" in h:
+            k = h.dropna(subset=["knn_uar"])
+            axes[1].plot(k.epoch, 100 * k.knn_uar, marker="o", ms=3, label=f"fold {fold}")
+    first = next(iter(histories.values()))
+    axes[2].plot(first.epoch, first.momentum, color="tab:purple", label="momentum m")
+    lr_ax = axes[2].twinx()
+    lr_ax.plot(first.epoch, first.lr, color="tab:orange", ls="--", label="learning rate")
+    axes[0].set(xlabel="epoch", ylabel="symmetric InfoNCE loss", title="loss (training speakers)")
+    axes[1].axhline(100 / len(CLASSES), color="0.6", lw=0.8)
+    axes[1].set(xlabel="epoch", ylabel="k-NN UAR (%)", title="k-NN monitor (held-out speakers)")
+    axes[2].set(xlabel="epoch", ylabel="momentum", title="schedules (per epoch's last step)")
+    lr_ax.set_ylabel("learning rate")
+    axes[0].legend(fontsize=8)
+    h1, l1 = axes[2].get_legend_handles_labels()
+    h2, l2 = lr_ax.get_legend_handles_labels()
+    axes[2].legend(h1 + h2, l1 + l2, fontsize=8, loc="center right")
+    fig.suptitle(title)
+    return fig

@@ -1,0 +1,387 @@
+"""MoCo v3 pretraining runs: one SI-5 fold's training speakers, on the CPU, one GPU or under
+``torchrun`` (``python -m emolib pretrain …``).
+
+Per fold, under ``<out>/fold<k>/``:
+
+- ``history.jsonl``   one line per epoch: loss, lr, momentum, and (every ``knn_every`` epochs
+  and at the end) a k-NN emotion accuracy / UAR of the current backbone on the fold's held-out
+  speakers — a monitor only, never used for any training decision;
+- ``checkpoint.pt``   everything needed to resume exactly (model, momentum encoder, optimizer,
+  epoch, every random state), written atomically every ``save_every`` epochs and at the end;
+- ``backbone.safetensors`` / ``.json``  the final backbone for ``timm`` (:mod:`emolib.vit`), and
+  ``backbone_e<epoch>.*`` at the epochs listed in ``keep_epochs`` (for the probe-vs-epochs study).
+
+A loss that is not finite, or that jumps above ``spike_factor`` times its running average, stops
+the run with the step named; the last checkpoint on disk is the last good one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import config
+from .augment import TwoViews, recipe, report_variants
+from .corpus import CLASSES
+from .errors import EmolibError
+from .features import fit_standardizer, log_mels
+from .files import atomic_write
+from .moco import LARS, MoCo, distributed, learning_rate, momentum
+from .splits import speaker_folds
+from .vit import BackboneConfig, Normalization, embed, export_backbone, load_official_moco, read_checkpoint
+
+CHECKPOINT_FORMAT = "emolib-moco-checkpoint"
+
+
+@dataclass
+class PretrainConfig:
+    """A pretraining run's settings; flags of ``python -m emolib pretrain`` carry the same
+    names as the official ``main_moco.py`` where they mean the same."""
+
+    arch: str = "vit_tiny"
+    depth: int = 12
+    patch_size: int = 16
+    frames: int = 96
+    stop_grad_conv1: bool = True
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1.5e-4  # base lr: the actual lr is lr * batch_size / 256
+    weight_decay: float = 0.1
+    warmup_epochs: float = 10
+    optimizer: str = "adamw"
+    moco_dim: int = 256
+    moco_mlp_dim: int = 4096
+    moco_m: float = 0.99
+    moco_m_cos: bool = True
+    moco_t: float = 0.2
+    aug: str = "report"
+    variants: int = 4
+    seed: int = 0
+    save_every: int = 10
+    keep_epochs: tuple[int, ...] = ()
+    knn_every: int = 5
+    knn_k: int = 20
+    spike_factor: float = 2.5
+
+    def backbone(self, n_mels: int = 64) -> BackboneConfig:
+        return BackboneConfig(self.arch, self.depth, n_mels, self.frames, self.patch_size,
+                              self.stop_grad_conv1)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["keep_epochs"] = list(self.keep_epochs)
+        return d
+
+
+#: Budgets per profile (flags override them).  ``full`` fits a 2-core CPU in minutes per fold.
+PROFILES = {
+    "smoke": dict(depth=2, epochs=2, batch_size=32, moco_mlp_dim=256, moco_dim=64, variants=1,
+                  warmup_epochs=1, save_every=1, knn_every=1, keep_epochs=(1,)),
+    "full": dict(depth=6, epochs=40, batch_size=64, moco_mlp_dim=1024, variants=4, lr=2e-3,
+                 warmup_epochs=5, save_every=5, knn_every=5, keep_epochs=(5, 10, 20)),
+}
+
+
+def profile_config(profile: str | None = None, **overrides) -> PretrainConfig:
+    """The profile's budget with ``overrides`` (None values ignored)."""
+    values = {**PROFILES[config.profile(profile)], **{k: v for k, v in overrides.items() if v is not None}}
+    values["keep_epochs"] = tuple(values.get("keep_epochs", ()))
+    return PretrainConfig(**values)
+
+
+class TrainingDiverged(EmolibError):
+    pass
+
+
+def fold_dir(out: str | os.PathLike, fold: int) -> Path:
+    return Path(out) / f"fold{fold}"
+
+
+def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
+    """``checkpoints/`` for the full run on EmoDB, ``checkpoints/<corpus>-<profile>`` otherwise
+    (git-ignored; notebook 04 reads from here)."""
+    return config.run_dir(config.REPO / "checkpoints", corpus, profile)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+@dataclass
+class FoldData:
+    train_mels: list
+    test_mels: list
+    y_train: np.ndarray
+    y_test: np.ndarray
+    normalization: Normalization
+    views: TwoViews = field(repr=False)
+
+
+def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool = True) -> FoldData:
+    """Log-mels of the fold's training and held-out speakers, statistics from the training
+    speakers only, and the two-view transform over the training utterances."""
+    folds = speaker_folds(meta, "si5")
+    if not 0 <= fold < len(folds):
+        raise EmolibError(f"--fold {fold}: SI-5 folds are 0–{len(folds) - 1} (or 'all')")
+    f = folds[fold]
+    mels = log_mels(meta.path, progress=progress)
+    std = fit_standardizer(mels, f)
+    train = [mels[i] for i in f.train]
+    rec = recipe(cfg.aug, crop_frames=cfg.frames)
+    variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
+                if rec.waveform else None)
+    labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    return FoldData(train, [mels[i] for i in f.test], labels[f.train], labels[f.test],
+                    Normalization(std.mean.tolist(), std.std.tolist()),
+                    TwoViews(train, std, rec, variants=variants))
+
+
+def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
+    """k-NN (cosine, distance-weighted) emotion classification of the held-out speakers'
+    utterances from the training speakers' — a monitor of the representation only."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    mean, std = np.array(data.normalization.mean), np.array(data.normalization.std)
+    train = embed(backbone, data.train_mels, mean, std, cfg.frames, device=device)
+    test = embed(backbone, data.test_mels, mean, std, cfg.frames, device=device)
+    knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")
+    pred = knn.fit(train, data.y_train).predict(test)
+    return {"knn_acc": float((pred == data.y_test).mean()),
+            "knn_uar": float(balanced_accuracy_score(data.y_test, pred))}
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+def _rng_state(generator: torch.Generator) -> dict:
+    return {"generator": generator.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": np.random.get_state()[1].tolist(), "numpy_pos": int(np.random.get_state()[2]),
+            "python": list(random.getstate()[1])}
+
+
+def _set_rng_state(state: dict, generator: torch.Generator) -> None:
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(state["python"]), None))
+
+
+def save_checkpoint(path: Path, model: MoCo, optimizer, epoch: int, cfg: PretrainConfig, fold: int,
+                    generator: torch.Generator, history: list[dict], normalization: Normalization) -> None:
+    import io
+
+    state = {"format": CHECKPOINT_FORMAT, "version": 1, "config": cfg.to_dict(), "fold": fold,
+             "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "rng": _rng_state(generator), "history": history, "normalization": asdict(normalization)}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    state = read_checkpoint(path)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise EmolibError(f"{path}: not an emolib MoCo checkpoint (for an official MoCo v3 "
+                          "checkpoint use --init-from)")
+    return state
+
+
+def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
+    now = cfg.to_dict()
+    return [f"{k}: checkpoint {saved.get(k)!r}, now {now[k]!r}" for k in now if saved.get(k) != now[k]]
+
+
+# --- the run -------------------------------------------------------------------------------
+
+def _device(requested: str | None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str | os.PathLike,
+                  resume: str | None = None, init_from: str | None = None, device: str | None = None,
+                  progress: bool = True, on_step=None) -> list[dict]:
+    """Pretrain on the training speakers of SI-5 fold ``fold``; returns the history.
+
+    ``resume``: a checkpoint path, or ``"auto"`` for ``<out>/fold<k>/checkpoint.pt`` when it
+    exists.  ``on_step(step, model)``, if given, is called before each step (tests use it).
+    """
+    from tqdm.auto import tqdm
+
+    rank = torch.distributed.get_rank() if distributed() else 0
+    world = torch.distributed.get_world_size() if distributed() else 1
+    if cfg.batch_size % world:
+        raise EmolibError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    dev = _device(device)
+    folder = fold_dir(out, fold)
+    ckpt_path = folder / "checkpoint.pt"
+    if resume == "auto":
+        resume = str(ckpt_path) if ckpt_path.is_file() else None
+    state = None
+    if resume:  # checked before any work: a mismatched checkpoint is refused at once
+        state = load_checkpoint(resume)
+        diff = _config_mismatch(state["config"], cfg)
+        if diff or state["fold"] != fold:
+            raise EmolibError(f"{resume} was written by another run (fold {state['fold']}); differences: "
+                              + "; ".join(diff or ["fold"]) + ". Resume with the same settings, or start afresh")
+    data = fold_data(meta, fold, cfg, progress=progress and rank == 0)
+    n_train = len(data.train_mels)
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = MoCo(cfg.backbone(len(data.normalization.mean)), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t)
+    if init_from:
+        load_official_moco(model.backbone, read_checkpoint(init_from), model.backbone_cfg)
+        model.momentum_encoder.load_state_dict(model.base_encoder.state_dict())
+    model.to(dev)
+    data.views.to(dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(params, lr=0.0, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "lars":
+        optimizer = LARS(params, lr=0.0, weight_decay=cfg.weight_decay)
+    else:
+        raise EmolibError(f"--optimizer {cfg.optimizer!r}: choose adamw or lars")
+    generator = torch.Generator().manual_seed(cfg.seed * 1000 + fold)
+    history: list[dict] = []
+    start = 0
+
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"], generator)
+        history, start = state["history"], state["epoch"]
+        if rank == 0:
+            print(f"fold {fold}: resumed from {resume} after epoch {start}")
+
+    net = model
+    if distributed():
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                      broadcast_buffers=False)
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+
+    iters = max(1, n_train // cfg.batch_size)
+    local = cfg.batch_size // world
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
+    ema = None
+    bar = tqdm(total=cfg.epochs * iters, initial=start * iters, desc=f"MoCo fold {fold}", unit="step",
+               disable=not progress or rank != 0)
+    model.train()
+    t0 = time.perf_counter()
+    for epoch in range(start, cfg.epochs):
+        perm = torch.randperm(n_train, generator=generator)
+        losses = []
+        for it in range(iters):
+            step = epoch * iters + it
+            idx = perm[it * cfg.batch_size:(it + 1) * cfg.batch_size]
+            x1, x2 = data.views(idx, generator)  # the global batch, the same in every process
+            x1, x2 = x1[rank * local:(rank + 1) * local], x2[rank * local:(rank + 1) * local]
+            progress_epochs = epoch + it / iters
+            lr = learning_rate(cfg.lr, cfg.batch_size, progress_epochs, cfg.epochs, cfg.warmup_epochs)
+            m = momentum(cfg.moco_m, progress_epochs, cfg.epochs, cfg.moco_m_cos)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            if on_step is not None:
+                on_step(step, model)
+            with amp:
+                loss = net(x1, x2, m)
+            value = loss.detach().float()
+            if distributed():
+                torch.distributed.all_reduce(value)
+                value /= world
+            value = float(value)
+            if not np.isfinite(value) or (ema is not None and step >= 20 and cfg.spike_factor
+                                          and value > cfg.spike_factor * ema):
+                bar.close()
+                kept = f"the last good checkpoint ({ckpt_path}, epoch {start if not history else history[-1]['epoch']}) is kept" \
+                    if ckpt_path.is_file() else "no checkpoint was written yet"
+                raise TrainingDiverged(
+                    f"fold {fold}: loss {'is not finite' if not np.isfinite(value) else 'spiked'} at step "
+                    f"{step} (epoch {epoch + 1}, iteration {it + 1}): {value:.4g}"
+                    + (f" against a running average of {ema:.4g}" if ema is not None else "")
+                    + f"; stopped before applying it, {kept}. Lower --lr or raise --warmup-epochs")
+            ema = value if ema is None else 0.9 * ema + 0.1 * value
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(value)
+            bar.update()
+            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}", m=f"{m:.4f}")
+        done = epoch + 1
+        record = {"epoch": done, "step": done * iters, "loss": float(np.mean(losses)), "lr": lr, "momentum": m}
+        if rank == 0 and (done % cfg.knn_every == 0 or done == cfg.epochs or done in cfg.keep_epochs):
+            record.update(knn_monitor(model.backbone, data, cfg, dev))
+            model.train()
+        record["wall_s"] = round(time.perf_counter() - t0, 2)
+        history.append(record)
+        if rank == 0:
+            atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+            if done in cfg.keep_epochs:
+                export_backbone(model.backbone, model.backbone_cfg, folder / f"backbone_e{done:04d}",
+                                data.normalization, {"fold": fold, "epoch": done, "pretrain": cfg.to_dict()})
+            if done % cfg.save_every == 0 or done == cfg.epochs:
+                save_checkpoint(ckpt_path, model, optimizer, done, cfg, fold, generator, history,
+                                data.normalization)
+        if distributed():
+            torch.distributed.barrier()
+    bar.close()
+    if rank == 0:
+        export_backbone(model.backbone, model.backbone_cfg, folder / "backbone", data.normalization,
+                        {"fold": fold, "epoch": cfg.epochs, "pretrain": cfg.to_dict()})
+    return history
+
+
+def read_history(out: str | os.PathLike, fold: int) -> pd.DataFrame:
+    path = fold_dir(out, fold) / "history.jsonl"
+    if not path.is_file():
+        raise EmolibError(f"{path}: no pretraining history for fold {fold}; run python -m emolib pretrain "
+                          f"--fold {fold} first")
+    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
+def main(args) -> int:
+    """``python -m emolib pretrain``: under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the
+    process group (NCCL on GPUs, gloo on CPUs) first."""
+    from .corpus import load_corpus
+
+    cfg = profile_config(args.profile, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.distributed.init_process_group(backend)
+    try:
+        meta = load_corpus(args.corpus, args.root)
+        out = Path(args.out) if args.out else default_out(args.corpus, args.profile)
+        folds = range(5) if args.fold == "all" else [int(args.fold)]
+        if args.resume not in (None, "auto") and len(folds) > 1:
+            raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")
+        for k in folds:
+            history = pretrain_fold(meta, k, cfg, out, resume=args.resume, init_from=args.init_from,
+                                    device=args.device)
+            if not distributed() or torch.distributed.get_rank() == 0:
+                last = history[-1] if history else {}
+                knn = f", k-NN UAR {last['knn_uar']:.3f}" if "knn_uar" in last else ""
+                print(f"fold {k}: {last.get('epoch', 0)} epochs, loss {last.get('loss', float('nan')):.4f}{knn} "
+                      f"-> {fold_dir(out, k)}")
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    return 0

@@ -1,0 +1,256 @@
+"""MoCo v3: the backbone and its interop with timm and official checkpoints, the loss and
+schedules, and the pretraining run (exact resume after SIGKILL, DDP = one process, divergence)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emolib import moco, pretrain, vit
+from emolib.corpus import load_corpus
+from emolib.errors import EmolibError
+
+TINY = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=16)
+
+
+def test_backbone_takes_one_channel_log_mels_with_fixed_positions():
+    model = vit.create_backbone(TINY)
+    out = model(torch.randn(3, 1, 64, 96))
+    assert out.shape == (3, 192)
+    assert model.patch_embed.num_patches == 4 * 6
+    assert not model.pos_embed.requires_grad
+    torch.testing.assert_close(model.pos_embed.data, vit.sincos_2d((4, 6), 192))
+    assert model.patch_embed.proj.weight.requires_grad
+    frozen = vit.create_backbone(vit.BackboneConfig("vit_tiny", depth=1, stop_grad_conv1=True))
+    assert not frozen.patch_embed.proj.weight.requires_grad
+    small = vit.create_backbone(vit.BackboneConfig("vit_small", depth=1))
+    assert small.embed_dim == 384 and small.blocks[0].attn.num_heads == 12
+    with pytest.raises(EmolibError, match="multiple of the patch size"):
+        vit.BackboneConfig(frames=100)
+
+
+def test_sincos_positions_are_distinct_and_bounded():
+    pe = vit.sincos_2d((4, 6), 64)[0]
+    assert pe.shape == (25, 64) and torch.equal(pe[0], torch.zeros(64))
+    assert pe.abs().max() <= 1
+    d = torch.cdist(pe[1:], pe[1:])
+    assert (d + torch.eye(24) * 10).min() > 0.1  # every patch position has its own code
+
+
+def test_exported_backbone_loads_into_plain_timm_strictly(tmp_path):
+    import timm
+    from safetensors.torch import load_file
+
+    model = vit.create_backbone(TINY)
+    meta_path = vit.export_backbone(model, TINY, tmp_path / "backbone",
+                                    vit.Normalization([0.0] * 64, [1.0] * 64), {"fold": 2})
+    meta = json.loads(meta_path.read_text())
+    kwargs = dict(meta["timm"])
+    plain = timm.create_model(kwargs.pop("model_name"), pretrained=False, **kwargs)
+    plain.load_state_dict(load_file(tmp_path / "backbone.safetensors"), strict=True)
+    x = torch.randn(2, 1, 64, 96)
+    torch.testing.assert_close(plain.eval()(x), model.eval()(x))
+    loaded, meta2 = vit.load_backbone(tmp_path / "backbone")
+    torch.testing.assert_close(loaded(x), model(x))
+    assert meta2["fold"] == 2 and len(meta2["normalization"]["mean"]) == 64
+    with pytest.raises(EmolibError, match="no such file"):
+        vit.load_backbone(tmp_path / "missing")
+
+
+def official_state(depth=2, seed=0) -> dict:
+    """A state dict in the layout of the official MoCo v3 ViT-Small checkpoints: 3-channel
+    16x16 patches, 14x14 position grid, projector in ``head``, both encoders and the predictor."""
+    import timm
+
+    torch.manual_seed(seed)
+    enc = timm.create_model("vit_small_patch16_224", pretrained=False, num_heads=12, depth=depth,
+                            num_classes=4096)
+    state = {}
+    for k, v in enc.state_dict().items():
+        if k.startswith("head."):
+            continue
+        state[f"module.base_encoder.{k}"] = v.clone()
+        state[f"module.momentum_encoder.{k}"] = v.clone() + 1
+    for prefix in ("module.base_encoder.head", "module.momentum_encoder.head"):
+        state[f"{prefix}.0.weight"] = torch.randn(4096, 384)
+        state[f"{prefix}.1.weight"] = torch.ones(4096)
+        state[f"{prefix}.6.weight"] = torch.randn(256, 4096)
+    state["module.predictor.0.weight"] = torch.randn(4096, 256)
+    return {"epoch": 300, "arch": "vit_small", "state_dict": state}
+
+
+def test_official_moco_checkpoint_is_mapped_folded_and_reported(capsys):
+    cfg = vit.BackboneConfig("vit_small", depth=2, frames=96)
+    model = vit.create_backbone(cfg)
+    state = official_state()
+    report = vit.load_official_moco(model, state, cfg)
+    src = state["state_dict"]
+    mine = model.state_dict()
+    torch.testing.assert_close(mine["blocks.1.attn.qkv.weight"], src["module.base_encoder.blocks.1.attn.qkv.weight"])
+    torch.testing.assert_close(mine["patch_embed.proj.weight"],
+                               src["module.base_encoder.patch_embed.proj.weight"].sum(1, keepdim=True))
+    torch.testing.assert_close(mine["pos_embed"], vit.sincos_2d(cfg.grid, 384))  # fixed: kept
+    assert any("pos_embed" in s for s in report["skipped"])
+    assert any(s.startswith("head.0.weight") for s in report["skipped"])
+    assert "blocks.0.mlp.fc1.weight" in report["loaded"] and report["kept"] == ["pos_embed"]
+    printed = capsys.readouterr().out
+    assert "3 input channels summed into 1" in printed and "head.0.weight" in printed
+    out = model(torch.randn(2, 1, 64, 96))
+    assert torch.isfinite(out).all()
+
+
+def test_official_position_grid_is_resampled_to_the_spectrogram_grid():
+    pos = torch.randn(1, 1 + 14 * 14, 8)
+    out = vit._resample_grid(pos, (4, 6))
+    assert out.shape == (1, 25, 8) and torch.equal(out[:, 0], pos[:, 0])
+    same = vit._resample_grid(pos, (14, 14))
+    torch.testing.assert_close(same, pos)
+
+
+def test_unknown_checkpoint_layouts_are_refused(tmp_path):
+    cfg = vit.BackboneConfig("vit_small", depth=2)
+    with pytest.raises(EmolibError, match="not an official MoCo v3 ViT checkpoint"):
+        vit.load_official_moco(vit.create_backbone(cfg), {"model": {"conv1.weight": torch.zeros(1)}}, cfg)
+    path = tmp_path / "evil.pt"
+    torch.save({"payload": Path("x")}, path)  # needs pickled code (pathlib) to load
+    with pytest.raises(EmolibError, match="refused"):
+        vit.read_checkpoint(path)
+
+
+def test_contrastive_loss_is_scaled_infonce():
+    model = moco.MoCo(TINY, dim=16, mlp_dim=32, temperature=0.2)
+    q, k = torch.randn(5, 16), torch.randn(5, 16)
+    qn, kn = torch.nn.functional.normalize(q, dim=1), torch.nn.functional.normalize(k, dim=1)
+    logits = qn @ kn.T / 0.2
+    expected = -(logits.diagonal() - logits.logsumexp(1)).mean() * 0.4
+    torch.testing.assert_close(model.contrastive_loss(q, k), expected)
+
+
+def test_momentum_encoder_follows_the_base_encoder():
+    model = moco.MoCo(TINY, dim=16, mlp_dim=32)
+    base = next(model.base_encoder.parameters())
+    mom = next(model.momentum_encoder.parameters())
+    assert torch.equal(base, mom) and not mom.requires_grad
+    with torch.no_grad():
+        base.add_(1.0)
+    before = mom.clone()
+    model.update_momentum_encoder(0.99)
+    torch.testing.assert_close(mom, 0.99 * before + 0.01 * base)
+    x1, x2 = torch.randn(4, 1, 64, 96), torch.randn(4, 1, 64, 96)
+    loss = model(x1, x2, 0.99)
+    loss.backward()
+    assert mom.grad is None and base.grad is not None
+
+
+def test_schedules():
+    assert moco.momentum(0.99, 0, 100) == pytest.approx(0.99)
+    assert moco.momentum(0.99, 100, 100) == pytest.approx(1.0)
+    assert moco.momentum(0.99, 50, 100) == pytest.approx(0.995)
+    assert moco.momentum(0.99, 50, 100, cosine=False) == 0.99
+    assert moco.learning_rate(1.5e-4, 512, 0, 100, 10) == 0
+    assert moco.learning_rate(1.5e-4, 512, 5, 100, 10) == pytest.approx(1.5e-4)
+    assert moco.learning_rate(1.5e-4, 512, 10, 100, 10) == pytest.approx(3e-4)
+    assert moco.learning_rate(1.5e-4, 512, 100, 100, 10) == pytest.approx(0, abs=1e-12)
+
+
+# --- runs on the synthetic corpus -----------------------------------------------------------
+
+def run_cli(*args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "emolib", "pretrain", "--corpus", "synthetic",
+                           "--profile", "smoke", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def final_weights(folder: Path) -> dict:
+    return pretrain.load_checkpoint(folder / "checkpoint.pt")["model"]
+
+
+def history(folder: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k != "wall_s"}
+            for line in (folder / "history.jsonl").read_text().splitlines()]
+
+
+def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
+    common = ["--fold", "1", "--epochs", "4", "--save-every", "1", "--knn-every", "2"]
+    r = run_cli(*common, "--out", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    folder_b = tmp_path / "b" / "fold1"
+    proc = subprocess.Popen([sys.executable, "-m", "emolib", "pretrain", "--corpus", "synthetic",
+                             "--profile", "smoke", *common, "--out", str(tmp_path / "b")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (folder_b / "checkpoint.pt").is_file() and len(history(folder_b)) >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_at = pretrain.load_checkpoint(folder_b / "checkpoint.pt")["epoch"]
+    assert 1 <= killed_at < 4
+    r = run_cli(*common, "--out", str(tmp_path / "b"), "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"resumed from" in r.stdout
+    a, b = final_weights(tmp_path / "a" / "fold1"), final_weights(folder_b)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert history(tmp_path / "a" / "fold1") == history(folder_b)
+    # resuming with other settings is refused, naming the difference
+    r = run_cli(*common[:-2], "--knn-every", "3", "--out", str(tmp_path / "b"), "--resume")
+    assert r.returncode == 2 and "knn_every" in r.stderr and "Traceback" not in r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path):
+    common = ["--fold", "0", "--epochs", "1", "--knn-every", "5", "--device", "cpu"]
+    r = run_cli(*common, "--out", str(tmp_path / "one"), env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+                          f"--master-port={_free_port()}", "-m", "emolib", "pretrain", "--corpus", "synthetic",
+                          "--profile", "smoke", *common, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one, two = history(tmp_path / "one" / "fold0"), history(tmp_path / "two" / "fold0")
+    assert one[0]["loss"] == pytest.approx(two[0]["loss"], rel=1e-4)
+    a, b = final_weights(tmp_path / "one" / "fold0"), final_weights(tmp_path / "two" / "fold0")
+    for k in a:
+        if a[k].is_floating_point():
+            torch.testing.assert_close(a[k], b[k], atol=2e-4, rtol=1e-3, msg=k)
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10)
+
+    def poison(step, model):
+        if step == 7:  # in epoch 2 (5 steps an epoch)
+            with torch.no_grad():
+                model.base_encoder.backbone.blocks[0].attn.qkv.weight.fill_(float("nan"))
+
+    with pytest.raises(pretrain.TrainingDiverged, match=r"not finite at step 7 \(epoch 2, iteration 3\)") as e:
+        pretrain.pretrain_fold(meta, 2, cfg, tmp_path, progress=False, on_step=poison)
+    assert "epoch 1) is kept" in str(e.value)
+    state = pretrain.load_checkpoint(tmp_path / "fold2" / "checkpoint.pt")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values()
+                                       if v.is_floating_point())
+
+
+def test_bad_fold_is_a_clear_error():
+    r = run_cli("--fold", "7", "--out", "/nonexistent")
+    assert r.returncode == 2 and "--fold 7" in r.stderr and "Traceback" not in r.stderr
