@@ -254,3 +254,18 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
 def test_bad_fold_is_a_clear_error():
     r = run_cli("--fold", "7", "--out", "/nonexistent")
     assert r.returncode == 2 and "--fold 7" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_pretrain_starts_from_an_official_checkpoint(tmp_path):
+    path = tmp_path / "moco_v3_vit_small.pth.tar"
+    torch.save(official_state(depth=2), path)
+    r = run_cli("--fold", "3", "--epochs", "1", "--arch", "vit_small", "--depth", "2", "--knn-every", "5",
+                "--init-from", str(path), "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "init-from: 28 tensors loaded as they are, 1 adapted" in r.stdout
+    assert "3 input channels summed into 1" in r.stdout
+    backbone, meta = vit.load_backbone(tmp_path / "run" / "fold3" / "backbone")
+    assert meta["timm"]["num_heads"] == 12 and backbone.embed_dim == 384
+    r = run_cli("--fold", "3", "--epochs", "1", "--init-from", str(tmp_path / "run" / "fold3" / "history.jsonl"),
+                "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "history.jsonl" in r.stderr and "Traceback" not in r.stderr
