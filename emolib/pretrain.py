@@ -16,6 +16,7 @@ the run with the step named; the last checkpoint on disk is the last good one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -159,10 +160,10 @@ def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
 # --- checkpoints ---------------------------------------------------------------------------
 
 def _rng_state(generator: torch.Generator) -> dict:
+    _, keys, pos, *_ = np.random.get_state()
     return {"generator": generator.get_state(), "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": np.random.get_state()[1].tolist(), "numpy_pos": int(np.random.get_state()[2]),
-            "python": list(random.getstate()[1])}
+            "numpy": keys.tolist(), "numpy_pos": int(pos), "python": list(random.getstate()[1])}
 
 
 def _set_rng_state(state: dict, generator: torch.Generator) -> None:
@@ -192,6 +193,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise EmolibError(f"{path}: not an emolib MoCo checkpoint (for an official MoCo v3 "
                           "checkpoint use --init-from)")
     return state
+
+
+def _write_history(folder: Path, history: list[dict]) -> None:
+    atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
 
 
 def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
@@ -273,13 +278,13 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
                                       broadcast_buffers=False)
     if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+        _write_history(folder, history)
 
     iters = max(1, n_train // cfg.batch_size)
     local = cfg.batch_size // world
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
     ema = None
+    saved_epoch = start if state is not None else None  # the epoch of the checkpoint on disk
     bar = tqdm(total=cfg.epochs * iters, initial=start * iters, desc=f"MoCo fold {fold}", unit="step",
                disable=not progress or rank != 0)
     model.train()
@@ -309,8 +314,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
             if not np.isfinite(value) or (ema is not None and step >= 20 and cfg.spike_factor
                                           and value > cfg.spike_factor * ema):
                 bar.close()
-                kept = f"the last good checkpoint ({ckpt_path}, epoch {start if not history else history[-1]['epoch']}) is kept" \
-                    if ckpt_path.is_file() else "no checkpoint was written yet"
+                kept = (f"the last good checkpoint ({ckpt_path}, epoch {saved_epoch}) is kept"
+                        if saved_epoch is not None else "no checkpoint was written yet")
                 raise TrainingDiverged(
                     f"fold {fold}: loss {'is not finite' if not np.isfinite(value) else 'spiked'} at step "
                     f"{step} (epoch {epoch + 1}, iteration {it + 1}): {value:.4g}"
@@ -331,13 +336,14 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         record["wall_s"] = round(time.perf_counter() - t0, 2)
         history.append(record)
         if rank == 0:
-            atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+            _write_history(folder, history)
             if done in cfg.keep_epochs:
                 export_backbone(model.backbone, model.backbone_cfg, folder / f"backbone_e{done:04d}",
                                 data.normalization, {"fold": fold, "epoch": done, "pretrain": cfg.to_dict()})
             if done % cfg.save_every == 0 or done == cfg.epochs:
                 save_checkpoint(ckpt_path, model, optimizer, done, cfg, fold, generator, history,
                                 data.normalization)
+                saved_epoch = done
         if distributed():
             torch.distributed.barrier()
     bar.close()

@@ -181,26 +181,25 @@ def load_official_moco(model: nn.Module, state: dict, cfg: BackboneConfig) -> di
     report = {"loaded": [], "adapted": [], "skipped": []}
     new = {}
     for key, value in base.items():
-        value = value.float()
+        value, adapted = value.float(), None
         if key == "patch_embed.proj.weight" and value.shape[1] == 3:
             value = value.sum(dim=1, keepdim=True)
             if value.shape[-2:] != own[key].shape[-2:]:
                 value = F.interpolate(value, size=own[key].shape[-2:], mode="bicubic", align_corners=False)
-            report["adapted"].append(f"{key}: 3 input channels summed into 1")
+            adapted = f"{key}: 3 input channels summed into 1"
         elif key == "pos_embed":
             if not model.pos_embed.requires_grad:
                 report["skipped"].append("pos_embed: the model keeps its fixed 2-D sin-cos embedding")
                 continue
             value = _resample_grid(value, cfg.grid)
-            report["adapted"].append(f"pos_embed: position grid resampled to {cfg.grid[0]}x{cfg.grid[1]}")
+            adapted = f"pos_embed: position grid resampled to {cfg.grid[0]}x{cfg.grid[1]}"
         if key not in own:
             report["skipped"].append(f"{key}: no such parameter here (projector / classifier)")
         elif own[key].shape != value.shape:
             report["skipped"].append(f"{key}: shape {tuple(value.shape)} here {tuple(own[key].shape)}")
         else:
             new[key] = value
-            if not any(a.startswith(key + ":") for a in report["adapted"]):
-                report["loaded"].append(key)
+            report["adapted" if adapted else "loaded"].append(adapted or key)
     missing = [k for k in own if k not in new]
     model.load_state_dict({**own, **new}, strict=True)
     print(f"init-from: {len(report['loaded'])} tensors loaded as they are, {len(report['adapted'])} adapted, "

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import soundfile as sf
+import torch
 
 from . import augment as A
 from .audio import load_audio
@@ -187,24 +188,22 @@ class AugmentationExplorer(W.VBox):
         audio was made)."""
         name, p = self.augmentation.value, {k: w.value for k, w in self.params.items()}
         rng = np.random.default_rng(p["seed"])
-        g = torch_generator(p["seed"])
+        g = torch.Generator().manual_seed(int(p["seed"]))
         sr, hop = self.cfg.sample_rate, self.cfg.hop_length
         wave = {"noise": lambda: A.add_noise(y, rng, p["noise"]),
                 "time stretch": lambda: A.time_stretch(y, p["rate"]),
                 "shift": lambda: A.roll(y, p["shift"]),
                 "pitch shift": lambda: A.pitch_shift(y, p["semitones"], sr),
-                "report view 1: noise + stretch": lambda: A.time_stretch(A.add_noise(y, rng, p["noise"]), p["rate"]),
+                "report view 1: noise + stretch": lambda: A.ReportRecipe(p["noise"], p["rate"]).view(1, y, rng),
                 "report view 2: shift + pitch": lambda: A.pitch_shift(A.roll(y, p["shift"]), p["semitones"], sr)}
         if name in wave:
             z = wave[name]()
             return z, log_mel(z, self.cfg), "the augmented waveform"
-        import torch
-
-        x = torch.from_numpy(mel)[None]
         if name == "time crop":
-            frames = int(round(p["crop"] * sr / hop))
-            start = int(A.RandomTimeCrop(frames).starts(torch.tensor([mel.shape[1]]), g)[0])
-            out = A.RandomTimeCrop(frames)(A.MelBank([mel]), torch.tensor([0]), starts=torch.tensor([start]))
+            crop = A.RandomTimeCrop(int(round(p["crop"] * sr / hop)))
+            frames = crop.frames
+            start = int(crop.starts(torch.tensor([mel.shape[1]]), g)[0])
+            out = crop(A.MelBank([mel]), torch.tensor([0]), starts=torch.tensor([start]))
             idx = (start + np.arange(frames * hop)) % (mel.shape[1] * hop)
             return y[idx[idx < len(y)]], out[0].numpy(), "the same span of the waveform"
         if name == "gain":
@@ -247,12 +246,6 @@ class AugmentationExplorer(W.VBox):
         self.image.value = png_bytes(fig)
         self.status.value = (f"{row.file} · <b>{self.augmentation.value}</b>: "
                              f"{len(z) / self.cfg.sample_rate:.2f} s; you hear {how}")
-
-
-def torch_generator(seed: int):
-    import torch
-
-    return torch.Generator().manual_seed(int(seed))
 
 
 def griffin_lim(mel: np.ndarray, cfg: LogMelConfig = LogMelConfig(),
