@@ -16,7 +16,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,15 +67,25 @@ def confusion(y_true, y_pred, normalize: str | None = "true") -> pd.DataFrame:
     return pd.DataFrame(m, index=CLASSES, columns=CLASSES)
 
 
-def cross_validate(fit_predict: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
-                   X: np.ndarray, meta: pd.DataFrame, protocol: str = "si5") -> pd.DataFrame:
+def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[int, np.ndarray],
+                   meta: pd.DataFrame, protocol: str = "si5", groups=None,
+                   folds: Sequence[int] | None = None) -> pd.DataFrame:
     """Out-of-fold predictions of ``fit_predict(X_train, y_train, X_test) -> y_pred`` for
-    utterance-level features ``X`` (one row per row of ``meta``), fitted on the training
-    speakers of each fold only.  Returns a predictions table (PREDICTION_COLUMNS)."""
+    utterance-level features ``X`` (one row per row of ``meta``; or ``{fold index: array}``
+    when each fold has features of its own, e.g. from an encoder pretrained on its training
+    speakers), fitted on the training speakers of each fold only.  With ``groups`` (one label
+    per row, e.g. the speakers) ``fit_predict`` also gets the training rows' groups as a
+    fourth argument, for model selection inside the training speakers.  ``folds`` restricts
+    the run to some folds (a study on one fold).  Returns a predictions table
+    (PREDICTION_COLUMNS)."""
     y = meta.emotion.astype(str).to_numpy()
     parts = []
     for fold in speaker_folds(meta, protocol):
-        pred = fit_predict(X[fold.train], y[fold.train], X[fold.test])
+        if folds is not None and fold.index not in folds:
+            continue
+        Xf = X[fold.index] if isinstance(X, dict) else X
+        extra = () if groups is None else (np.asarray(groups)[fold.train],)
+        pred = fit_predict(Xf[fold.train], y[fold.train], Xf[fold.test], *extra)
         parts.append(pd.DataFrame({"file": meta.file.to_numpy()[fold.test],
                                    "speaker": meta.speaker.to_numpy()[fold.test],
                                    "fold": fold.index, "y_true": y[fold.test], "y_pred": pred}))

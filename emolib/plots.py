@@ -205,3 +205,63 @@ def pretraining_curves(histories: dict[int, pd.DataFrame], title: str = "MoCo v3
     axes[2].legend(h1 + h2, l1 + l2, fontsize=8, loc="center right")
     fig.suptitle(title)
     return fig
+
+
+def probe_vs_pretraining(by_epoch: pd.DataFrame, by_batch: pd.DataFrame | None = None,
+                         report: dict | None = None, note: str = ""):
+    """The report's Figure 5 done under SI-5: linear-probe UAR against pretraining epochs
+    (``by_epoch``: columns epoch, fold, uar; the mean over folds drawn thick) and against the
+    pretraining batch size (``by_batch``: columns batch_size, uar[, fold]).  ``report``:
+    ``{"epochs": …, "batch_size": …, "acc": …}`` marks the report's own result (accuracy on
+    a leaky random split: a different protocol, drawn as such)."""
+    fig, axes = plt.subplots(1, 2 if by_batch is not None else 1, figsize=(11 if by_batch is not None else 6, 3.8),
+                             layout="constrained", squeeze=False)
+    ax = axes[0, 0]
+    for fold, g in by_epoch.groupby("fold"):
+        ax.plot(g.epoch, 100 * g.uar, color="0.7", lw=1, marker=".", label="per fold" if fold == by_epoch.fold.min() else None)
+    mean = by_epoch.groupby("epoch").uar.mean()
+    ax.plot(mean.index, 100 * mean.values, color="C0", lw=2.5, marker="o", label="mean over SI-5 folds")
+    ax.axhline(100 / len(CLASSES), color="0.5", ls=":", lw=1)
+    ax.set(xlabel="pretraining epochs (0 = random initialisation)", ylabel="linear-probe UAR (%)",
+           title="Probe UAR vs pretraining epochs")
+    if report:
+        ax.scatter([report["epochs"]], [100 * report["acc"]], marker="*", s=160, color="C3", zorder=5,
+                   label=f"report: {100 * report['acc']:.1f} % accuracy,\nleaky random split")
+    ax.legend(fontsize=8, loc="lower right")
+    if by_batch is not None:
+        ax = axes[0, 1]
+        mean = by_batch.groupby("batch_size").uar.mean()
+        ax.plot(mean.index, 100 * mean.values, color="C1", lw=2.5, marker="o", label="SI-5 fold 0")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(mean.index, [str(b) for b in mean.index])
+        ax.axhline(100 / len(CLASSES), color="0.5", ls=":", lw=1)
+        ax.set(xlabel="pretraining batch size", ylabel="linear-probe UAR (%)", title="Probe UAR vs batch size")
+        if report:
+            ax.scatter([report["batch_size"]], [100 * report["acc"]], marker="*", s=160, color="C3", zorder=5,
+                       label="report (leaky random split)")
+        ax.legend(fontsize=8, loc="lower right")
+    if note:
+        fig.suptitle(note, fontsize=9)
+    return fig
+
+
+def embedding_maps(maps: dict[str, np.ndarray], meta: pd.DataFrame, title: str = ""):
+    """2-D maps (e.g. t-SNE) of utterance embeddings, one column per map (``{name: (n, 2)}``),
+    coloured by emotion (top row) and by speaker (bottom row)."""
+    fig, axes = plt.subplots(2, len(maps), figsize=(4.2 * len(maps), 7.6), layout="constrained", squeeze=False)
+    speakers = sorted(meta.speaker.astype(str).unique())
+    speaker_colors = dict(zip(speakers, sns.color_palette("tab10", len(speakers))))
+    emotions, spk = meta.emotion.astype(str).to_numpy(), meta.speaker.astype(str).to_numpy()
+    for j, (name, xy) in enumerate(maps.items()):
+        for i, (values, colors) in enumerate(((emotions, EMOTION_COLORS), (spk, speaker_colors))):
+            ax = axes[i, j]
+            for v, c in colors.items():
+                rows = values == v
+                ax.scatter(xy[rows, 0], xy[rows, 1], s=7, color=c, label=v, alpha=0.8, lw=0)
+            ax.set(xticks=[], yticks=[], title=f"{name}\nby {'emotion' if i == 0 else 'speaker'}")
+        if j == len(maps) - 1:
+            axes[0, j].legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+            axes[1, j].legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), title="speaker")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -146,7 +146,11 @@ def load_backbone(path: str | os.PathLike, device="cpu") -> tuple[nn.Module, dic
     kwargs = dict(meta["timm"])
     model = timm.create_model(kwargs.pop("model_name"), pretrained=False, **kwargs)
     try:
-        model.load_state_dict(load_file(weights, device="cpu"), strict=True)
+        state = load_file(weights, device="cpu")
+    except Exception as e:  # safetensors raises its own SafetensorError for a damaged file
+        raise EmolibError(f"{weights}: not a readable safetensors file ({e}); export it again") from None
+    try:
+        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise EmolibError(f"{weights} does not match its config {meta_path.name}: {e}") from None
     return model.to(device).eval(), meta
@@ -255,9 +259,11 @@ def windows(mel: np.ndarray, frames: int) -> np.ndarray:
 @torch.no_grad()
 def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray,
           frames: int, pool: str = "cls", batch_size: int = 256, device="cpu",
-          progress: bool = False) -> np.ndarray:
+          progress: bool = False, blocks: int = 1) -> np.ndarray:
     """One vector per utterance: the backbone's output (``pool="cls"``: the class token;
-    ``"mean"``: the mean of the patch tokens) averaged over the utterance's windows."""
+    ``"mean"``: the mean of the patch tokens) averaged over the utterance's windows.
+    ``blocks=n`` concatenates that token from each of the last ``n`` blocks (each through the
+    final norm), as DINO's linear evaluation does; ``n`` times as wide."""
     from tqdm.auto import tqdm
 
     if pool not in ("cls", "mean"):
@@ -272,9 +278,14 @@ def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std
     outs = []
     for i in tqdm(range(0, len(stack), batch_size), desc="embedding", unit="batch", disable=not progress):
         x = ((stack[i:i + batch_size] - mean_t) / std_t)[:, None].to(device)
-        tokens = backbone.forward_features(x)
-        prefix = getattr(backbone, "num_prefix_tokens", 1)
-        out = tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(1)
+        if blocks == 1:
+            tokens = backbone.forward_features(x)
+            prefix = getattr(backbone, "num_prefix_tokens", 1)
+            out = tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(1)
+        else:
+            layers = backbone.forward_intermediates(x, indices=blocks, norm=True, output_fmt="NLC",
+                                                    return_prefix_tokens=True, intermediates_only=True)
+            out = torch.cat([cls[:, 0] if pool == "cls" else patches.mean(1) for patches, cls in layers], 1)
         outs.append(out.float().cpu())
     backbone.train(was_training)
     feats = torch.cat(outs).numpy()

@@ -1,0 +1,445 @@
+"""Linear probing and fine-tuning of the pretrained encoders, under SI-5 (GUIDE §4).
+
+Each SI-5 fold has its own encoder, pretrained on that fold's 8 training speakers
+(:mod:`emolib.pretrain`), so every number here is computed per fold with that fold's encoder:
+
+- :func:`load_encoder` — a fold's exported backbone (final or a kept epoch) as a frozen plain
+  ``timm`` ViT, in one call; a missing or mismatched file is an error naming it and the fold.
+- :func:`fold_embeddings` — one utterance embedding per utterance and fold
+  (:func:`emolib.vit.embed`: windows over the whole utterance, pooled), cached on disk per
+  checkpoint file content and setting.
+- Probes on frozen features: :func:`logreg_probe` (multinomial logistic regression on
+  standardised embeddings, its ``C`` chosen by cross-validation over the training speakers)
+  and :func:`torch_probe` (a linear layer behind a non-affine BatchNorm, as in MoCo v3 / MAE
+  linear probing).  :func:`probe_cv` runs one over the folds and returns the out-of-fold
+  predictions that :func:`emolib.evaluation.write_result` stores.
+- :func:`finetune_cv` — the ViT trained end to end with a linear head (layer-wise lr decay,
+  random crops and SpecAugment), from a fold's pretrained weights or from random
+  initialisation with the same budget.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import config
+from .augment import MelBank, RandomTimeCrop, SpecAugment
+from .corpus import CLASSES
+from .errors import EmolibError
+from .evaluation import Timer, cross_validate
+from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
+from .files import atomic_write
+from .pretrain import fold_dir
+from .splits import speaker_folds
+from .vit import BackboneConfig, create_backbone, embed, load_backbone, windows
+
+N_FOLDS = 5
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def backbone_path(out: str | os.PathLike, fold: int, epoch: int | None = None) -> Path:
+    """``<out>/fold<k>/backbone`` (the final export) or ``backbone_e<epoch>`` (a kept epoch)."""
+    name = "backbone" if epoch is None else f"backbone_e{epoch:04d}"
+    return fold_dir(out, fold) / name
+
+
+def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
+                 device="cpu") -> tuple[nn.Module, dict]:
+    """The frozen encoder pretrained for SI-5 fold ``fold`` (eval mode, no gradients) and its
+    JSON config.  Errors name the file and the fold, and say how to make it."""
+    path = backbone_path(out, fold, epoch)
+    which = "final" if epoch is None else f"epoch-{epoch}"
+    if not path.with_suffix(".safetensors").is_file() or not path.with_suffix(".json").is_file():
+        hint = (f"python -m emolib pretrain --fold {fold} --out {out}" if epoch is None else
+                f"python -m emolib pretrain --fold {fold} --keep-epochs {epoch} --out {out}")
+        raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "
+                          f"(notebook 03, or {hint})")
+    try:
+        model, meta = load_backbone(path, device)
+    except EmolibError as e:
+        raise EmolibError(f"fold {fold}: {e}") from None
+    if meta.get("fold") != fold:
+        raise EmolibError(f"{path}.json was pretrained for fold {meta.get('fold')}, not fold {fold}: its "
+                          "training speakers include this fold's test speakers; use the file of fold "
+                          f"{fold}")
+    if epoch is not None and meta.get("epoch") != epoch:
+        raise EmolibError(f"{path}.json says epoch {meta.get('epoch')}, not {epoch}")
+    model.requires_grad_(False)
+    return model, meta
+
+
+# --- utterance embeddings ------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | None = None,
+                    pool: str = "cls", blocks: int = 1, folds: Sequence[int] = range(N_FOLDS),
+                    device="cpu", progress: bool = True, cache: bool = True) -> dict[int, np.ndarray]:
+    """``{fold: (n_utterances, dim)}``: every utterance of ``meta`` embedded by each fold's
+    encoder (inputs standardised with that fold's training statistics, saved with it).
+
+    ``pool`` and ``blocks`` as in :func:`emolib.vit.embed`.  Cached under the cache
+    directory, keyed by the checkpoint's content, ``pool``, ``blocks``, the
+    window length and the audio content of every utterance, so a retrained encoder or a
+    changed corpus is never served stale vectors."""
+    mels = log_mels(meta.path, progress=progress)
+    audio = FeatureCache(LogMelConfig())
+    corpus_key = hashlib.sha256("".join(audio.digest(p) for p in meta.path).encode()).hexdigest()
+    audio.flush()
+    result = {}
+    for k in folds:
+        model, info = load_encoder(out, k, epoch, device)
+        frames = info["backbone"]["frames"]
+        key = hashlib.sha256(json.dumps([_sha256(backbone_path(out, k, epoch).with_suffix(".safetensors")),
+                                         pool, blocks, frames, corpus_key, 1]).encode()).hexdigest()[:32]
+        file = config.cache_dir() / "embeddings" / f"{key}.npy"
+        if cache and file.is_file():
+            try:
+                result[k] = np.load(file)
+                if result[k].shape[0] == len(meta):
+                    continue
+            except (OSError, ValueError):
+                pass  # damaged: computed again and rewritten
+        norm = info["normalization"]
+        X = embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), frames, pool=pool,
+                  blocks=blocks, device=device, progress=progress)
+        if cache:
+            buf = io.BytesIO()
+            np.save(buf, X)
+            atomic_write(file, buf.getvalue())
+        result[k] = X
+    return result
+
+
+def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, pool: str = "cls",
+                      blocks: int = 1, progress: bool = False) -> dict[int, np.ndarray]:
+    """The same embeddings from a randomly initialised ViT of the same shape (``seed``), with
+    each fold's own input statistics: the floor that pretraining has to beat."""
+    mels = log_mels(meta.path, progress=progress)
+    torch.manual_seed(seed)
+    model = create_backbone(cfg)
+    out = {}
+    for f in speaker_folds(meta, "si5"):
+        std = fit_standardizer(mels, f)
+        out[f.index] = embed(model, mels, std.mean, std.std, cfg.frames, pool=pool, blocks=blocks)
+    return out
+
+
+# --- linear probes on frozen features --------------------------------------------------------
+
+LOGREG_C = (0.01, 0.1, 1.0)
+
+
+def logreg_probe(C: float | Sequence[float] = LOGREG_C, seed: int = 0):
+    """``fit_predict(X_train, y_train, X_test, groups)``: standardised features, multinomial
+    logistic regression with balanced class weights.  With several ``C`` the one with the best
+    UAR in leave-speakers-out cross-validation *within the training speakers* (4 groups) is
+    used: the held-out speakers never choose it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    grid = [C] if np.isscalar(C) else list(C)
+
+    def fit_predict(X_train, y_train, X_test, groups=None):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=grid[0], max_iter=3000,
+                                                                   class_weight="balanced",
+                                                                   random_state=seed))
+        if len(grid) > 1:
+            if groups is None:
+                raise ValueError("choosing C needs the training rows' speakers (groups)")
+            model = GridSearchCV(model, {"logisticregression__C": grid}, scoring="balanced_accuracy",
+                                 cv=GroupKFold(n_splits=min(4, len(set(groups)))))
+            model.fit(X_train, y_train, groups=groups)
+        else:
+            model.fit(X_train, y_train)
+        return model.predict(X_test)
+
+    return fit_predict
+
+
+#: Per-profile budgets of notebook 04 (fine-tuning: FINETUNE_PROFILES).  The batch-size study
+#: runs on fold 0 with a shorter budget than the main pretraining, to keep the full pipeline
+#: near an hour on 2 CPU cores.
+BUDGETS = {
+    "smoke": dict(logreg_C=(1.0,), head_epochs=10, batch_sizes=(32, 64, 128, 256), batch_epochs=1),
+    "full": dict(logreg_C=LOGREG_C, head_epochs=100, batch_sizes=(32, 64, 128, 256), batch_epochs=10),
+}
+
+
+def budget(profile: str | None = None) -> dict:
+    return dict(BUDGETS[config.profile(profile)])
+
+
+@dataclass
+class HeadConfig:
+    """The torch linear probe: ``BatchNorm1d(affine=False) -> Linear``, AdamW, cosine lr."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-2
+    weight_decay: float = 1e-3
+    seed: int = 0
+
+
+def torch_probe(cfg: HeadConfig = HeadConfig()):
+    """``fit_predict(X_train, y_train, X_test, groups)`` training a linear layer behind a
+    non-affine BatchNorm (the MoCo v3 / MAE linear-probe head) on frozen features, with a
+    class-balanced cross-entropy.  Seeded; the caller's torch random state is left alone."""
+
+    def fit_predict(X_train, y_train, X_test, groups=None):
+        labels = {c: i for i, c in enumerate(CLASSES)}
+        y = torch.tensor([labels[v] for v in y_train])
+        X = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
+        counts = torch.bincount(y, minlength=len(CLASSES)).float()
+        weight = torch.where(counts > 0, len(y) / (len(CLASSES) * counts.clamp(min=1)), torch.zeros(()))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            head = nn.Sequential(nn.BatchNorm1d(X.shape[1], affine=False), nn.Linear(X.shape[1], len(CLASSES)))
+            nn.init.trunc_normal_(head[1].weight, std=0.01)
+            nn.init.zeros_(head[1].bias)
+            opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            steps = cfg.epochs * math.ceil(len(X) / cfg.batch_size)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+            head.train()
+            for _ in range(cfg.epochs):
+                perm = torch.randperm(len(X))
+                for i in range(0, len(X), cfg.batch_size):
+                    b = perm[i:i + cfg.batch_size]
+                    if len(b) < 2:
+                        continue
+                    loss = F.cross_entropy(head(X[b]), y[b], weight=weight)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+        head.eval()
+        with torch.no_grad():
+            pred = head(torch.as_tensor(np.asarray(X_test), dtype=torch.float32)).argmax(1).numpy()
+        return np.array(CLASSES)[pred]
+
+    return fit_predict
+
+
+def probe_cv(meta: pd.DataFrame, embeddings: dict[int, np.ndarray], fit_predict: Callable,
+             speaker_norm: bool = False, folds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Out-of-fold predictions (``evaluation.PREDICTION_COLUMNS``) of a probe: fold k is
+    probed on fold k's embeddings, fitted on its training speakers, predicted on its test
+    speakers (all five folds, or ``folds``).  ``speaker_norm`` standardises each speaker's
+    embeddings with that speaker's own (unlabelled) statistics first (GUIDE §4: reported as
+    its own row)."""
+    speakers = meta.speaker.astype(str).to_numpy()
+    X = {k: speaker_standardize(v, speakers) if speaker_norm else v for k, v in embeddings.items()}
+    wanted = range(N_FOLDS) if folds is None else folds
+    missing = [k for k in wanted if k not in X]
+    if missing:
+        raise EmolibError(f"no embeddings for SI-5 folds {missing}; embed every fold's encoder")
+    return cross_validate(fit_predict, X, meta, groups=speakers, folds=folds)
+
+
+def batch_size_study(meta: pd.DataFrame, cfg, sizes: Sequence[int], epochs: int, out: str | os.PathLike,
+                     fit_predict: Callable, fold: int = 0, progress: bool = True) -> pd.DataFrame:
+    """The report's batch-size question under SI-5, on one fold with a shorter budget: for each
+    batch size, pretrain ``epochs`` epochs (lr scaled with the batch, warmup scaled with the
+    budget) into ``<out>/bs<size>`` (resumable), then probe.  One row per batch size."""
+    from dataclasses import replace
+
+    from .evaluation import uar
+    from .pretrain import pretrain_fold
+
+    rows = []
+    for size in sizes:
+        c = replace(cfg, batch_size=size, epochs=epochs, warmup_epochs=cfg.warmup_epochs * epochs / cfg.epochs,
+                    keep_epochs=(), knn_every=epochs, save_every=epochs)
+        folder = Path(out) / f"bs{size}"
+        history = pretrain_fold(meta, fold, c, folder, resume="auto", progress=progress)
+        emb = fold_embeddings(meta, folder, folds=[fold], progress=False)
+        pred = probe_cv(meta, emb, fit_predict, folds=[fold])
+        rows.append({"batch_size": size, "fold": fold, "epochs": epochs, "steps": history[-1]["step"],
+                     "final_loss": history[-1]["loss"], "uar": uar(pred.y_true, pred.y_pred),
+                     "pretrain_s": history[-1]["wall_s"]})
+    return pd.DataFrame(rows)
+
+
+# --- fine-tuning ---------------------------------------------------------------------------
+
+@dataclass
+class FinetuneConfig:
+    """End-to-end training of the ViT with a linear head on the class token."""
+
+    epochs: int = 30
+    crops_per_epoch: int = 2     # random crops of every training utterance per epoch
+    batch_size: int = 32
+    lr: float = 1e-3             # the head's lr (AdamW); blocks below get lr · layer_decay^depth
+    layer_decay: float = 0.75
+    weight_decay: float = 0.05
+    warmup_epochs: float = 3
+    label_smoothing: float = 0.1
+    freq_mask: int = 8
+    time_mask: int = 16
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+FINETUNE_PROFILES = {"smoke": dict(epochs=1, crops_per_epoch=1), "full": dict(epochs=20)}
+
+
+def finetune_config(profile: str | None = None, **overrides) -> FinetuneConfig:
+    return FinetuneConfig(**{**FINETUNE_PROFILES[config.profile(profile)], **overrides})
+
+
+class Classifier(nn.Module):
+    """A ViT backbone and a linear head on its class token."""
+
+    def __init__(self, backbone: nn.Module, n_classes: int = len(CLASSES)):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.num_features, n_classes)
+        nn.init.trunc_normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def _layer_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict]:
+    """Parameter groups with layer-wise lr decay (BEiT/MAE): the head at ``lr``, block ``i``
+    of ``depth`` at ``lr · decay^(depth - i)``, the patch embedding at ``lr · decay^(depth + 1)``;
+    no weight decay on biases, norms and the class token."""
+    depth = len(model.backbone.blocks)
+    groups: dict[tuple[int, bool], list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if name.startswith("head") or name.startswith("backbone.norm") or name.startswith("backbone.fc_norm"):
+            layer = depth + 1
+        elif name.startswith("backbone.blocks."):
+            layer = int(name.split(".")[2]) + 1
+        else:
+            layer = 0
+        decay = p.ndim > 1 and "cls_token" not in name
+        groups.setdefault((layer, decay), []).append(p)
+    return [{"params": ps, "scale": cfg.layer_decay ** (depth + 1 - layer),
+             "weight_decay": cfg.weight_decay if decay else 0.0} for (layer, decay), ps in sorted(groups.items())]
+
+
+@torch.no_grad()
+def utterance_logits(model: nn.Module, mels: Sequence[np.ndarray], std: Standardizer, frames: int,
+                     batch_size: int = 256, device="cpu") -> np.ndarray:
+    """Logits per utterance: the mean over its windows (:func:`emolib.vit.windows`)."""
+    model.eval()
+    pieces = [windows(std(m), frames) for m in mels]
+    owner = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
+    stack = torch.from_numpy(np.concatenate(pieces).astype(np.float32))
+    out = torch.cat([model(stack[i:i + batch_size, None].to(device)).float().cpu()
+                     for i in range(0, len(stack), batch_size)]).numpy()
+    sums = np.zeros((len(pieces), out.shape[1]))
+    np.add.at(sums, owner, out)
+    return sums / np.bincount(owner)[:, None]
+
+
+def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str | os.PathLike | None,
+                  backbone_cfg: BackboneConfig | None = None, device="cpu",
+                  progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fine-tune on the training speakers of SI-5 fold ``fold``; returns the held-out speakers'
+    predictions and the per-epoch history (train loss, held-out UAR as a monitor only).
+
+    ``out``: the pretraining folder whose fold encoder to start from; ``None`` starts from a
+    random initialisation of ``backbone_cfg`` (the same shape), with the same budget."""
+    from sklearn.metrics import balanced_accuracy_score
+    from tqdm.auto import tqdm
+
+    f = speaker_folds(meta, "si5")[fold]
+    mels = log_mels(meta.path, progress=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed * 1000 + fold)
+        if out is not None:
+            backbone, info = load_encoder(out, fold, device="cpu")
+            backbone.requires_grad_(True)
+            frozen = info["backbone"]
+            norm = info["normalization"]
+            std = Standardizer(np.array(norm["mean"], np.float32), np.array(norm["std"], np.float32))
+            frames = frozen["frames"]
+            if frozen.get("stop_grad_conv1"):
+                backbone.patch_embed.proj.requires_grad_(False)
+            backbone.pos_embed.requires_grad_(False)
+        else:
+            if backbone_cfg is None:
+                raise ValueError("fine-tuning from scratch needs backbone_cfg")
+            backbone = create_backbone(backbone_cfg)
+            std, frames = fit_standardizer(mels, f), backbone_cfg.frames
+        model = Classifier(backbone).to(device)
+        groups = _layer_groups(model, cfg)
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        train_mels = [std(mels[i]) for i in f.train]
+        bank = MelBank(train_mels).to(device)
+        labels = {c: i for i, c in enumerate(CLASSES)}
+        y_all = meta.emotion.astype(str).map(labels).to_numpy()
+        y = torch.from_numpy(y_all[f.train])
+        counts = torch.bincount(y, minlength=len(CLASSES)).float()
+        weight = (len(y) / (len(CLASSES) * counts.clamp(min=1))).to(device)
+        crop, masks = RandomTimeCrop(frames), SpecAugment(cfg.freq_mask, cfg.time_mask)
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + fold)
+        per_epoch = math.ceil(len(y) * cfg.crops_per_epoch / cfg.batch_size)
+        total, step, history = cfg.epochs * per_epoch, 0, []
+        bar = tqdm(total=total, desc=f"fine-tune fold {fold}" + (" (scratch)" if out is None else ""),
+                   unit="step", disable=not progress)
+        for epoch in range(cfg.epochs):
+            model.train()
+            order = torch.cat([torch.randperm(len(y), generator=gen) for _ in range(cfg.crops_per_epoch)])
+            losses = []
+            for i in range(per_epoch):
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                if len(idx) < 2:
+                    continue
+                t = step / per_epoch
+                scale = t / cfg.warmup_epochs if t < cfg.warmup_epochs else \
+                    0.5 * (1 + math.cos(math.pi * (t - cfg.warmup_epochs) / max(cfg.epochs - cfg.warmup_epochs, 1e-9)))
+                for g in opt.param_groups:
+                    g["lr"] = cfg.lr * scale * g["scale"]
+                x = masks(crop(bank, idx, gen), gen)[:, None]
+                loss = F.cross_entropy(model(x), y[idx].to(device), weight=weight,
+                                       label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                step += 1
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            logits = utterance_logits(model, [mels[i] for i in f.test], std, frames, device=device)
+            history.append({"fold": fold, "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                            "test_uar": float(balanced_accuracy_score(y_all[f.test], logits.argmax(1)))})
+        bar.close()
+    pred = np.array(CLASSES)[logits.argmax(1)]
+    table = pd.DataFrame({"file": meta.file.to_numpy()[f.test], "speaker": meta.speaker.to_numpy()[f.test],
+                          "fold": fold, "y_true": meta.emotion.astype(str).to_numpy()[f.test], "y_pred": pred})
+    return table, pd.DataFrame(history)
+
+
+def finetune_cv(meta: pd.DataFrame, cfg: FinetuneConfig, out: str | os.PathLike | None,
+                backbone_cfg: BackboneConfig | None = None, device="cpu",
+                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """:func:`finetune_fold` over the five folds: predictions, histories and wall seconds."""
+    with Timer() as t:
+        parts = [finetune_fold(meta, k, cfg, out, backbone_cfg, device, progress) for k in range(N_FOLDS)]
+    return (pd.concat([p for p, _ in parts], ignore_index=True),
+            pd.concat([h for _, h in parts], ignore_index=True), t.seconds)

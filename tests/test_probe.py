@@ -1,0 +1,191 @@
+"""Linear probing and fine-tuning (emolib.probe) on the synthetic corpus, with encoders exported
+per fold as the pretraining run writes them (random weights: these tests check the plumbing,
+the protocol and the probes, not what pretraining learns)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emolib import evaluation, probe, vit
+from emolib.corpus import CLASSES, load_corpus
+from emolib.errors import EmolibError
+from emolib.features import Standardizer, fit_standardizer, log_mels
+from emolib.splits import speaker_folds
+
+TINY = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=16)
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return load_corpus("synthetic")
+
+
+def export_folds(meta, out, seed=0, epoch=None):
+    """One random encoder per fold, with its fold's input statistics, where pretraining puts them."""
+    mels = log_mels(meta.path, progress=False)
+    for f in speaker_folds(meta, "si5"):
+        torch.manual_seed(seed + f.index)
+        std = fit_standardizer(mels, f)
+        vit.export_backbone(vit.create_backbone(TINY), TINY, probe.backbone_path(out, f.index, epoch),
+                            vit.Normalization(std.mean.tolist(), std.std.tolist()),
+                            {"fold": f.index, "epoch": epoch or 3})
+
+
+def test_missing_or_foreign_encoders_are_clear_errors(meta, tmp_path):
+    with pytest.raises(EmolibError, match=r"fold 2: no final encoder at .*fold2/backbone\.safetensors.*pretrain"):
+        probe.load_encoder(tmp_path, 2)
+    export_folds(meta, tmp_path)
+    with pytest.raises(EmolibError, match=r"fold 1: no epoch-5 encoder .*--keep-epochs 5"):
+        probe.load_encoder(tmp_path, 1, epoch=5)
+    for suffix in (".json", ".safetensors"):  # fold 0's encoder put in fold 1's place
+        src = probe.backbone_path(tmp_path, 0).with_suffix(suffix)
+        probe.backbone_path(tmp_path, 1).with_suffix(suffix).write_bytes(src.read_bytes())
+    with pytest.raises(EmolibError, match=r"fold1/backbone\.json was pretrained for fold 0, not fold 1"):
+        probe.load_encoder(tmp_path, 1)
+    probe.backbone_path(tmp_path, 3).with_suffix(".safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(EmolibError, match="fold 3"):
+        probe.load_encoder(tmp_path, 3)
+    model, info = probe.load_encoder(tmp_path, 4)
+    assert info["fold"] == 4 and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_fold_embeddings_use_each_folds_encoder_and_are_cached_by_content(meta, tmp_path, monkeypatch):
+    export_folds(meta, tmp_path)
+    emb = probe.fold_embeddings(meta, tmp_path, progress=False)
+    assert sorted(emb) == [0, 1, 2, 3, 4]
+    assert all(v.shape == (len(meta), 192) and np.isfinite(v).all() for v in emb.values())
+    assert not np.allclose(emb[0], emb[1])  # another fold, another encoder
+    # computed by hand for fold 2: the encoder over windows of the utterance, with fold 2's statistics
+    model, info = probe.load_encoder(tmp_path, 2)
+    norm = info["normalization"]
+    mels = log_mels(meta.path[:3], progress=False)
+    by_hand = vit.embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), 96)
+    np.testing.assert_allclose(emb[2][:3], by_hand, rtol=1e-5, atol=1e-5)
+
+    def no_embedding(*a, **k):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(probe, "embed", no_embedding)
+    again = probe.fold_embeddings(meta, tmp_path, progress=False)
+    assert all(np.array_equal(again[k], emb[k]) for k in emb)
+    monkeypatch.undo()
+    export_folds(meta, tmp_path, seed=100)  # retrained encoders: never served the old vectors
+    fresh = probe.fold_embeddings(meta, tmp_path, folds=[0], progress=False)
+    assert not np.allclose(fresh[0], emb[0])
+    wide = probe.fold_embeddings(meta, tmp_path, folds=[0], blocks=2, progress=False)
+    assert wide[0].shape == (len(meta), 2 * 192)
+    np.testing.assert_allclose(wide[0][:, 192:], fresh[0], rtol=1e-4, atol=1e-4)  # the last block
+
+
+def label_features(meta, signal, seed=0, width=16):
+    """Features that carry the emotion with strength ``signal`` (0: pure noise)."""
+    rng = np.random.default_rng(seed)
+    onehot = np.eye(len(CLASSES))[[CLASSES.index(e) for e in meta.emotion.astype(str)]]
+    return np.hstack([signal * onehot, rng.normal(size=(len(meta), width))])
+
+
+@pytest.mark.parametrize("make", [lambda: probe.logreg_probe(), lambda: probe.torch_probe(probe.HeadConfig(epochs=30))])
+def test_probes_find_a_linear_signal_and_nothing_in_noise(meta, make):
+    strong = {k: label_features(meta, 3.0, seed=k) for k in range(5)}
+    noise = {k: label_features(meta, 0.0, seed=k) for k in range(5)}
+    good = probe.probe_cv(meta, strong, make())
+    bad = probe.probe_cv(meta, noise, make())
+    assert list(good.columns) == evaluation.PREDICTION_COLUMNS and len(good) == len(meta)
+    assert evaluation.uar(good.y_true, good.y_pred) > 0.95
+    assert evaluation.uar(bad.y_true, bad.y_pred) < 0.35
+    folds = speaker_folds(meta, "si5")
+    for k, g in good.groupby("fold"):  # each utterance predicted by the fold that held its speaker out
+        assert set(g.speaker) == set(folds[k].test_speakers)
+
+
+def test_probe_cv_gives_each_fold_its_own_features_and_the_c_search_only_training_speakers(meta):
+    seen = []
+
+    def spy(X_train, y_train, X_test, groups):
+        seen.append((X_train[0, 0], set(groups)))
+        return np.array([CLASSES[0]] * len(X_test))
+
+    feats = {k: np.full((len(meta), 2), float(k)) for k in range(5)}
+    probe.probe_cv(meta, feats, spy)
+    folds = speaker_folds(meta, "si5")
+    assert [x for x, _ in seen] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    for (_, groups), f in zip(seen, folds):
+        assert groups == set(meta.speaker.astype(str).to_numpy()[f.train])
+        assert not groups & set(f.test_speakers)
+    with pytest.raises(EmolibError, match=r"folds \[4\]"):
+        probe.probe_cv(meta, {k: feats[k] for k in range(4)}, spy)
+
+
+def test_speaker_normalisation_removes_a_speaker_offset(meta):
+    rng = np.random.default_rng(0)
+    speakers = meta.speaker.astype(str)
+    offset = speakers.map({s: i * 5.0 for i, s in enumerate(sorted(speakers.unique()))}).to_numpy()
+    X = label_features(meta, 0.6) + offset[:, None] * rng.normal(size=(1, 23))
+    feats = {k: X for k in range(5)}
+    raw = probe.probe_cv(meta, feats, probe.logreg_probe(1.0))
+    normed = probe.probe_cv(meta, feats, probe.logreg_probe(1.0), speaker_norm=True)
+    assert evaluation.uar(normed.y_true, normed.y_pred) > evaluation.uar(raw.y_true, raw.y_pred) + 0.1
+
+
+def test_torch_probe_is_seeded_and_leaves_the_global_rng_alone(meta):
+    X = label_features(meta, 0.5)
+    y = meta.emotion.astype(str).to_numpy()
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    cfg = probe.HeadConfig(epochs=5, seed=7)
+    a = probe.torch_probe(cfg)(X[:150], y[:150], X[150:])
+    after = torch.rand(1)
+    b = probe.torch_probe(cfg)(X[:150], y[:150], X[150:])
+    assert np.array_equal(a, b) and torch.equal(before, after)
+
+
+def test_layerwise_lr_decay_groups():
+    model = probe.Classifier(vit.create_backbone(TINY))
+    cfg = probe.FinetuneConfig(layer_decay=0.5)
+    groups = probe._layer_groups(model, cfg)
+    scale = {id(p): g["scale"] for g in groups for p in g["params"]}
+    assert scale[id(model.head.weight)] == 1.0
+    assert scale[id(model.backbone.blocks[1].attn.qkv.weight)] == 0.5
+    assert scale[id(model.backbone.blocks[0].attn.qkv.weight)] == 0.25
+    assert scale[id(model.backbone.patch_embed.proj.weight)] == 0.125
+    assert id(model.backbone.pos_embed) not in scale  # fixed sin-cos positions are not trained
+    no_decay = {id(p) for g in groups if g["weight_decay"] == 0 for p in g["params"]}
+    assert id(model.backbone.cls_token) in no_decay and id(model.head.bias) in no_decay
+    assert id(model.head.weight) not in no_decay
+    assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
+
+
+def test_finetuning_from_an_encoder_and_from_scratch(meta, tmp_path):
+    export_folds(meta, tmp_path)
+    cfg = probe.FinetuneConfig(epochs=2, crops_per_epoch=1, batch_size=16, warmup_epochs=1)
+    pred, hist = probe.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
+    f = speaker_folds(meta, "si5")[1]
+    assert set(pred.speaker) == set(f.test_speakers) and len(pred) == len(f.test)
+    assert list(pred.columns) == evaluation.PREDICTION_COLUMNS and set(pred.y_pred) <= set(CLASSES)
+    assert list(hist.epoch) == [1, 2] and np.isfinite(hist.train_loss).all()
+    again, _ = probe.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
+    pd.testing.assert_frame_equal(pred, again)  # same seed, same predictions
+    scratch, _ = probe.finetune_fold(meta, 1, cfg, None, TINY, progress=False)
+    assert len(scratch) == len(pred)
+    # the pretrained weights were the starting point: the encoder on disk is unchanged
+    model, _ = probe.load_encoder(tmp_path, 1)
+    torch.manual_seed(1)
+    fresh = vit.create_backbone(TINY)
+    torch.testing.assert_close(model.blocks[0].attn.qkv.weight, fresh.blocks[0].attn.qkv.weight)
+    with pytest.raises(ValueError, match="backbone_cfg"):
+        probe.finetune_fold(meta, 1, cfg, None, progress=False)
+
+
+def test_utterance_logits_average_windows():
+    class Echo(torch.nn.Module):  # logit = mean of the window
+        def forward(self, x):
+            return x.mean(dim=(1, 2, 3))[:, None].repeat(1, 2)
+
+    mel = np.concatenate([np.zeros((4, 8)), np.ones((4, 8))], axis=1).astype(np.float32)
+    std = Standardizer(np.zeros(4, np.float32), np.ones(4, np.float32))
+    out = probe.utterance_logits(Echo(), [mel, mel[:, :8]], std, frames=8)
+    np.testing.assert_allclose(out[:, 0], [0.5, 0.0])
