@@ -43,7 +43,7 @@ from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer
 from .files import atomic_write
 from .pretrain import fold_dir
 from .splits import speaker_folds
-from .vit import BackboneConfig, create_backbone, embed, load_backbone, windows
+from .vit import BackboneConfig, create_backbone, embed, load_backbone, over_windows
 
 N_FOLDS = 5
 
@@ -295,6 +295,12 @@ class FinetuneConfig:
     time_mask: int = 16
     seed: int = 0
 
+    def __post_init__(self):
+        for name in ("epochs", "crops_per_epoch", "batch_size"):
+            if getattr(self, name) < 1 or (name == "batch_size" and self.batch_size < 2):
+                raise ValueError(f"FinetuneConfig.{name} must be at least {2 if name == 'batch_size' else 1}, "
+                                 f"got {getattr(self, name)}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -344,16 +350,10 @@ def _layer_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict]:
 @torch.no_grad()
 def utterance_logits(model: nn.Module, mels: Sequence[np.ndarray], std: Standardizer, frames: int,
                      batch_size: int = 256, device="cpu") -> np.ndarray:
-    """Logits per utterance: the mean over its windows (:func:`emolib.vit.windows`)."""
+    """Logits per utterance: the mean over its windows (:func:`emolib.vit.over_windows`)."""
     model.eval()
-    pieces = [windows(std(m), frames) for m in mels]
-    owner = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
-    stack = torch.from_numpy(np.concatenate(pieces).astype(np.float32))
-    out = torch.cat([model(stack[i:i + batch_size, None].to(device)).float().cpu()
-                     for i in range(0, len(stack), batch_size)]).numpy()
-    sums = np.zeros((len(pieces), out.shape[1]))
-    np.add.at(sums, owner, out)
-    return sums / np.bincount(owner)[:, None]
+    mean_t, std_t = torch.from_numpy(std.mean)[:, None], torch.from_numpy(std.std)[:, None]
+    return over_windows(lambda b: model(((b - mean_t) / std_t)[:, None].to(device)), mels, frames, batch_size)
 
 
 def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str | os.PathLike | None,

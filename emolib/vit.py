@@ -256,6 +256,23 @@ def windows(mel: np.ndarray, frames: int) -> np.ndarray:
     return np.stack([mel[:, s:s + frames] for s in starts])
 
 
+def over_windows(fn, mels: Sequence[np.ndarray], frames: int, batch_size: int = 256,
+                 progress: bool = False, desc: str = "windows") -> np.ndarray:
+    """``fn`` applied to batches of ``(B, F, frames)`` windows (:func:`windows`) covering each
+    utterance, its outputs ``(B, d)`` averaged over each utterance's windows: ``(n, d)``."""
+    from tqdm.auto import tqdm
+
+    pieces = [windows(m, frames) for m in mels]
+    owner = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
+    stack = torch.from_numpy(np.concatenate(pieces).astype(np.float32, copy=False))
+    out = torch.cat([fn(stack[i:i + batch_size]).float().cpu()
+                     for i in tqdm(range(0, len(stack), batch_size), desc=desc, unit="batch",
+                                   disable=not progress)]).numpy()
+    sums = np.zeros((len(pieces), out.shape[1]))
+    np.add.at(sums, owner, out)
+    return sums / np.bincount(owner)[:, None]
+
+
 @torch.no_grad()
 def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray,
           frames: int, pool: str = "cls", batch_size: int = 256, device="cpu",
@@ -264,31 +281,27 @@ def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std
     ``"mean"``: the mean of the patch tokens) averaged over the utterance's windows.
     ``blocks=n`` concatenates that token from each of the last ``n`` blocks (each through the
     final norm), as DINO's linear evaluation does; ``n`` times as wide."""
-    from tqdm.auto import tqdm
-
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
-    was_training = backbone.training
-    backbone.eval()
+    depth = len(backbone.blocks)
+    if not 1 <= blocks <= depth:
+        raise ValueError(f"blocks must be 1..{depth} (the backbone's depth), got {blocks}")
     mean_t = torch.as_tensor(mean, dtype=torch.float32)[:, None]
     std_t = torch.as_tensor(std, dtype=torch.float32)[:, None]
-    pieces = [windows(m, frames) for m in mels]
-    owner = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
-    stack = torch.from_numpy(np.concatenate(pieces))
-    outs = []
-    for i in tqdm(range(0, len(stack), batch_size), desc="embedding", unit="batch", disable=not progress):
-        x = ((stack[i:i + batch_size] - mean_t) / std_t)[:, None].to(device)
+    prefix = getattr(backbone, "num_prefix_tokens", 1)
+
+    def features(batch: torch.Tensor) -> torch.Tensor:
+        x = ((batch - mean_t) / std_t)[:, None].to(device)
         if blocks == 1:
             tokens = backbone.forward_features(x)
-            prefix = getattr(backbone, "num_prefix_tokens", 1)
-            out = tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(1)
-        else:
-            layers = backbone.forward_intermediates(x, indices=blocks, norm=True, output_fmt="NLC",
-                                                    return_prefix_tokens=True, intermediates_only=True)
-            out = torch.cat([cls[:, 0] if pool == "cls" else patches.mean(1) for patches, cls in layers], 1)
-        outs.append(out.float().cpu())
-    backbone.train(was_training)
-    feats = torch.cat(outs).numpy()
-    sums = np.zeros((len(pieces), feats.shape[1]))
-    np.add.at(sums, owner, feats)
-    return (sums / np.bincount(owner)[:, None]).astype(np.float32)
+            return tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(1)
+        layers = backbone.forward_intermediates(x, indices=blocks, norm=True, output_fmt="NLC",
+                                                return_prefix_tokens=True, intermediates_only=True)
+        return torch.cat([cls[:, 0] if pool == "cls" else patches.mean(1) for patches, cls in layers], 1)
+
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        return over_windows(features, mels, frames, batch_size, progress, "embedding").astype(np.float32)
+    finally:
+        backbone.train(was_training)

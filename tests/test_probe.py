@@ -178,6 +178,17 @@ def test_finetuning_from_an_encoder_and_from_scratch(meta, tmp_path):
     torch.testing.assert_close(model.blocks[0].attn.qkv.weight, fresh.blocks[0].attn.qkv.weight)
     with pytest.raises(ValueError, match="backbone_cfg"):
         probe.finetune_fold(meta, 1, cfg, None, progress=False)
+    with pytest.raises(ValueError, match="FinetuneConfig.epochs must be at least 1"):
+        probe.FinetuneConfig(epochs=0)
+
+
+def test_embedding_read_outs_are_checked():
+    model = vit.create_backbone(TINY)
+    mel = np.zeros((64, 200), np.float32)
+    with pytest.raises(ValueError, match=r"blocks must be 1\.\.2"):
+        vit.embed(model, [mel], np.zeros(64), np.ones(64), 96, blocks=4)
+    with pytest.raises(ValueError, match="pool must be"):
+        vit.embed(model, [mel], np.zeros(64), np.ones(64), 96, pool="max")
 
 
 def test_utterance_logits_average_windows():
