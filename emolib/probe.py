@@ -94,7 +94,7 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
     encoder (inputs standardised with that fold's training statistics, saved with it).
 
     ``pool`` and ``blocks`` as in :func:`emolib.vit.embed`.  Cached under the cache
-    directory, keyed by the checkpoint's content, ``pool``, ``blocks``, the
+    directory, keyed by the checkpoint's content (weights and config), ``pool``, ``blocks``, the
     window length and the audio content of every utterance, so a retrained encoder or a
     changed corpus is never served stale vectors."""
     mels = log_mels(meta.path, progress=progress)
@@ -105,7 +105,8 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
     for k in folds:
         model, info = load_encoder(out, k, epoch, device)
         frames = info["backbone"]["frames"]
-        key = hashlib.sha256(json.dumps([_sha256(backbone_path(out, k, epoch).with_suffix(".safetensors")),
+        path = backbone_path(out, k, epoch)
+        key = hashlib.sha256(json.dumps([_sha256(path.with_suffix(".safetensors")), _sha256(path.with_suffix(".json")),
                                          pool, blocks, frames, corpus_key, 1]).encode()).hexdigest()[:32]
         file = config.cache_dir() / "embeddings" / f"{key}.npy"
         if cache and file.is_file():
@@ -131,8 +132,9 @@ def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, po
     """The same embeddings from a randomly initialised ViT of the same shape (``seed``), with
     each fold's own input statistics: the floor that pretraining has to beat."""
     mels = log_mels(meta.path, progress=progress)
-    torch.manual_seed(seed)
-    model = create_backbone(cfg)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left alone
+        torch.manual_seed(seed)
+        model = create_backbone(cfg)
     out = {}
     for f in speaker_folds(meta, "si5"):
         std = fit_standardizer(mels, f)

@@ -143,6 +143,18 @@ def test_torch_probe_is_seeded_and_leaves_the_global_rng_alone(meta):
     assert np.array_equal(a, b) and torch.equal(before, after)
 
 
+def test_random_floor_is_seeded_and_leaves_the_global_rng_alone(meta):
+    sub = meta.iloc[::7].reset_index(drop=True)
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    a = probe.random_embeddings(sub, TINY, seed=3)
+    after = torch.rand(1)
+    b = probe.random_embeddings(sub, TINY, seed=3)
+    assert torch.equal(before, after) and all(np.array_equal(a[k], b[k]) for k in a)
+    assert sorted(a) == [0, 1, 2, 3, 4] and a[0].shape == (len(sub), 192)
+
+
 def test_layerwise_lr_decay_groups():
     model = probe.Classifier(vit.create_backbone(TINY))
     cfg = probe.FinetuneConfig(layer_decay=0.5)
