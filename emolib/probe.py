@@ -40,12 +40,12 @@ from .corpus import CLASSES
 from .errors import EmolibError
 from .evaluation import Timer, cross_validate
 from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
-from .files import atomic_write
+from .files import atomic_write, sha256_file
 from .pretrain import fold_dir
-from .splits import speaker_folds
+from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone, over_windows
 
-N_FOLDS = 5
+N_FOLDS = len(SI5_FOLDS)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -56,10 +56,10 @@ def backbone_path(out: str | os.PathLike, fold: int, epoch: int | None = None) -
     return fold_dir(out, fold) / name
 
 
-def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
-                 device="cpu") -> tuple[nn.Module, dict]:
-    """The frozen encoder pretrained for SI-5 fold ``fold`` (eval mode, no gradients) and its
-    JSON config.  Errors name the file and the fold, and say how to make it."""
+def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) -> tuple[Path, dict]:
+    """The path and JSON config of fold ``fold``'s encoder, checked (present, written for this
+    fold and epoch) without loading its weights.  Errors name the file and the fold, and say
+    how to make it."""
     path = backbone_path(out, fold, epoch)
     which = "final" if epoch is None else f"epoch-{epoch}"
     if not path.with_suffix(".safetensors").is_file() or not path.with_suffix(".json").is_file():
@@ -68,24 +68,32 @@ def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
         raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "
                           f"(notebook 03, or {hint})")
     try:
-        model, meta = load_backbone(path, device)
-    except EmolibError as e:
-        raise EmolibError(f"fold {fold}: {e}") from None
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except ValueError as e:
+        raise EmolibError(f"fold {fold}: {path}.json is not valid JSON ({e}); export the encoder again") from None
     if meta.get("fold") != fold:
         raise EmolibError(f"{path}.json was pretrained for fold {meta.get('fold')}, not fold {fold}: its "
                           "training speakers include this fold's test speakers; use the file of fold "
                           f"{fold}")
     if epoch is not None and meta.get("epoch") != epoch:
         raise EmolibError(f"{path}.json says epoch {meta.get('epoch')}, not {epoch}")
+    return path, meta
+
+
+def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
+                 device="cpu") -> tuple[nn.Module, dict]:
+    """The frozen encoder pretrained for SI-5 fold ``fold`` (eval mode, no gradients) and its
+    JSON config (checked by :func:`encoder_config`)."""
+    path, _ = encoder_config(out, fold, epoch)
+    try:
+        model, meta = load_backbone(path, device)
+    except EmolibError as e:
+        raise EmolibError(f"fold {fold}: {e}") from None
     model.requires_grad_(False)
     return model, meta
 
 
 # --- utterance embeddings ------------------------------------------------------------------
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | None = None,
                     pool: str = "cls", blocks: int = 1, folds: Sequence[int] = range(N_FOLDS),
@@ -94,20 +102,18 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
     encoder (inputs standardised with that fold's training statistics, saved with it).
 
     ``pool`` and ``blocks`` as in :func:`emolib.vit.embed`.  Cached under the cache
-    directory, keyed by the checkpoint's content (weights and config), ``pool``, ``blocks``, the
-    window length and the audio content of every utterance, so a retrained encoder or a
-    changed corpus is never served stale vectors."""
-    mels = log_mels(meta.path, progress=progress)
+    directory, keyed by the checkpoint's content (weights, and the config that holds the window
+    length and statistics), ``pool``, ``blocks`` and the audio content of every utterance, so a
+    retrained encoder or a changed corpus is never served stale vectors."""
     audio = FeatureCache(LogMelConfig())
     corpus_key = hashlib.sha256("".join(audio.digest(p) for p in meta.path).encode()).hexdigest()
     audio.flush()
-    result = {}
+    mels, result = None, {}
     for k in folds:
-        model, info = load_encoder(out, k, epoch, device)
-        frames = info["backbone"]["frames"]
-        path = backbone_path(out, k, epoch)
-        key = hashlib.sha256(json.dumps([_sha256(path.with_suffix(".safetensors")), _sha256(path.with_suffix(".json")),
-                                         pool, blocks, frames, corpus_key, 1]).encode()).hexdigest()[:32]
+        path, info = encoder_config(out, k, epoch)  # the weights are loaded only on a cache miss
+        key = hashlib.sha256(json.dumps([sha256_file(path.with_suffix(".safetensors")),
+                                         sha256_file(path.with_suffix(".json")),
+                                         pool, blocks, corpus_key, 1]).encode()).hexdigest()[:32]
         file = config.cache_dir() / "embeddings" / f"{key}.npy"
         if cache and file.is_file():
             try:
@@ -116,9 +122,12 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
                     continue
             except (OSError, ValueError):
                 pass  # damaged: computed again and rewritten
+        model, _ = load_encoder(out, k, epoch, device)
+        if mels is None:
+            mels = log_mels(meta.path, progress=progress)
         norm = info["normalization"]
-        X = embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), frames, pool=pool,
-                  blocks=blocks, device=device, progress=progress)
+        X = embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), info["backbone"]["frames"],
+                  pool=pool, blocks=blocks, device=device, progress=progress)
         if cache:
             buf = io.BytesIO()
             np.save(buf, X)
@@ -189,6 +198,13 @@ def budget(profile: str | None = None) -> dict:
     return dict(BUDGETS[config.profile(profile)])
 
 
+def class_weights(y: torch.Tensor) -> torch.Tensor:
+    """Balanced cross-entropy weights ``n / (n_classes · count)`` for class indices ``y`` (0 for
+    a class absent from ``y``): every emotion counts equally, as in UAR."""
+    counts = torch.bincount(y, minlength=len(CLASSES)).float()
+    return torch.where(counts > 0, len(y) / (len(CLASSES) * counts.clamp(min=1)), torch.zeros(()))
+
+
 @dataclass
 class HeadConfig:
     """The torch linear probe: ``BatchNorm1d(affine=False) -> Linear``, AdamW, cosine lr."""
@@ -209,8 +225,7 @@ def torch_probe(cfg: HeadConfig = HeadConfig()):
         labels = {c: i for i, c in enumerate(CLASSES)}
         y = torch.tensor([labels[v] for v in y_train])
         X = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
-        counts = torch.bincount(y, minlength=len(CLASSES)).float()
-        weight = torch.where(counts > 0, len(y) / (len(CLASSES) * counts.clamp(min=1)), torch.zeros(()))
+        weight = class_weights(y)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             head = nn.Sequential(nn.BatchNorm1d(X.shape[1], affine=False), nn.Linear(X.shape[1], len(CLASSES)))
@@ -360,17 +375,19 @@ def utterance_logits(model: nn.Module, mels: Sequence[np.ndarray], std: Standard
 
 def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str | os.PathLike | None,
                   backbone_cfg: BackboneConfig | None = None, device="cpu",
-                  progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  progress: bool = True, mels: Sequence[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fine-tune on the training speakers of SI-5 fold ``fold``; returns the held-out speakers'
     predictions and the per-epoch history (train loss, held-out UAR as a monitor only).
 
     ``out``: the pretraining folder whose fold encoder to start from; ``None`` starts from a
-    random initialisation of ``backbone_cfg`` (the same shape), with the same budget."""
+    random initialisation of ``backbone_cfg`` (the same shape), with the same budget.  ``mels``:
+    the log-mels of ``meta`` when the caller has them already."""
     from sklearn.metrics import balanced_accuracy_score
     from tqdm.auto import tqdm
 
     f = speaker_folds(meta, "si5")[fold]
-    mels = log_mels(meta.path, progress=False)
+    if mels is None:
+        mels = log_mels(meta.path, progress=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed * 1000 + fold)
         if out is not None:
@@ -396,8 +413,7 @@ def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str |
         labels = {c: i for i, c in enumerate(CLASSES)}
         y_all = meta.emotion.astype(str).map(labels).to_numpy()
         y = torch.from_numpy(y_all[f.train])
-        counts = torch.bincount(y, minlength=len(CLASSES)).float()
-        weight = (len(y) / (len(CLASSES) * counts.clamp(min=1))).to(device)
+        weight = class_weights(y).to(device)
         crop, masks = RandomTimeCrop(frames), SpecAugment(cfg.freq_mask, cfg.time_mask)
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + fold)
         per_epoch = math.ceil(len(y) * cfg.crops_per_epoch / cfg.batch_size)
@@ -442,6 +458,7 @@ def finetune_cv(meta: pd.DataFrame, cfg: FinetuneConfig, out: str | os.PathLike 
                 progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """:func:`finetune_fold` over the five folds: predictions, histories and wall seconds."""
     with Timer() as t:
-        parts = [finetune_fold(meta, k, cfg, out, backbone_cfg, device, progress) for k in range(N_FOLDS)]
+        mels = log_mels(meta.path, progress=False)
+        parts = [finetune_fold(meta, k, cfg, out, backbone_cfg, device, progress, mels) for k in range(N_FOLDS)]
     return (pd.concat([p for p, _ in parts], ignore_index=True),
             pd.concat([h for _, h in parts], ignore_index=True), t.seconds)
