@@ -5,6 +5,7 @@
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
     pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
+    probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     results [--profile …] [--corpus …] [--markdown]      the table of all evaluated runs
@@ -82,6 +83,17 @@ def _pretrain(args) -> int:
     return main(args)
 
 
+def _probe(args) -> int:
+    from .corpus import load_corpus
+    from .probe import probe_checkpoints
+
+    meta = load_corpus(args.corpus, args.root)
+    for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
+                                 profile=args.profile, corpus=args.corpus):
+        print(f"{row['run']}: UAR {row['uar']:.3f}, WA {row['wa']:.3f} (SI-5, speaker_norm={row['speaker_norm']})")
+    return 0
+
+
 def _bench(args) -> int:
     from . import bench
 
@@ -155,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--spike-factor", type=float, help="stop when the loss exceeds this times its running "
                      "average (0: only on non-finite loss)")
     pre.set_defaults(func=_pretrain)
+
+    prb = sub.add_parser("probe", help="linear probes (SI-5, with and without speaker normalisation) of the "
+                         "five fold encoders in a pretraining output folder; writes results rows")
+    prb.add_argument("--out", required=True, help="the folder python -m emolib pretrain --out wrote")
+    prb.add_argument("--run", required=True, help="results name: writes results/<run>.json and <run>_spknorm.json")
+    prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
+    prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
+    prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
+    prb.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    prb.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    prb.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    prb.set_defaults(func=_probe)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment"])

@@ -83,7 +83,8 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     """Accuracy over segment length under both protocols (the leakage made visible).
 
     ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa
-    (per utterance for SI-5) and segment_wa (accuracy of single-segment decisions);
+    (per utterance for SI-5) and segment_wa (accuracy of single-segment decisions); a protocol
+    other than the leaky split and plain ``SI-5`` is drawn by its utterance WA and UAR;
     ``report``: the report's Table 3 accuracies by segment label, drawn for comparison."""
     fig, ax = _axes(ax, (7.5, 4))
     order = list(dict.fromkeys(study.segment))
@@ -92,10 +93,13 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
         rows = rows.set_index("segment").reindex(order)
         if "leaky" in protocol:
             ax.plot(x, rows.segment_wa, "o-", color="tab:red", label=f"{protocol}: segment accuracy")
-        else:
+        elif protocol == "SI-5":
             ax.plot(x, rows.segment_wa, "s:", color="tab:blue", label=f"{protocol}: segment accuracy")
             ax.plot(x, rows.wa, "s-", color="tab:blue", label=f"{protocol}: utterance WA")
             ax.plot(x, rows.uar, "s--", color="tab:cyan", label=f"{protocol}: utterance UAR")
+        else:  # another speaker-independent variant (e.g. speaker-normalised): its utterance scores
+            ax.plot(x, rows.wa, "D-", color="tab:green", label=f"{protocol}: utterance WA")
+            ax.plot(x, rows.uar, "D--", color="tab:olive", label=f"{protocol}: utterance UAR")
     if report:
         ax.plot(x, [report.get(s, np.nan) for s in order], ls=":", marker="x", color="0.3",
                 label="report, Table 3 (leaky, quoted)")

@@ -206,6 +206,11 @@ def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
 
 # --- the run -------------------------------------------------------------------------------
 
+def device_name(dev: torch.device) -> str:
+    """``cpu``, or the GPU's name (recorded with each exported backbone and results row)."""
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+
+
 def _device(requested: str | None) -> torch.device:
     if requested:
         return torch.device(requested)
@@ -339,7 +344,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
             _write_history(folder, history)
             if done in cfg.keep_epochs:
                 export_backbone(model.backbone, model.backbone_cfg, folder / f"backbone_e{done:04d}",
-                                data.normalization, {"fold": fold, "epoch": done, "pretrain": cfg.to_dict()})
+                                data.normalization, {"fold": fold, "epoch": done, "pretrain": cfg.to_dict(),
+                                 "device": device_name(dev)})
             if done % cfg.save_every == 0 or done == cfg.epochs:
                 save_checkpoint(ckpt_path, model, optimizer, done, cfg, fold, generator, history,
                                 data.normalization)
@@ -349,7 +355,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
     bar.close()
     if rank == 0:
         export_backbone(model.backbone, model.backbone_cfg, folder / "backbone", data.normalization,
-                        {"fold": fold, "epoch": cfg.epochs, "pretrain": cfg.to_dict()})
+                        {"fold": fold, "epoch": cfg.epochs, "pretrain": cfg.to_dict(),
+                         "device": device_name(dev)})
     return history
 
 

@@ -38,7 +38,7 @@ from . import config
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .corpus import CLASSES
 from .errors import EmolibError
-from .evaluation import Timer, cross_validate
+from .evaluation import Timer, cross_validate, write_result
 from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
 from .files import atomic_write, sha256_file
 from .pretrain import fold_dir
@@ -268,6 +268,42 @@ def probe_cv(meta: pd.DataFrame, embeddings: dict[int, np.ndarray], fit_predict:
     if missing:
         raise EmolibError(f"no embeddings for SI-5 folds {missing}; embed every fold's encoder")
     return cross_validate(fit_predict, X, meta, groups=speakers, folds=folds)
+
+
+def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
+    """What a folder of fold encoders is, from fold 0's JSON: architecture, depth, pretraining
+    epochs, batch size, view recipe and the device it was pretrained on (for results rows)."""
+    _, info = encoder_config(out, 0, epoch)
+    pre = info.get("pretrain", {})
+    return {"arch": info["backbone"]["arch"], "depth": info["backbone"]["depth"], "epochs": info.get("epoch"),
+            "batch_size": pre.get("batch_size"), "aug": pre.get("aug"),
+            "device": info.get("device", "not recorded")}
+
+
+def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, epoch: int | None = None,
+                      pool: str = "cls", blocks: int = 1, fit_predict: Callable | None = None,
+                      profile: str | None = None, corpus: str | None = None,
+                      progress: bool = True) -> list[dict]:
+    """Probe the five fold encoders in ``out`` (logistic regression unless ``fit_predict``),
+    without and with speaker normalisation, and write the results rows ``<run>`` and
+    ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget and
+    the device it ran on; the probe itself runs here."""
+
+    enc = encoder_summary(out, epoch)
+    emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
+    readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
+    method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']} "
+              f"({enc['device']}), {readout}, linear probe")
+    fit = fit_predict or logreg_probe(budget(profile)["logreg_C"])
+    rows = []
+    for norm in (False, True):
+        with Timer() as t:
+            pred = probe_cv(meta, emb, fit, speaker_norm=norm)
+        rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method, protocol="SI-5",
+                                 profile=config.profile(profile), corpus=config.corpus_name(corpus),
+                                 speaker_norm=norm, wall_s=t.seconds, encoders=str(out), encoder=enc,
+                                 readout={"pool": pool, "blocks": blocks}))
+    return rows
 
 
 def batch_size_study(meta: pd.DataFrame, cfg, sizes: Sequence[int], epochs: int, out: str | os.PathLike,

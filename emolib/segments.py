@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import cnn
 from .corpus import CLASSES
-from .features import extract, frontend_key
+from .features import extract, frontend_key, speaker_standardize
 from .splits import leaky_random_split, speaker_folds
 
 #: Segment lengths of the report's Table 3, in ms; None is the whole utterance.
@@ -103,16 +103,21 @@ def _labels(meta: pd.DataFrame) -> np.ndarray:
 
 
 def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget: cnn.TrainConfig,
-        monitor_fold: int = 0, monitor_size: int = 512,
-        progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+        monitor_fold: int = 0, monitor_size: int = 512, progress: bool = True,
+        speaker_norm: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """SI-5 with utterance decisions from averaged segment logits.
 
     Returns the utterance-level predictions (evaluation.PREDICTION_COLUMNS), the training
     history of fold ``monitor_fold``, whose monitor loss is measured after every epoch on
     (at most ``monitor_size``) segments of its held-out speakers (for the learning-curve
     plot only, never for any training decision), and the accuracy of the individual segment
-    decisions, comparable with the per-segment score of :func:`leaky`."""
+    decisions, comparable with the per-segment score of :func:`leaky`.
+
+    ``speaker_norm``: each speaker's segment vectors are z-scored with that speaker's own
+    (unlabelled) statistics first (GUIDE §4: reported as its own row)."""
     X, owner = segment_means(frames, seg_ms)
+    if speaker_norm:
+        X = speaker_standardize(X, meta.speaker.astype(str).to_numpy()[owner]).astype(np.float32)
     y_utt = _labels(meta)
     y = y_utt[owner]
     parts, history, correct = [], None, 0

@@ -266,6 +266,7 @@ def test_pretrain_starts_from_an_official_checkpoint(tmp_path):
     assert "3 input channels summed into 1" in r.stdout
     backbone, meta = vit.load_backbone(tmp_path / "run" / "fold3" / "backbone")
     assert meta["timm"]["num_heads"] == 12 and backbone.embed_dim == 384
+    assert meta["device"] == "cpu" and meta["epoch"] == 1  # where it was pretrained, for results rows
     r = run_cli("--fold", "3", "--epochs", "1", "--init-from", str(tmp_path / "run" / "fold3" / "history.jsonl"),
                 "--out", str(tmp_path / "bad"))
     assert r.returncode == 2 and "history.jsonl" in r.stderr and "Traceback" not in r.stderr

@@ -3,12 +3,14 @@ per fold as the pretraining run writes them (random weights: these tests check t
 the protocol and the probes, not what pretraining learns)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from emolib import evaluation, probe, vit
+from emolib import cli, config, evaluation, probe, vit
 from emolib.corpus import CLASSES, load_corpus
 from emolib.errors import EmolibError
 from emolib.features import Standardizer, fit_standardizer, log_mels
@@ -212,3 +214,29 @@ def test_utterance_logits_average_windows():
     std = Standardizer(np.zeros(4, np.float32), np.ones(4, np.float32))
     out = probe.utterance_logits(Echo(), [mel, mel[:, :8]], std, frames=8)
     np.testing.assert_allclose(out[:, 0], [0.5, 0.0])
+
+
+def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, monkeypatch, capsys):
+    enc = tmp_path / "encoders"
+    assert cli.main(["probe", "--out", str(enc), "--run", "long", "--corpus", "synthetic"]) == 2
+    assert "fold 0: no final encoder" in capsys.readouterr().err
+    export_folds(meta, enc)
+    info = json.loads(probe.backbone_path(enc, 0).with_suffix(".json").read_text())
+    info["device"] = "NVIDIA H100 80GB HBM3"  # as pretraining on a GPU records it
+    probe.backbone_path(enc, 0).with_suffix(".json").write_text(json.dumps(info))
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    assert cli.main(["probe", "--out", str(enc), "--run", "long", "--corpus", "synthetic",
+                     "--profile", "smoke"]) == 0
+    printed = capsys.readouterr().out
+    folder = tmp_path / "results" / "synthetic-smoke"
+    emb = probe.fold_embeddings(meta, enc, progress=False)
+    for run, norm in (("long", False), ("long_spknorm", True)):
+        row = json.loads((folder / f"{run}.json").read_text())
+        assert row["speaker_norm"] is norm and row["profile"] == "smoke" and row["corpus"] == "synthetic"
+        assert "vit_tiny/2, 3 epochs" in row["method"] and "(NVIDIA H100 80GB HBM3)" in row["method"]
+        assert row["encoder"]["device"] == "NVIDIA H100 80GB HBM3" and row["encoders"] == str(enc)
+        assert f"{run}: UAR {row['uar']:.3f}" in printed
+        # the same numbers as the probe called by hand
+        pred = probe.probe_cv(meta, emb, probe.logreg_probe(probe.budget("smoke")["logreg_C"]), speaker_norm=norm)
+        assert row["uar"] == evaluation.uar(pred.y_true, pred.y_pred)
+    assert evaluation.verify_results(folder) == 2

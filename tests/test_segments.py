@@ -65,3 +65,29 @@ def test_leaky_split_scores_segments_and_mixes_speakers():
     n_segments = len(segments.segment_means(frames, 128)[1])
     assert len(pred) == round(0.2 * n_segments) and (pred.fold == 0).all()
     assert pred.segment.is_unique and pred.speaker.nunique() == len(SPEAKERS)
+
+
+def test_si5_speaker_norm_standardises_each_speakers_segments_before_training(monkeypatch):
+    frames, meta = _toy()
+    offsets = {s: 5.0 * i for i, s in enumerate(SPEAKERS)}  # a strong per-speaker shift of every descriptor
+    frames = [f + offsets[s] for f, s in zip(frames, meta.speaker)]
+    seen = []
+    train = cnn.train
+
+    def spy(X, y, *args, **kwargs):
+        seen.append(X)
+        return train(X, y, *args, **kwargs)
+
+    monkeypatch.setattr(cnn, "train", spy)
+    pred, _, _ = segments.si5(frames, meta, 128, BUDGET, progress=False, speaker_norm=True)
+    X, owner = segments.segment_means(frames, 128)
+    speakers = meta.speaker.to_numpy()[owner]
+    train_speakers = [s for s in SPEAKERS if s not in set(pred.speaker[pred.fold == 0])]
+    rows = np.isin(speakers, train_speakers)
+    assert seen[0].shape == (rows.sum(), 173) and seen[0].dtype == np.float32
+    for s in train_speakers:  # fold 0's training rows: each speaker at mean 0, std 1
+        mine = seen[0][speakers[rows] == s]
+        np.testing.assert_allclose(mine.mean(axis=0), 0, atol=1e-4)
+        np.testing.assert_allclose(mine.std(axis=0), 1, atol=1e-3)
+    assert (pred.y_true == pred.y_pred).mean() > 0.8  # the emotion signal survives the normalisation
+    assert sorted(pred.file) == sorted(meta.file)
