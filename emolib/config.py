@@ -50,6 +50,13 @@ def cache_dir() -> Path:
     return path
 
 
+def repo_relative(path) -> str:
+    """``path`` relative to the repository when it lies inside it (for printed and stored paths
+    that must not show this machine's layout), else as given."""
+    full = Path(path).resolve()
+    return str(full.relative_to(REPO)) if full.is_relative_to(REPO) else str(path)
+
+
 def run_dir(base: Path, corpus: str | None = None, profile_name: str | None = None) -> Path:
     """``base`` itself for the real run (EmoDB, full profile); ``base/<corpus>-<profile>``
     otherwise (e.g. ``figures/smoke``, ``results/synthetic-smoke``), so tests, smoke runs and

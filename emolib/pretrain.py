@@ -274,7 +274,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         _set_rng_state(state["rng"], generator)
         history, start = state["history"], state["epoch"]
         if rank == 0:
-            print(f"fold {fold}: resumed from {resume} after epoch {start}")
+            print(f"fold {fold}: resumed from {config.repo_relative(resume)} after epoch {start}")
 
     net = model
     if distributed():

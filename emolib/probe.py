@@ -289,8 +289,6 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget and
     the device it ran on; the probe itself runs here."""
     enc = encoder_summary(out, epoch)
-    where = Path(out).resolve()  # inside the repository: recorded relative to it, as it is everywhere
-    where = str(where.relative_to(config.REPO)) if where.is_relative_to(config.REPO) else str(out)
     emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
     method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']} "
@@ -302,7 +300,7 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
             pred = probe_cv(meta, emb, fit, speaker_norm=norm)
         rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method, protocol="SI-5",
                                  profile=config.profile(profile), corpus=config.corpus_name(corpus),
-                                 speaker_norm=norm, wall_s=t.seconds, encoders=where, encoder=enc,
+                                 speaker_norm=norm, wall_s=t.seconds, encoders=config.repo_relative(out), encoder=enc,
                                  readout={"pool": pool, "blocks": blocks}))
     return rows
 
