@@ -117,21 +117,32 @@ class ReportCNN(nn.Module):
 @dataclass(frozen=True)
 class TrainConfig:
     """Training budget.  Each epoch draws ``epoch_samples`` training rows at random without
-    replacement (all rows if there are fewer), which bounds the cost of an epoch on a CPU."""
+    replacement (all rows if there are fewer), which bounds the cost of an epoch on a CPU;
+    ``epoch_samples=None`` makes every epoch a full pass over the training rows in a fresh
+    random order, as Keras's ``fit`` does."""
 
     epochs: int
-    epoch_samples: int
+    epoch_samples: int | None
     batch_size: int = 64
     lr: float = 1e-3  # Keras's Adam default
     seed: int = 0
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("epoch_samples", 2), ("batch_size", 2)):
+            if name == "epoch_samples" and self.epoch_samples is None:
+                continue
             if getattr(self, name) < least:
                 raise ValueError(f"TrainConfig.{name} must be at least {least}, "
                                  f"got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be positive, got {self.lr}")
+
+    def describe(self) -> str:
+        """The budget in words, for results rows, e.g. '30 full passes, batch 32'."""
+        plural = "" if self.epochs == 1 else ("es" if self.epoch_samples is None else "s")
+        per_epoch = (f"full pass{plural}" if self.epoch_samples is None
+                     else f"epoch{plural} of {self.epoch_samples} rows")
+        return f"{self.epochs} {per_epoch}, batch {self.batch_size}"
 
 
 def _features(X, n_features: int | None, name: str) -> np.ndarray:
@@ -166,7 +177,7 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
     ``y_train`` (into ``corpus.CLASSES``).
 
     The model's standardisation buffers are set from ``X_train`` first.  Each epoch draws
-    ``cfg.epoch_samples`` rows without replacement and steps Adam through them in batches of
+    ``cfg.epoch_samples`` rows without replacement (all of them if None) and steps Adam through them in batches of
     ``cfg.batch_size``; a final batch of a single row is dropped, since BatchNorm cannot
     normalise one row in training mode.
 
@@ -205,7 +216,9 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
         bar = tqdm(range(1, cfg.epochs + 1), desc="ReportCNN", unit="epoch",
                    disable=not progress)
         for epoch in bar:
-            idx = rng.permutation(len(X))[:cfg.epoch_samples]
+            idx = rng.permutation(len(X))
+            if cfg.epoch_samples is not None:
+                idx = idx[:cfg.epoch_samples]
             if len(idx) % cfg.batch_size == 1:
                 idx = idx[:-1]
             idx = torch.from_numpy(idx)

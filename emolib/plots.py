@@ -84,15 +84,18 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
 
     ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa
     (per utterance for SI-5) and segment_wa (accuracy of single-segment decisions); a protocol
-    other than the leaky split and plain ``SI-5`` is drawn by its utterance WA and UAR;
+    other than the leaky split and plain ``SI-5`` is drawn by its utterance WA and UAR, and
+    up to three leaky protocols (e.g. two training budgets) by their segment accuracy;
     ``report``: the report's Table 3 accuracies by segment label, drawn for comparison."""
     fig, ax = _axes(ax, (7.5, 4))
     order = list(dict.fromkeys(study.segment))
     x = np.arange(len(order))
+    leaky_styles = iter([("o-", "tab:red"), ("o--", "darkred"), ("o-.", "salmon")])
     for protocol, rows in study.groupby("protocol", sort=False):
         rows = rows.set_index("segment").reindex(order)
-        if "leaky" in protocol:
-            ax.plot(x, rows.segment_wa, "o-", color="tab:red", label=f"{protocol}: segment accuracy")
+        if "leaky" in protocol:  # e.g. at the study's budget, and with the report's kind of training
+            style, color = next(leaky_styles)
+            ax.plot(x, rows.segment_wa, style, color=color, label=f"{protocol}: segment accuracy")
         elif protocol == "SI-5":
             ax.plot(x, rows.segment_wa, "s:", color="tab:blue", label=f"{protocol}: segment accuracy")
             ax.plot(x, rows.wa, "s-", color="tab:blue", label=f"{protocol}: utterance WA")

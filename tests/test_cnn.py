@@ -163,6 +163,22 @@ def test_standardisation_comes_from_the_training_rows_only():
         assert not torch.allclose(model(x), plain(x), atol=1e-3)
 
 
+def test_epoch_samples_none_is_a_full_pass_every_epoch():
+    X, y = _clusters(n_per_class=6, n_features=40)  # 42 rows
+    full, h_full = cnn.train(X, y, TrainConfig(epochs=2, epoch_samples=None, batch_size=8),
+                             progress=False)
+    every, h_every = cnn.train(X, y, TrainConfig(epochs=2, epoch_samples=len(X), batch_size=8),
+                               progress=False)
+    half, _ = cnn.train(X, y, TrainConfig(epochs=2, epoch_samples=len(X) // 2, batch_size=8),
+                        progress=False)
+    assert _same_state(full, every) and h_full.equals(h_every)
+    assert not _same_state(full, half)
+    assert TrainConfig(epochs=30, epoch_samples=None, batch_size=32).describe() == \
+        "30 full passes, batch 32"
+    assert TrainConfig(epochs=1, epoch_samples=192, batch_size=16).describe() == \
+        "1 epoch of 192 rows, batch 16"
+
+
 def test_final_batch_of_one_row_is_dropped():
     X, y = _clusters(n_per_class=3, n_features=40)  # 21 rows: batches of 4 leave one over
     _, hist = cnn.train(X, y, TrainConfig(epochs=1, epoch_samples=21, batch_size=4),
