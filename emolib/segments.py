@@ -95,15 +95,26 @@ def descriptors(meta: pd.DataFrame, progress: bool = True) -> list[np.ndarray]:
 
 
 def segment_means(frames: list[np.ndarray], seg_ms: int | None,
-                  frontend: ReportDescriptors = ReportDescriptors()) -> tuple[np.ndarray, np.ndarray]:
-    """Cut each utterance into non-overlapping segments of ``seg_ms`` (the tail shorter than
-    a segment is dropped; an utterance shorter than one segment is one segment) and average
-    the frames of each.  Returns (X: segments x 173, utterance index of each segment)."""
+                  frontend: ReportDescriptors = ReportDescriptors(),
+                  hop_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each utterance into segments of ``seg_ms`` starting every ``hop_ms`` (default
+    ``seg_ms``: non-overlapping; e.g. ``seg_ms // 2`` for 50 % overlap), drop the tail shorter
+    than a segment (an utterance shorter than one segment is one segment) and average the
+    frames of each.  Returns (X: segments x 173, utterance index of each segment)."""
+    if hop_ms is not None and (seg_ms is None or not 0 < hop_ms <= seg_ms):
+        raise ValueError(f"hop_ms must lie in 1..seg_ms ({seg_ms}) for segments of a fixed "
+                         f"length, got {hop_ms}; leave it None for non-overlapping segments")
     xs, owner = [], []
     for i, f in enumerate(frames):
         k = f.shape[1] if seg_ms is None else min(frontend.frames(seg_ms), f.shape[1])
-        n = f.shape[1] // k
-        xs.append(f[:, : n * k].reshape(f.shape[0], n, k).mean(axis=2).T)
+        hop = k if hop_ms is None or k < frontend.frames(seg_ms) else frontend.frames(hop_ms)
+        if hop == k:
+            n = f.shape[1] // k
+            xs.append(f[:, : n * k].reshape(f.shape[0], n, k).mean(axis=2).T)
+        else:  # overlapping windows, every hop frames
+            windows = np.lib.stride_tricks.sliding_window_view(f, k, axis=1)[:, ::hop]
+            n = windows.shape[1]
+            xs.append(windows.mean(axis=2).T)
         owner.append(np.full(n, i))
     return np.concatenate(xs).astype(np.float32), np.concatenate(owner)
 
@@ -154,10 +165,13 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
 
 
 def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
-          budget: cnn.TrainConfig, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+          budget: cnn.TrainConfig, seed: int = 0, progress: bool = True,
+          hop_ms: int | None = None) -> pd.DataFrame:
     """The report's protocol: a random 80/20 split over segments, scored per segment.
-    NOT speaker-independent; kept only to show how much the leakage inflates accuracy."""
-    X, owner = segment_means(frames, seg_ms)
+    NOT speaker-independent; kept only to show how much the leakage inflates accuracy.
+    ``hop_ms`` < ``seg_ms`` cuts overlapping segments (:func:`segment_means`), so that
+    neighbours sharing frames can land on both sides: more leakage still."""
+    X, owner = segment_means(frames, seg_ms, hop_ms=hop_ms)
     y = _labels(meta)[owner]
     train, test = leaky_random_split(len(X), test_size=0.2, seed=seed, stratify=y)
     model, _ = cnn.train(X[train], y[train], budget, progress=progress)

@@ -1,6 +1,7 @@
 """The report's descriptors, segmentation, and the two protocols of the segment study."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from emolib import cnn, segments
 from emolib.corpus import CLASSES, SPEAKERS
@@ -28,6 +29,21 @@ def test_segment_means_cut_and_average():
     np.testing.assert_allclose(X[2], [1, 1])
     Xw, ow = segments.segment_means(f, None)
     assert list(ow) == [0, 1] and np.allclose(Xw[0], f[0].mean(axis=1))
+
+
+def test_segment_means_with_overlap():
+    f = [np.arange(2 * 20, dtype=np.float32).reshape(2, 20), np.ones((2, 5), np.float32)]
+    X, owner = segments.segment_means(f, 128, hop_ms=64)  # 8 frames every 4
+    assert list(owner) == [0, 0, 0, 0, 1]  # starts 0, 4, 8, 12 (16 + 8 > 20); 5 frames -> 1
+    for j, start in enumerate((0, 4, 8, 12)):
+        np.testing.assert_allclose(X[j], f[0][:, start:start + 8].mean(axis=1))
+    np.testing.assert_allclose(X[4], [1, 1])
+    same, same_owner = segments.segment_means(f, 128, hop_ms=128)
+    plain, plain_owner = segments.segment_means(f, 128)
+    assert np.array_equal(same, plain) and np.array_equal(same_owner, plain_owner)
+    for bad_seg, bad_hop in ((128, 0), (128, 256), (None, 64)):
+        with pytest.raises(ValueError, match="hop_ms"):
+            segments.segment_means(f, bad_seg, hop_ms=bad_hop)
 
 
 def _toy(per_cell=2, frames=40, seed=0):
@@ -65,6 +81,9 @@ def test_leaky_split_scores_segments_and_mixes_speakers():
     n_segments = len(segments.segment_means(frames, 128)[1])
     assert len(pred) == round(0.2 * n_segments) and (pred.fold == 0).all()
     assert pred.segment.is_unique and pred.speaker.nunique() == len(SPEAKERS)
+    overlapping = segments.leaky(frames, meta, 128, BUDGET, progress=False, hop_ms=64)
+    n_overlapping = len(segments.segment_means(frames, 128, hop_ms=64)[1])
+    assert n_overlapping > n_segments and len(overlapping) == round(0.2 * n_overlapping)
 
 
 def test_si5_speaker_norm_standardises_each_speakers_segments_before_training(monkeypatch):
