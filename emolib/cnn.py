@@ -177,9 +177,9 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
     ``y_train`` (into ``corpus.CLASSES``).
 
     The model's standardisation buffers are set from ``X_train`` first.  Each epoch draws
-    ``cfg.epoch_samples`` rows without replacement (all of them if None) and steps Adam through them in batches of
-    ``cfg.batch_size``; a final batch of a single row is dropped, since BatchNorm cannot
-    normalise one row in training mode.
+    ``cfg.epoch_samples`` rows without replacement (all of them if None) and steps Adam
+    through them in batches of ``cfg.batch_size``; a final batch of a single row is dropped,
+    since BatchNorm cannot normalise one row in training mode.
 
     ``X_monitor``/``y_monitor`` (e.g. held-out speakers) are only scored after each epoch,
     in eval mode, for plotting learning curves; they never influence training.  The same
