@@ -85,9 +85,10 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     ``study``: one row per (segment, protocol) with columns segment, protocol, uar, wa
     (per utterance for SI-5) and segment_wa (accuracy of single-segment decisions); a protocol
     other than the leaky split and plain ``SI-5`` is drawn by its utterance WA and UAR, and
-    up to three leaky protocols (e.g. two training budgets) by their segment accuracy;
-    ``report``: the report's Table 3 accuracies by segment label, drawn for comparison."""
-    fig, ax = _axes(ax, (7.5, 4))
+    up to three leaky protocols (e.g. two training budgets, overlapping segments) by their
+    segment accuracy; ``report``: the report's Table 3 accuracies by segment label, drawn for
+    comparison.  The legend sits right of the axes, where it hides no curve."""
+    fig, ax = _axes(ax, (10.5, 4))
     order = list(dict.fromkeys(study.segment))
     x = np.arange(len(order))
     leaky_styles = iter([("o-", "tab:red"), ("o--", "darkred"), ("o-.", "salmon")])
@@ -110,7 +111,7 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     ax.text(x[-1], 1 / len(CLASSES) + 0.01, "chance", ha="right", va="bottom", fontsize=8, color="0.4")
     ax.set(xticks=x, xticklabels=order, xlabel="segment length", ylabel="accuracy / UAR",
            ylim=(0, 1), title="Conv1D: random segment split vs speaker-independent SI-5")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     return fig
 
 
