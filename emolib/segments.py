@@ -105,10 +105,12 @@ def segment_means(frames: list[np.ndarray], seg_ms: int | None,
     if hop_ms is not None and (seg_ms is None or not 0 < hop_ms <= seg_ms):
         raise ValueError(f"hop_ms must lie in 1..seg_ms ({seg_ms}) for segments of a fixed "
                          f"length, got {hop_ms}; leave it None for non-overlapping segments")
+    seg = None if seg_ms is None else frontend.frames(seg_ms)
+    step = None if hop_ms is None else frontend.frames(hop_ms)
     xs, owner = [], []
     for i, f in enumerate(frames):
-        k = f.shape[1] if seg_ms is None else min(frontend.frames(seg_ms), f.shape[1])
-        hop = k if hop_ms is None or k < frontend.frames(seg_ms) else frontend.frames(hop_ms)
+        k = f.shape[1] if seg is None else min(seg, f.shape[1])
+        hop = k if step is None or k < seg else step
         if hop == k:
             n = f.shape[1] // k
             xs.append(f[:, : n * k].reshape(f.shape[0], n, k).mean(axis=2).T)
