@@ -1,6 +1,8 @@
 """Figures used by the notebooks.  Each function draws on a given (or new) axes and returns
-the figure; :func:`save` writes it to ``figures/`` and returns the repository-relative path."""
+the figure; :func:`save` writes it to ``figures/``."""
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -87,8 +89,9 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     other than the leaky split and plain ``SI-5`` is drawn by its utterance WA and UAR, and
     up to three leaky protocols (e.g. two training budgets, overlapping segments) by their
     segment accuracy; ``report``: the report's Table 3 accuracies by segment label, drawn for
-    comparison.  The legend sits right of the axes, where it hides no curve."""
-    fig, ax = _axes(ax, (10.5, 4))
+    comparison.  The legend sits below the axes in two columns, where it hides no curve and
+    leaves the axes the figure's full width."""
+    fig, ax = _axes(ax, (9, 6.4))
     order = list(dict.fromkeys(study.segment))
     x = np.arange(len(order))
     leaky_styles = iter([("o-", "tab:red"), ("o--", "darkred"), ("o-.", "salmon")])
@@ -111,7 +114,9 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     ax.text(x[-1], 1 / len(CLASSES) + 0.01, "chance", ha="right", va="bottom", fontsize=8, color="0.4")
     ax.set(xticks=x, xticklabels=order, xlabel="segment length", ylabel="accuracy / UAR",
            ylim=(0, 1), title="Conv1D: random segment split vs speaker-independent SI-5")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [textwrap.fill(label, 52) for label in labels], fontsize=8, ncol=2,
+              loc="upper center", bbox_to_anchor=(0.5, -0.13), borderaxespad=0)
     return fig
 
 

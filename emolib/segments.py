@@ -41,7 +41,7 @@ BUDGETS = {
 #: The report's kind of training, for reproducing its Table 3 on its leaky split: every epoch a
 #: full pass over the training segments in batches of 32 (Keras's ``fit`` with its default
 #: batch size).  At 128 ms that is 9,100 segments an epoch (18,000 with segments overlapping by
-#: half), so only the nine leaky trainings get it (73 min for all nine on a 2-core CPU), not the
+#: half), so only the nine leaky trainings get it (73-78 min for all nine on a 2-core CPU), not the
 #: 50 SI-5 ones.  Smoke keeps a token.
 REPORT_BUDGETS = {
     "smoke": cnn.TrainConfig(epochs=1, epoch_samples=192, batch_size=32),
