@@ -22,7 +22,10 @@ CPU, so a seed gives the same views on every device):
 - :class:`RandomGain`        ± ``max_db`` decibels (an offset of the log power);
 - :class:`LogMixupExp`       ``log((1-λ)·e^x + λ·e^z)`` with another utterance of the batch or a
   queue of earlier ones, ``λ ~ U(0, ratio)``;
-- :class:`Normalize`         per-band standardisation with a fold's training statistics;
+- :class:`MelWarp`           a random vocal-tract-length warp of the mel axis (VTLP): formants and
+  harmonics move together by a factor ``α``, the time course (prosody) is untouched;
+- :class:`Normalize`         per-band standardisation with a fold's training statistics (or,
+  for ``input_norm="speaker"``, with each utterance's own speaker's statistics);
 - :class:`RandomResizedCrop` a virtual crop of random size and place, resized back;
 - :class:`SpecAugment`       frequency and time masks.
 
@@ -276,15 +279,75 @@ class LogMixupExp(nn.Module):
 
 
 class Normalize(nn.Module):
-    """Per-band standardisation ``(x - mean) / std`` with a fold's training statistics."""
+    """Per-band standardisation ``(x - mean) / std`` with a fold's training statistics.
 
-    def __init__(self, standardizer: Standardizer):
+    With a list of standardizers and ``groups`` (one group index per utterance), utterance
+    ``i`` is standardised with ``standardizers[groups[i]]`` (e.g. its own speaker's
+    statistics); ``forward`` then needs the batch's utterance indices."""
+
+    def __init__(self, standardizer: Standardizer | Sequence[Standardizer], groups=None):
         super().__init__()
-        self.register_buffer("mean", torch.from_numpy(standardizer.mean)[:, None])
-        self.register_buffer("std", torch.from_numpy(standardizer.std)[:, None])
+        many = not isinstance(standardizer, Standardizer)
+        if many and groups is None:
+            raise ValueError("Normalize: several standardizers need groups (one per utterance)")
+        stats = list(standardizer) if many else [standardizer]
+        self.register_buffer("mean", torch.from_numpy(np.stack([s.mean for s in stats]))[:, :, None])
+        self.register_buffer("std", torch.from_numpy(np.stack([s.std for s in stats]))[:, :, None])
+        self.groups = torch.as_tensor(np.asarray(groups), dtype=torch.long) if many else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+    def forward(self, x: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+        if self.groups is None:
+            return (x - self.mean[0]) / self.std[0]
+        if idx is None:
+            raise ValueError("Normalize with per-group statistics needs the utterance indices")
+        g = self.groups[torch.as_tensor(idx).cpu()].to(x.device)
+        return (x - self.mean[g]) / self.std[g]
+
+
+class MelWarp(nn.Module):
+    """Vocal-tract-length perturbation (Jaitly & Hinton, 2013) on log-mels: a warp factor
+    ``α ~ U(1 - max_warp, 1 + max_warp)`` per utterance moves every frequency ``f`` below
+    ``boundary_hz · min(α, 1) / α`` to ``α·f`` (a longer or shorter vocal tract: formants and
+    pitch harmonics together), and maps the rest linearly so that the top band stays the top.
+    Each output band reads the input at the warped position (linear interpolation between bands,
+    edges repeated).  Acts on the log power; time is untouched, so the prosody is kept.
+
+    Our own: librosa changes pitch on waveforms only (slow: see :func:`pitch_shift`), and has no
+    warp of an existing mel axis; here it runs batched on the views, on the CPU or a GPU."""
+
+    def __init__(self, max_warp: float = 0.15, cfg: LogMelConfig = LogMelConfig(), boundary_hz: float = 4800.0):
+        super().__init__()
+        import librosa
+
+        if not 0 <= max_warp < 1:
+            raise ValueError(f"MelWarp: max_warp must be in [0, 1), got {max_warp}")
+        self.max_warp, self.nyquist, self.boundary = max_warp, cfg.sample_rate / 2, boundary_hz
+        self.centres = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1]
+        self._mel_centres = librosa.hz_to_mel(self.centres)
+
+    def source_positions(self, alpha: np.ndarray) -> np.ndarray:
+        """``(B, F)`` fractional band indices each output band reads from, for warp factors ``alpha``."""
+        import librosa
+
+        a = np.asarray(alpha, dtype=np.float64)[:, None]
+        g, half = self.centres[None, :], self.nyquist
+        f0 = self.boundary * np.minimum(a, 1) / a  # below f0 the warp is f -> a·f
+        upper = half - (half - g) * (half - f0) / (half - a * f0)
+        src = np.where(g <= a * f0, g / a, upper)
+        return np.interp(librosa.hz_to_mel(src), self._mel_centres, np.arange(len(self.centres)))
+
+    def forward(self, x: torch.Tensor, generator=None, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        if self.max_warp == 0 and alpha is None:
+            return x
+        if alpha is None:
+            alpha = _uniform(len(x), 1 - self.max_warp, 1 + self.max_warp, generator)
+        pos = torch.from_numpy(self.source_positions(alpha.numpy())).to(x.device, x.dtype)
+        lo = pos.floor().long().clamp(0, x.shape[1] - 1)
+        hi = (lo + 1).clamp(max=x.shape[1] - 1)
+        w = (pos - lo)[:, :, None]
+        t = x.shape[2]
+        return (x.gather(1, lo[:, :, None].expand(-1, -1, t)) * (1 - w)
+                + x.gather(1, hi[:, :, None].expand(-1, -1, t)) * w)
 
 
 class RandomResizedCrop(nn.Module):
@@ -360,6 +423,12 @@ class ViewRecipe:
     resized_crop: bool = False
     freq_mask: int = 0
     time_mask: int = 0
+    warp: float = 0.0          # MelWarp's max_warp (0: off)
+    warp_views: str = "both"   # "both": each view its own warp; "one": view 2 only
+
+    def __post_init__(self):
+        if self.warp_views not in ("both", "one"):
+            raise ValueError(f"warp_views must be 'both' or 'one', got {self.warp_views!r}")
 
 
 #: Named combinations compared in notebook 02 (and selectable for pretraining).
@@ -369,6 +438,8 @@ RECIPES: dict[str, ViewRecipe] = {
     "byol-a": ViewRecipe(mixup=0.4, resized_crop=True, gain_db=6.0),
     "byol-a+masks": ViewRecipe(mixup=0.4, resized_crop=True, gain_db=6.0, freq_mask=8, time_mask=16),
     "report+byol-a": ViewRecipe(waveform=True, mixup=0.4, resized_crop=True, gain_db=6.0),
+    "report+warp": ViewRecipe(waveform=True, warp=0.15),
+    "crop+warp": ViewRecipe(warp=0.15),
 }
 
 
@@ -385,11 +456,13 @@ class TwoViews(nn.Module):
 
     ``clean``: the utterances' log-mels; ``variants``: the output of :func:`report_variants`
     for the same utterances (needed when ``recipe.waveform``); ``standardizer``: the fold's
-    training statistics.  With several variants per view, each call picks one at random.
+    training statistics (or one per group, with ``groups`` giving each utterance's group: see
+    :class:`Normalize`).  With several variants per view, each call picks one at random.
     """
 
-    def __init__(self, clean: Sequence[np.ndarray], standardizer: Standardizer,
-                 recipe: ViewRecipe = ViewRecipe(), variants: dict | None = None, queue: int = 0):
+    def __init__(self, clean: Sequence[np.ndarray], standardizer: Standardizer | Sequence[Standardizer],
+                 recipe: ViewRecipe = ViewRecipe(), variants: dict | None = None, queue: int = 0,
+                 groups=None):
         super().__init__()
         self.recipe, self.n = recipe, len(clean)
         self.clean = MelBank(clean)
@@ -407,7 +480,8 @@ class TwoViews(nn.Module):
         self.crop = RandomTimeCrop(recipe.crop_frames)
         self.gain = RandomGain(recipe.gain_db)
         self.mixup = nn.ModuleList([LogMixupExp(recipe.mixup, queue) for _ in (1, 2)])
-        self.normalize = Normalize(standardizer)
+        self.normalize = Normalize(standardizer, groups)
+        self.warp = MelWarp(recipe.warp, LogMelConfig(n_mels=clean[0].shape[0]))
         self.resized_crop = RandomResizedCrop() if recipe.resized_crop else nn.Identity()
         self.masks = SpecAugment(recipe.freq_mask, recipe.time_mask)
 
@@ -424,7 +498,9 @@ class TwoViews(nn.Module):
         else:
             x = self.crop(self.clean, idx, generator)
         x = self.mixup[which - 1](self.gain(x, generator), generator)
-        x = self.normalize(x)
+        if self.recipe.warp and (which == 2 or self.recipe.warp_views == "both"):
+            x = self.warp(x, generator)
+        x = self.normalize(x, idx)
         if self.recipe.resized_crop:
             x = self.resized_crop(x, generator)
         return self.masks(x, generator)[:, None]

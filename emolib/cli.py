@@ -94,6 +94,21 @@ def _probe(args) -> int:
     return 0
 
 
+def _ablation(args) -> int:
+    from . import ablation
+    from .corpus import load_corpus
+
+    names = args.variants or list(ablation.VARIANTS)
+    unknown = [n for n in names if n not in ablation.VARIANTS]
+    if unknown:  # checked before the corpus is read
+        raise EmolibError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(ablation.VARIANTS)}")
+    meta = load_corpus(args.corpus, args.root)
+    table = ablation.run(meta, names, args.out, device=args.device, profile=args.profile, corpus=args.corpus,
+                         progress=not args.quiet)
+    print(table.drop(columns=["options"]).round(3).to_string())
+    return 0
+
+
 def _bench(args) -> int:
     from . import bench
 
@@ -166,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--knn-k", type=int)
     pre.add_argument("--spike-factor", type=float, help="stop when the loss exceeds this times its running "
                      "average (0: only on non-finite loss)")
+    pre.add_argument("--batch-by", choices=["none", "speaker", "gender"],
+                     help="speaker / gender: every batch holds one training speaker (gender) only, so the "
+                     "negatives share the voice (default none: mixed)")
+    pre.add_argument("--input-norm", choices=["global", "speaker"],
+                     help="log-mel statistics: the fold's training speakers (global, default) or each "
+                     "utterance's own speaker (its probes are then speaker-normalised rows)")
+    pre.add_argument("--warp", type=float, metavar="MAX",
+                     help="random vocal-tract-length warp of the mel axis, factor in [1-MAX, 1+MAX] (e.g. 0.15)")
+    pre.add_argument("--warp-views", choices=["both", "one"], help="warp each view (both) or view 2 only")
+    pre.add_argument("--adversary", type=float, metavar="WEIGHT",
+                     help="gradient-reversed speaker head on the training speakers, with this weight (0: off)")
     pre.set_defaults(func=_pretrain)
 
     prb = sub.add_parser("probe", help="linear probes (SI-5, with and without speaker normalisation) of the "
@@ -179,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     prb.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     prb.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     prb.set_defaults(func=_probe)
+
+    abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "
+                         "(writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
+                         description="Each variant is the profile's pretraining budget with some pretext options "
+                         "changed (emolib.ablation.VARIANTS); all five SI-5 folds are pretrained (resumable), "
+                         "probed and measured. Example: python -m emolib ablation --variants report warp "
+                         "--device cuda")
+    abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: all of emolib.ablation.VARIANTS")
+    abl.add_argument("--out", help="encoders folder (default: checkpoints/ablation, per corpus and profile)")
+    abl.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
+    abl.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    abl.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    abl.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    abl.add_argument("--quiet", action="store_true", help="no progress bars")
+    abl.set_defaults(func=_ablation)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -101,13 +102,15 @@ def summarize(pred: pd.DataFrame) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _commit() -> str:
-    """The repository's HEAD (asked once per process)."""
+    """The repository's HEAD (asked once per process); in a copy of the tree without ``.git``
+    (a GPU box, say) the commit named by ``EMOLIB_COMMIT``, else ``unknown``."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
                              capture_output=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        head = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        head = ""
+    return head or os.environ.get("EMOLIB_COMMIT") or "unknown"
 
 
 def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, profile: str,

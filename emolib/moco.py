@@ -73,14 +73,24 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, last_bn: bool = Tru
     return nn.Sequential(*mods)
 
 
+def _sizes(n: int, device) -> list[int]:
+    """Every process's local batch size (they differ with one-speaker batches)."""
+    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long, device=device))
+    return [int(s) for s in sizes]
+
+
 @torch.no_grad()
 def gather(x: torch.Tensor) -> torch.Tensor:
-    """All processes' ``x`` concatenated along the batch (no gradient); ``x`` itself alone."""
+    """All processes' ``x`` concatenated along the batch (no gradient); ``x`` itself alone.
+    Local batches may differ in size: each is padded to the largest for the exchange."""
     if not distributed():
         return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
+    sizes = _sizes(len(x), x.device)
+    padded = torch.cat([x, x.new_zeros(max(sizes) - len(x), *x.shape[1:])]) if max(sizes) > len(x) else x
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)])
 
 
 class MoCo(nn.Module):
@@ -111,19 +121,22 @@ class MoCo(nn.Module):
     def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         q, k = F.normalize(q, dim=1), F.normalize(gather(F.normalize(k, dim=1)), dim=1)
         logits = q @ k.T / self.temperature
-        rank = dist.get_rank() if distributed() else 0
-        labels = torch.arange(len(q), device=q.device) + rank * len(q)
+        offset = sum(_sizes(len(q), q.device)[:dist.get_rank()]) if distributed() else 0
+        labels = torch.arange(len(q), device=q.device) + offset
         return F.cross_entropy(logits, labels) * (2 * self.temperature)
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float) -> torch.Tensor:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False):
         """The symmetric loss for a batch of view pairs; updates the momentum encoder with
-        momentum ``m`` first (as the official code does, before computing the keys)."""
-        q1 = self.predictor(self.base_encoder(x1))
-        q2 = self.predictor(self.base_encoder(x2))
+        momentum ``m`` first (as the official code does, before computing the keys).  With
+        ``features``, also the backbone outputs of both views (for a speaker adversary)."""
+        h1, h2 = self.backbone(x1), self.backbone(x2)
+        q1 = self.predictor(self.base_encoder.projector(h1))
+        q2 = self.predictor(self.base_encoder.projector(h2))
         with torch.no_grad():
             self.update_momentum_encoder(m)
             k1, k2 = self.momentum_encoder(x1), self.momentum_encoder(x2)
-        return self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
+        loss = self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
+        return (loss, torch.cat([h1, h2])) if features else loss
 
 
 def learning_rate(blr: float, batch_size: int, progress_epochs: float, epochs: int, warmup: float) -> float:

@@ -278,3 +278,31 @@ def embedding_maps(maps: dict[str, np.ndarray], meta: pd.DataFrame, title: str =
     if title:
         fig.suptitle(title)
     return fig
+
+
+def pretext_map(table: pd.DataFrame, title: str = ""):
+    """Where each pretext variant lands (:func:`emolib.ablation.summary`): left, the 5-NN speaker
+    accuracy of its embeddings against their 5-NN emotion UAR; right, against the SI-5 probe UAR
+    without (filled) and with (open) speaker normalisation.  Chance lines dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
+    x = 100 * table.speaker_5nn
+    panels = ((axes[0], [("emotion_5nn_uar", "o", True)], "5-NN emotion UAR (%)"),
+              (axes[1], [("uar", "o", True), ("uar_spknorm", "o", False)], "SI-5 probe UAR (%)"))
+    colors = dict(zip(table.index, sns.color_palette("tab20", len(table))))
+    for ax, series, ylabel in panels:
+        for column, marker, filled in series:
+            for name, xv, yv in zip(table.index, x, 100 * table[column]):
+                ax.scatter(xv, yv, s=60, marker=marker, color=colors[name] if filled else "none",
+                           edgecolors=colors[name], linewidths=1.5, zorder=3)
+                if filled:
+                    ax.annotate(name, (xv, yv), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
+        ax.axvline(10, color="0.6", ls=":", lw=1)
+        ax.axhline(100 / 7, color="0.6", ls=":", lw=1)
+        ax.set(xlabel="5-NN speaker accuracy (%, chance 10)", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    axes[1].scatter([], [], color="0.3", label="raw")
+    axes[1].scatter([], [], color="none", edgecolors="0.3", label="speaker-normalised")
+    axes[1].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return fig

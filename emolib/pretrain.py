@@ -13,6 +13,10 @@ Per fold, under ``<out>/fold<k>/``:
 
 A loss that is not finite, or that jumps above ``spike_factor`` times its running average, stops
 the run with the step named; the last checkpoint on disk is the last good one.
+
+The pretext options that deny the speaker shortcut (``batch_by``, ``input_norm``, ``warp``,
+``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their defaults are the
+recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no adversary).
 """
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ import pandas as pd
 import torch
 
 from . import config
-from .augment import TwoViews, recipe, report_variants
+from . import pretext
+from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
 from .errors import EmolibError
 from .features import fit_standardizer, log_mels
@@ -70,6 +75,24 @@ class PretrainConfig:
     knn_every: int = 5
     knn_k: int = 20
     spike_factor: float = 2.5
+    batch_by: str = "none"       # "speaker" / "gender": one speaker (gender) per batch
+    input_norm: str = "global"   # "speaker": each log-mel standardised with its speaker's statistics
+    warp: float = 0.0            # mel-axis (vocal-tract-length) warp of the views, max |1 - α|
+    warp_views: str = "both"     # "one": only view 2 is warped
+    adversary: float = 0.0       # weight of the gradient-reversed speaker head (0: none)
+
+    def __post_init__(self):
+        if self.aug not in RECIPES:
+            raise EmolibError(f"--aug {self.aug!r}: choose one of {', '.join(RECIPES)}")
+        for name, allowed in (("batch_by", pretext.BATCH_BY), ("input_norm", pretext.INPUT_NORM),
+                              ("warp_views", ("both", "one"))):
+            if getattr(self, name) not in allowed:
+                raise EmolibError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of "
+                                  + ", ".join(allowed))
+        if not 0 <= self.warp < 1:
+            raise EmolibError(f"--warp {self.warp}: the largest warp |1 - α| must be in [0, 1), e.g. 0.15")
+        if self.adversary < 0:
+            raise EmolibError(f"--adversary {self.adversary}: the weight must be 0 (off) or positive")
 
     def backbone(self, n_mels: int = 64) -> BackboneConfig:
         return BackboneConfig(self.arch, self.depth, n_mels, self.frames, self.patch_size,
@@ -121,6 +144,20 @@ class FoldData:
     y_test: np.ndarray
     normalization: Normalization
     views: TwoViews = field(repr=False)
+    train_speakers: np.ndarray = None
+    train_genders: np.ndarray = None
+    speaker_input: bool = False  # input_norm="speaker": embed each speaker with its own statistics
+    test_speakers: np.ndarray = None
+
+    def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
+        """The training and held-out log-mels as the encoder sees them, with the statistics
+        :func:`emolib.vit.embed` should apply (identity where they are standardised already)."""
+        mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
+        if not self.speaker_input:
+            return self.train_mels, self.test_mels, mean, std
+        return (pretext.standardize_by_speaker(self.train_mels, self.train_speakers),
+                pretext.standardize_by_speaker(self.test_mels, self.test_speakers),
+                np.zeros_like(mean), np.ones_like(std))
 
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool = True) -> FoldData:
@@ -133,13 +170,20 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool
     mels = log_mels(meta.path, progress=progress)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
-    rec = recipe(cfg.aug, crop_frames=cfg.frames)
+    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp or RECIPES[cfg.aug].warp,
+                 warp_views=cfg.warp_views)
     variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
                 if rec.waveform else None)
     labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    speakers = meta.speaker.astype(str).to_numpy()
+    stats, groups = std, None
+    if cfg.input_norm == "speaker":  # each training speaker's own statistics, from its own audio
+        stats, groups = pretext.speaker_standardizers(train, speakers[f.train])
     return FoldData(train, [mels[i] for i in f.test], labels[f.train], labels[f.test],
                     Normalization(std.mean.tolist(), std.std.tolist()),
-                    TwoViews(train, std, rec, variants=variants))
+                    TwoViews(train, stats, rec, variants=variants, groups=groups),
+                    train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
+                    speaker_input=cfg.input_norm == "speaker", test_speakers=speakers[f.test])
 
 
 def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
@@ -148,9 +192,9 @@ def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    mean, std = np.array(data.normalization.mean), np.array(data.normalization.std)
-    train = embed(backbone, data.train_mels, mean, std, cfg.frames, device=device)
-    test = embed(backbone, data.test_mels, mean, std, cfg.frames, device=device)
+    train_mels, test_mels, mean, std = data.monitor_inputs()
+    train = embed(backbone, train_mels, mean, std, cfg.frames, device=device)
+    test = embed(backbone, test_mels, mean, std, cfg.frames, device=device)
     knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")
     pred = knn.fit(train, data.y_train).predict(test)
     return {"knn_acc": float((pred == data.y_test).mean()),
@@ -176,12 +220,15 @@ def _set_rng_state(state: dict, generator: torch.Generator) -> None:
 
 
 def save_checkpoint(path: Path, model: MoCo, optimizer, epoch: int, cfg: PretrainConfig, fold: int,
-                    generator: torch.Generator, history: list[dict], normalization: Normalization) -> None:
+                    generator: torch.Generator, history: list[dict], normalization: Normalization,
+                    adversary: torch.nn.Module | None = None) -> None:
     import io
 
     state = {"format": CHECKPOINT_FORMAT, "version": 1, "config": cfg.to_dict(), "fold": fold,
              "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "rng": _rng_state(generator), "history": history, "normalization": asdict(normalization)}
+    if adversary is not None:
+        state["adversary"] = adversary.state_dict()
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write(path, buf.getvalue())
@@ -200,8 +247,24 @@ def _write_history(folder: Path, history: list[dict]) -> None:
 
 
 def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
-    now = cfg.to_dict()
-    return [f"{k}: checkpoint {saved.get(k)!r}, now {now[k]!r}" for k in now if saved.get(k) != now[k]]
+    """Settings that differ; a setting added after the checkpoint was written counts as its default."""
+    now, default = cfg.to_dict(), PretrainConfig().to_dict()
+    return [f"{k}: checkpoint {saved.get(k, default[k])!r}, now {now[k]!r}" for k in now
+            if saved.get(k, default[k]) != now[k]]
+
+
+class _WithAdversary(torch.nn.Module):
+    """MoCo plus the gradient-reversed speaker head, as one module (for DDP): returns the total
+    loss, the contrastive loss, the head's loss and its accuracy."""
+
+    def __init__(self, moco: MoCo, adversary: pretext.SpeakerAdversary):
+        super().__init__()
+        self.moco, self.adversary = moco, adversary
+
+    def forward(self, x1, x2, m, speakers, scale):
+        ctr, features = self.moco(x1, x2, m, features=True)
+        adv, acc = self.adversary(features, torch.cat([speakers, speakers]), scale)
+        return ctr + adv, ctr.detach(), adv.detach(), acc.detach()
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -255,9 +318,15 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
     if init_from:
         load_official_moco(model.backbone, read_checkpoint(init_from), model.backbone_cfg)
         model.momentum_encoder.load_state_dict(model.base_encoder.state_dict())
+    names = sorted(set(data.train_speakers.tolist()))
+    speaker_ids = torch.tensor([names.index(s) for s in data.train_speakers])
+    adversary = (pretext.SpeakerAdversary(model.backbone_cfg.embed_dim, len(names)).to(dev)
+                 if cfg.adversary else None)
     model.to(dev)
     data.views.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
+    if adversary is not None:
+        params += list(adversary.parameters())
     if cfg.optimizer == "adamw":
         optimizer = torch.optim.AdamW(params, lr=0.0, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "lars":
@@ -270,22 +339,29 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
 
     if state is not None:
         model.load_state_dict(state["model"])
+        if adversary is not None:
+            adversary.load_state_dict(state["adversary"])
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"], generator)
         history, start = state["history"], state["epoch"]
         if rank == 0:
             print(f"fold {fold}: resumed from {config.repo_relative(resume)} after epoch {start}")
 
-    net = model
+    net = model if adversary is None else _WithAdversary(model, adversary)
     if distributed():
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+        net = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None,
                                       broadcast_buffers=False)
     if rank == 0:
         _write_history(folder, history)
 
-    iters = max(1, n_train // cfg.batch_size)
+    groups = pretext.batch_groups(cfg.batch_by, data.train_speakers, data.train_genders)
+    if groups is None:  # one global batch per step, cut into equal parts, one per process
+        iters = max(1, n_train // cfg.batch_size)
+    else:  # one group's batch per process and step: each process draws its own speaker
+        counts = pd.Series(groups).value_counts()
+        iters = max(1, int(np.ceil(counts / cfg.batch_size).sum()) // world)
     local = cfg.batch_size // world
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
     ema = None
@@ -295,13 +371,20 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
     model.train()
     t0 = time.perf_counter()
     for epoch in range(start, cfg.epochs):
-        perm = torch.randperm(n_train, generator=generator)
-        losses = []
+        batches = pretext.epoch_batches(n_train, cfg.batch_size, generator, groups)
+        losses, adv_losses, adv_accs = [], [], []
         for it in range(iters):
             step = epoch * iters + it
-            idx = perm[it * cfg.batch_size:(it + 1) * cfg.batch_size]
+            if groups is None:
+                idx = batches[it]
+                mine = slice(rank * local, (rank + 1) * local)
+            else:
+                parts = batches[it * world:(it + 1) * world]
+                idx = torch.cat(parts)
+                first = sum(len(b) for b in parts[:rank])
+                mine = slice(first, first + len(parts[rank]))
             x1, x2 = data.views(idx, generator)  # the global batch, the same in every process
-            x1, x2 = x1[rank * local:(rank + 1) * local], x2[rank * local:(rank + 1) * local]
+            x1, x2 = x1[mine], x2[mine]
             progress_epochs = epoch + it / iters
             lr = learning_rate(cfg.lr, cfg.batch_size, progress_epochs, cfg.epochs, cfg.warmup_epochs)
             m = momentum(cfg.moco_m, progress_epochs, cfg.epochs, cfg.moco_m_cos)
@@ -310,8 +393,15 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
             if on_step is not None:
                 on_step(step, model)
             with amp:
-                loss = net(x1, x2, m)
-            value = loss.detach().float()
+                if adversary is None:
+                    loss = net(x1, x2, m)
+                    ctr = loss.detach()
+                else:
+                    scale = pretext.adversary_scale(cfg.adversary, progress_epochs / cfg.epochs)
+                    loss, ctr, adv, acc = net(x1, x2, m, speaker_ids[idx[mine]].to(dev), scale)
+                    adv_losses.append(float(adv))
+                    adv_accs.append(float(acc))
+            value = ctr.float()
             if distributed():
                 torch.distributed.all_reduce(value)
                 value /= world
@@ -335,6 +425,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
             bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}", m=f"{m:.4f}")
         done = epoch + 1
         record = {"epoch": done, "step": done * iters, "loss": float(np.mean(losses)), "lr": lr, "momentum": m}
+        if adversary is not None:  # the speaker head on the training speakers (chance: 1 / speakers)
+            record.update(adversary_loss=float(np.mean(adv_losses)), adversary_acc=float(np.mean(adv_accs)))
         if rank == 0 and (done % cfg.knn_every == 0 or done == cfg.epochs or done in cfg.keep_epochs):
             record.update(knn_monitor(model.backbone, data, cfg, dev))
             model.train()
@@ -348,7 +440,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
                                  "device": device_name(dev)})
             if done % cfg.save_every == 0 or done == cfg.epochs:
                 save_checkpoint(ckpt_path, model, optimizer, done, cfg, fold, generator, history,
-                                data.normalization)
+                                data.normalization, adversary)
                 saved_epoch = done
         if distributed():
             torch.distributed.barrier()

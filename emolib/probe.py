@@ -41,6 +41,7 @@ from .errors import EmolibError
 from .evaluation import Timer, cross_validate, write_result
 from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
 from .files import atomic_write, sha256_file
+from .pretext import standardize_by_speaker
 from .pretrain import fold_dir
 from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone, over_windows
@@ -95,6 +96,13 @@ def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
 
 # --- utterance embeddings ------------------------------------------------------------------
 
+def speaker_input(info: dict) -> bool:
+    """Whether an encoder was pretrained on per-speaker standardised log-mels (``input_norm``
+    ``"speaker"``): its embeddings use each speaker's own statistics, so every probe of it is a
+    speaker-normalised row."""
+    return info.get("pretrain", {}).get("input_norm", "global") == "speaker"
+
+
 def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | None = None,
                     pool: str = "cls", blocks: int = 1, folds: Sequence[int] = range(N_FOLDS),
                     device="cpu", progress: bool = True, cache: bool = True) -> dict[int, np.ndarray]:
@@ -125,8 +133,12 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
         model, _ = load_encoder(out, k, epoch, device)
         if mels is None:
             mels = log_mels(meta.path, progress=progress)
-        norm = info["normalization"]
-        X = embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), info["backbone"]["frames"],
+        mean, std = np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"])
+        inputs = mels
+        if speaker_input(info):  # each speaker (held-out ones too) with its own audio's statistics
+            inputs = standardize_by_speaker(mels, meta.speaker.astype(str).to_numpy())
+            mean, std = np.zeros_like(mean), np.ones_like(std)
+        X = embed(model, inputs, mean, std, info["backbone"]["frames"],
                   pool=pool, blocks=blocks, device=device, progress=progress)
         if cache:
             buf = io.BytesIO()
@@ -277,31 +289,78 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
     pre = info.get("pretrain", {})
     return {"arch": info["backbone"]["arch"], "depth": info["backbone"]["depth"], "epochs": info.get("epoch"),
             "batch_size": pre.get("batch_size"), "aug": pre.get("aug"),
-            "device": info.get("device", "not recorded")}
+            "device": info.get("device", "not recorded"),
+            "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()},
+            "sha256": [sha256_file(encoder_config(out, k, epoch)[0].with_suffix(".safetensors"))
+                       for k in range(N_FOLDS)]}
+
+
+#: The pretext options (emolib.pretext) and their defaults, for rows and method names.
+PRETEXT_DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "warp_views": "both",
+                    "adversary": 0.0}
+
+
+def describe_pretext(pretext: dict) -> str:
+    """``"speaker batches, warp ±0.15"``-style words for the options that differ from the defaults."""
+    words = []
+    if pretext.get("batch_by", "none") != "none":
+        words.append(f"{pretext['batch_by']} batches")
+    if pretext.get("input_norm", "global") != "global":
+        words.append(f"{pretext['input_norm']} input statistics")
+    if pretext.get("warp"):
+        words.append(f"mel warp ±{pretext['warp']:g}" + (" on one view" if pretext.get("warp_views") == "one" else ""))
+    if pretext.get("adversary"):
+        words.append(f"speaker adversary ×{pretext['adversary']:g}")
+    return ", ".join(words)
+
+
+def neighbour_scores(X: np.ndarray, meta: pd.DataFrame, k: int = 5, seed: int = 0) -> dict:
+    """What an embedding space holds, by ``k``-NN over all utterances (standardised features,
+    5-fold cross-validation stratified by the target): speaker accuracy (chance 1/10), emotion
+    accuracy and emotion UAR (chance 1/7).  A diagnostic of the space, not an SI-5 result."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from .evaluation import uar
+
+    Z = StandardScaler().fit_transform(X)
+    out = {}
+    for target in ("speaker", "emotion"):
+        y = meta[target].astype(str).to_numpy()
+        pred = cross_val_predict(KNeighborsClassifier(k), Z, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+        out[f"{target}_acc"] = float((pred == y).mean())
+        if target == "emotion":
+            out["emotion_uar"] = uar(y, pred)
+    return out
 
 
 def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, epoch: int | None = None,
                       pool: str = "cls", blocks: int = 1, fit_predict: Callable | None = None,
                       profile: str | None = None, corpus: str | None = None,
-                      progress: bool = True) -> list[dict]:
+                      progress: bool = True, extra: dict | None = None) -> list[dict]:
     """Probe the five fold encoders in ``out`` (logistic regression unless ``fit_predict``),
     without and with speaker normalisation, and write the results rows ``<run>`` and
-    ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget and
-    the device it ran on; the probe itself runs here."""
+    ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget, its
+    pretext options, the device it ran on and each fold encoder's SHA-256; the probe itself runs
+    here.  An encoder pretrained on per-speaker input statistics makes both rows
+    speaker-normalised (``speaker_norm`` true).  ``extra``: more fields for both rows."""
     enc = encoder_summary(out, epoch)
     emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
-    method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']} "
-              f"({enc['device']}), {readout}, linear probe")
+    options = describe_pretext(enc["pretext"])
+    method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
+              f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']}), {readout}, linear probe")
     fit = fit_predict or logreg_probe(budget(profile)["logreg_C"])
+    spk_input = enc["pretext"]["input_norm"] == "speaker"
     rows = []
     for norm in (False, True):
         with Timer() as t:
             pred = probe_cv(meta, emb, fit, speaker_norm=norm)
         rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method, protocol="SI-5",
                                  profile=config.profile(profile), corpus=config.corpus_name(corpus),
-                                 speaker_norm=norm, wall_s=t.seconds, encoders=config.repo_relative(out), encoder=enc,
-                                 readout={"pool": pool, "blocks": blocks}))
+                                 speaker_norm=norm or spk_input, wall_s=t.seconds, encoders=config.repo_relative(out),
+                                 encoder=enc, readout={"pool": pool, "blocks": blocks}, **(extra or {})))
     return rows
 
 

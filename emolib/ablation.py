@@ -1,0 +1,125 @@
+"""The pretext ablation: which way of denying MoCo the speaker shortcut helps the emotion probe?
+
+Each variant is the profile's pretraining budget (:data:`emolib.pretrain.PROFILES`: in ``full``,
+notebook 03's ViT, views and epochs) with the pretext options of :data:`VARIANTS` changed
+(:mod:`emolib.pretext`, :mod:`emolib.augment`).  For each variant, :func:`run_variant`
+
+1. pretrains the five SI-5 fold encoders (each on its fold's 8 training speakers; resumable),
+2. probes them with the same logistic-regression probe as notebook 04 (class token), without and
+   with speaker normalisation: results rows ``ssl_<variant>`` and ``ssl_<variant>_spknorm``,
+3. measures what each fold encoder's embedding space holds (:func:`emolib.probe.neighbour_scores`:
+   5-NN speaker accuracy, 5-NN emotion UAR, over all 535 utterances) and stores it in both rows.
+
+``python -m emolib ablation`` runs it from the command line (one variant per process on a GPU
+box, say); :func:`summary` reads the rows back into one table, :func:`emolib.plots.pretext_map`
+draws where each variant lands.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .errors import EmolibError
+from .probe import N_FOLDS, fold_embeddings, neighbour_scores, probe_checkpoints
+from .pretrain import PretrainConfig, fold_dir, pretrain_fold, profile_config
+
+#: Variant name -> the pretext options it changes from the profile's recipe (the report's views,
+#: mixed batches, corpus-wide statistics).  Flags of ``python -m emolib pretrain`` of the same names.
+VARIANTS: dict[str, dict] = {
+    "report": {},                                             # notebook 03's recipe
+    "crop": dict(aug="crop"),                                 # time crops of the clean log-mel only
+    "speaker_batches": dict(batch_by="speaker"),
+    "gender_batches": dict(batch_by="gender"),
+    "warp": dict(warp=0.15),                                  # each view its own warp
+    "warp_one_view": dict(warp=0.15, warp_views="one"),
+    "speaker_input": dict(input_norm="speaker"),
+    "adversary": dict(adversary=0.3),
+    "adversary_strong": dict(adversary=1.0),
+    "warp_speaker_batches": dict(warp=0.15, batch_by="speaker"),
+    "warp_speaker_input": dict(warp=0.15, input_norm="speaker"),
+    "warp_speaker_input_batches": dict(warp=0.15, input_norm="speaker", batch_by="speaker"),
+    "warp_adversary": dict(warp=0.15, adversary=0.3),
+}
+
+
+def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
+    """The pretraining settings of variant ``name``: ``base`` (default: the profile's) with its changes."""
+    if name not in VARIANTS:
+        raise EmolibError(f"unknown pretext variant {name!r}; choose from {', '.join(VARIANTS)}")
+    base = base or profile_config(profile)
+    return replace(base, **VARIANTS[name])
+
+
+def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
+    """``checkpoints/ablation`` for the real run, per corpus and profile otherwise (git-ignored)."""
+    return config.run_dir(config.REPO / "checkpoints", corpus, profile) / "ablation"
+
+
+def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = None,
+                base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
+                corpus: str | None = None, progress: bool = True, log=print) -> list[dict]:
+    """Pretrain variant ``name`` on all five folds into ``<out>/<name>/fold<k>`` (resumed where
+    a checkpoint exists), probe it and write its two results rows (returned)."""
+    cfg = variant_config(name, base, profile)
+    folder = Path(out or default_out(corpus, profile)) / name
+    for k in range(N_FOLDS):
+        history = pretrain_fold(meta, k, cfg, folder, resume="auto", device=device, progress=progress)
+        if log:
+            last = history[-1]
+            log(f"{name}, fold {k}: {last['epoch']} epochs, loss {last['loss']:.3f}, "
+                f"k-NN UAR {last.get('knn_uar', float('nan')):.3f}, {last['wall_s']:.0f} s")
+    emb = fold_embeddings(meta, folder, progress=False)
+    scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
+    neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+    neighbours["per_fold"] = scores
+    return probe_checkpoints(meta, folder, f"ssl_{name}", profile=profile, corpus=corpus, progress=False,
+                             extra={"variant": name, "neighbours": neighbours,
+                                    "pretrain_s": sum(_wall(folder, k) for k in range(N_FOLDS))})
+
+
+def _wall(folder: Path, fold: int) -> float:
+    from .pretrain import read_history
+
+    return float(read_history(folder, fold).wall_s.iloc[-1])
+
+
+def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | os.PathLike | None = None,
+        base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
+        corpus: str | None = None, progress: bool = True, log=print) -> pd.DataFrame:
+    """:func:`run_variant` for each of ``names`` (all by default); returns :func:`summary`."""
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:  # before any work
+        raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    for name in names:
+        run_variant(meta, name, out, base, device, profile, corpus, progress, log)
+    return summary(names, profile=profile, corpus=corpus)
+
+
+def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
+            profile: str | None = None, corpus: str | None = None) -> pd.DataFrame:
+    """One line per variant from its committed rows: probe UAR without and with speaker
+    normalisation, 5-NN speaker accuracy and emotion UAR (mean of the fold encoders), the
+    options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
+    import json
+
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
+    names = list(names) if names is not None else [n for n in VARIANTS if (folder / f"ssl_{n}.json").is_file()]
+    lines = []
+    for name in names:
+        try:
+            raw, norm = (json.loads((folder / f"ssl_{name}{s}.json").read_text()) for s in ("", "_spknorm"))
+        except FileNotFoundError:
+            raise EmolibError(f"no rows for pretext variant {name!r} in {folder}; run python -m emolib "
+                              f"ablation --variants {name}") from None
+        lines.append({"variant": name, "options": VARIANTS.get(name, {}), "uar": raw["uar"],
+                      "uar_spknorm": norm["uar"], "raw_is_speaker_normalised": raw["speaker_norm"],
+                      "speaker_5nn": raw["neighbours"]["speaker_acc"],
+                      "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
+                      "device": raw["encoder"]["device"], "pretrain_s": raw.get("pretrain_s")})
+    return pd.DataFrame(lines).set_index("variant")

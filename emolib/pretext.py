@@ -1,0 +1,114 @@
+"""Pretext-task options that deny MoCo the speaker shortcut (flags of ``python -m emolib pretrain``).
+
+Two views of one utterance share the speaker's voice, while in-batch negatives from other
+speakers differ from it in voice: instance discrimination can be solved by *who is speaking*
+(notebook 04 measures it: 5-NN on the embeddings finds the speaker more often than the emotion).
+Each option below takes that cue away in one way; ``emolib.ablation`` compares them.
+
+- ``batch_by`` (:func:`epoch_batches`): ``"none"`` mixes all training speakers in a batch (as
+  before); ``"speaker"`` fills each batch with one training speaker's utterances, ``"gender"`` with
+  those of one gender's training speakers, so the negatives share the voice (or its broad class)
+  and only what differs between one person's utterances — sentence and emotion — separates them.
+- ``input_norm`` (:func:`speaker_standardizers`): ``"global"`` standardises every log-mel with the
+  fold's training statistics; ``"speaker"`` with its own speaker's statistics (that speaker's
+  unlabelled audio only; for a held-out speaker at embedding time too, so such probes are
+  speaker-normalised rows).
+- ``adversary`` (:class:`SpeakerAdversary`): a head that predicts the *training speaker* from the
+  backbone's output through a gradient reversal, so the backbone is pushed to forget the speaker.
+  It never sees an emotion label.
+- The view options (the mel-axis warp, time crops) live in :mod:`emolib.augment`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .features import Standardizer
+
+BATCH_BY = ("none", "speaker", "gender")
+INPUT_NORM = ("global", "speaker")
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
+                  groups: Sequence | None = None) -> list[torch.Tensor]:
+    """One epoch's batches of utterance indices ``0..n-1``.
+
+    Without ``groups``: a random permutation cut into ``max(1, n // batch_size)`` batches of
+    ``batch_size`` (the remainder is left out, a different one each epoch).  With ``groups``
+    (one label per utterance: its speaker, or its gender): each group's utterances in random
+    order, cut into ``ceil(size / batch_size)`` batches of nearly equal size, so every
+    utterance appears exactly once and no batch mixes groups; the batches in random order."""
+    if groups is None:
+        perm = torch.randperm(n, generator=generator)
+        return [perm[i * batch_size:(i + 1) * batch_size] for i in range(max(1, n // batch_size))]
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"epoch_batches: {len(groups)} group labels for {n} utterances")
+    batches: list[torch.Tensor] = []
+    for g in sorted(set(groups.tolist())):
+        members = torch.from_numpy(np.flatnonzero(groups == g))
+        members = members[torch.randperm(len(members), generator=generator)]
+        batches += list(torch.tensor_split(members, math.ceil(len(members) / batch_size)))
+    order = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in order]
+
+
+def batch_groups(batch_by: str, speakers: Sequence[str], genders: Sequence[str]) -> np.ndarray | None:
+    """The group label of each utterance for ``batch_by`` (None for mixed batches)."""
+    if batch_by not in BATCH_BY:
+        raise ValueError(f"batch_by must be one of {', '.join(BATCH_BY)}, got {batch_by!r}")
+    return None if batch_by == "none" else np.asarray(speakers if batch_by == "speaker" else genders)
+
+
+def speaker_standardizers(mels: Sequence[np.ndarray], speakers: Sequence[str]) -> tuple[list[Standardizer], np.ndarray]:
+    """Per-speaker log-mel statistics: ``(standardizers, group)`` with one standardizer per
+    distinct speaker (fitted on that speaker's utterances only) and each utterance's index into
+    it — the arguments of :class:`emolib.augment.Normalize`."""
+    speakers = np.asarray(speakers)
+    names = sorted(set(speakers.tolist()))
+    stats = [Standardizer.fit([m for m, s in zip(mels, speakers) if s == name]) for name in names]
+    return stats, np.array([names.index(s) for s in speakers])
+
+
+def standardize_by_speaker(mels: Sequence[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
+    """Each log-mel standardised with its own speaker's statistics (:func:`speaker_standardizers`)."""
+    stats, group = speaker_standardizers(mels, speakers)
+    return [stats[g](m) for m, g in zip(mels, group)]
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the gradient multiplied by ``-scale`` backward (Ganin & Lempitsky, 2015)."""
+
+    @staticmethod
+    def forward(ctx, x, scale: float):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
+class SpeakerAdversary(nn.Module):
+    """A two-layer head predicting the training speaker from backbone features, behind a
+    gradient reversal: the head learns to find the speaker, the backbone (through the reversal,
+    weighted by ``scale``) to hide it.  Returns the head's cross-entropy and its accuracy."""
+
+    def __init__(self, width: int, n_speakers: int, hidden: int = 256):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_speakers))
+
+    def forward(self, features: torch.Tensor, speakers: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.head(GradientReversal.apply(features.float(), scale))
+        return F.cross_entropy(logits, speakers), (logits.argmax(1) == speakers).float().mean()
+
+
+def adversary_scale(weight: float, progress: float) -> float:
+    """DANN's ramp ``weight · (2 / (1 + e^(-10 p)) - 1)`` over training progress ``p`` in [0, 1]:
+    the reversal starts at 0 while the features are still random."""
+    return weight * (2 / (1 + math.exp(-10 * min(max(progress, 0.0), 1.0))) - 1)
