@@ -63,9 +63,10 @@ def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
 
 def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = None,
                 base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
-                corpus: str | None = None, progress: bool = True, log=print) -> list[dict]:
+                corpus: str | None = None, progress: bool = True, log=print, run: str | None = None) -> list[dict]:
     """Pretrain variant ``name`` on all five folds into ``<out>/<name>/fold<k>`` (resumed where
-    a checkpoint exists), probe it and write its two results rows (returned)."""
+    a checkpoint exists), probe it and write its two results rows (returned): ``ssl_<name>``
+    and ``ssl_<name>_spknorm``, or ``<run>`` and ``<run>_spknorm`` (e.g. for another budget)."""
     cfg = variant_config(name, base, profile)
     folder = Path(out or default_out(corpus, profile)) / name
     for k in range(N_FOLDS):
@@ -78,7 +79,7 @@ def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = N
     scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
     neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
     neighbours["per_fold"] = scores
-    return probe_checkpoints(meta, folder, f"ssl_{name}", profile=profile, corpus=corpus, progress=False,
+    return probe_checkpoints(meta, folder, run or f"ssl_{name}", profile=profile, corpus=corpus, progress=False,
                              extra={"variant": name, "neighbours": neighbours,
                                     "pretrain_s": sum(_wall(folder, k) for k in range(N_FOLDS))})
 
