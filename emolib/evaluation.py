@@ -102,15 +102,17 @@ def summarize(pred: pd.DataFrame) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _commit() -> str:
-    """The repository's HEAD (asked once per process); in a copy of the tree without ``.git``
-    (a GPU box, say) the commit named by ``EMOLIB_COMMIT``, else ``unknown``."""
+    """The commit that wrote a row: ``EMOLIB_COMMIT`` when set (a copy of the tree on another
+    machine, whose ``.git`` may be missing or stale), else the repository's HEAD (asked once per
+    process), else ``unknown``."""
+    if os.environ.get("EMOLIB_COMMIT"):
+        return os.environ["EMOLIB_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
                              capture_output=True, timeout=10)
-        head = out.stdout.strip()
+        return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
-        head = ""
-    return head or os.environ.get("EMOLIB_COMMIT") or "unknown"
+        return "unknown"
 
 
 def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, profile: str,
