@@ -92,35 +92,69 @@ def _wall(folder: Path, fold: int) -> float:
 
 def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | os.PathLike | None = None,
         base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
-        corpus: str | None = None, progress: bool = True, log=print) -> pd.DataFrame:
-    """:func:`run_variant` for each of ``names`` (all by default); returns :func:`summary`."""
+        corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> pd.DataFrame:
+    """:func:`run_variant` for each of ``names`` (all by default); returns :func:`summary`.
+    ``tag``: for a budget other than the profile's, rows ``ssl_<variant>_<tag>`` and encoders in
+    ``<out>/<variant>_<tag>``, so they never mix with the profile's own."""
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:  # before any work
         raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    suffix = f"_{tag}" if tag else ""
     for name in names:
-        run_variant(meta, name, out, base, device, profile, corpus, progress, log)
-    return summary(names, profile=profile, corpus=corpus)
+        run_variant(meta, name, Path(out or default_out(corpus, profile)) / f"{name}{suffix}" if tag else out,
+                    base, device, profile, corpus, progress, log, run=f"ssl_{name}{suffix}")
+    return summary(names, profile=profile, corpus=corpus, tag=tag)
 
 
 def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
-            profile: str | None = None, corpus: str | None = None) -> pd.DataFrame:
+            profile: str | None = None, corpus: str | None = None, tag: str = "") -> pd.DataFrame:
     """One line per variant from its committed rows: probe UAR without and with speaker
     normalisation, 5-NN speaker accuracy and emotion UAR (mean of the fold encoders), the
     options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
     import json
 
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
-    names = list(names) if names is not None else [n for n in VARIANTS if (folder / f"ssl_{n}.json").is_file()]
+    suffix = f"_{tag}" if tag else ""
+    names = list(names) if names is not None else [n for n in VARIANTS if (folder / f"ssl_{n}{suffix}.json").is_file()]
     lines = []
     for name in names:
         try:
-            raw, norm = (json.loads((folder / f"ssl_{name}{s}.json").read_text()) for s in ("", "_spknorm"))
+            raw, norm = (json.loads((folder / f"ssl_{name}{suffix}{s}.json").read_text()) for s in ("", "_spknorm"))
         except FileNotFoundError:
-            raise EmolibError(f"no rows for pretext variant {name!r} in {folder}; run python -m emolib "
-                              f"ablation --variants {name}") from None
+            raise EmolibError(f"no rows ssl_{name}{suffix} in {config.repo_relative(folder)}; run python -m "
+                              f"emolib ablation --variants {name}") from None
         lines.append({"variant": name, "options": VARIANTS.get(name, {}), "uar": raw["uar"],
                       "uar_spknorm": norm["uar"], "raw_is_speaker_normalised": raw["speaker_norm"],
                       "speaker_5nn": raw["neighbours"]["speaker_acc"],
                       "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
+                      "encoder": f"{raw['encoder']['arch']}/{raw['encoder']['depth']}, {raw['encoder']['epochs']} epochs",
                       "device": raw["encoder"]["device"], "pretrain_s": raw.get("pretrain_s")})
     return pd.DataFrame(lines).set_index("variant")
+
+
+def histories(out: str | os.PathLike | None = None, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The pretraining histories of ``<out>/<variant>/fold<k>`` in one table (columns variant,
+    fold, then those of ``history.jsonl``: epoch, loss, k-NN monitor, the adversary's speaker
+    accuracy where there is one, wall seconds)."""
+    from .pretrain import read_history
+
+    out = Path(out or default_out())
+    names = list(names) if names is not None else [n for n in VARIANTS if (out / n).is_dir()]
+    parts = [read_history(out / name, k).assign(variant=name, fold=k) for name in names for k in range(N_FOLDS)]
+    if not parts:
+        raise EmolibError(f"no pretraining histories under {out}; run python -m emolib ablation first")
+    table = pd.concat(parts, ignore_index=True)
+    return table[["variant", "fold", *[c for c in table.columns if c not in ("variant", "fold")]]]
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """:func:`summary` as a Markdown table (for the README), UARs and accuracies in %."""
+    head = ["variant", "options", "encoder", "probe UAR", "probe UAR, speaker-normalised", "5-NN speaker acc.",
+            "5-NN emotion UAR", "pretrained on"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in table.iterrows():
+        options = ", ".join(f"{k}={v}" for k, v in r.options.items()) or "(notebook 03's recipe)"
+        raw = f"{100 * r.uar:.1f} %" + (" ‡" if r.raw_is_speaker_normalised else "")
+        lines.append(f"| {name} | {options} | {r.encoder} | {raw} | {100 * r.uar_spknorm:.1f} % | "
+                     f"{100 * r.speaker_5nn:.1f} % | {100 * r.emotion_5nn_uar:.1f} % | {r.device} |")
+    return "\n".join(lines)

@@ -438,8 +438,6 @@ RECIPES: dict[str, ViewRecipe] = {
     "byol-a": ViewRecipe(mixup=0.4, resized_crop=True, gain_db=6.0),
     "byol-a+masks": ViewRecipe(mixup=0.4, resized_crop=True, gain_db=6.0, freq_mask=8, time_mask=16),
     "report+byol-a": ViewRecipe(waveform=True, mixup=0.4, resized_crop=True, gain_db=6.0),
-    "report+warp": ViewRecipe(waveform=True, warp=0.15),
-    "crop+warp": ViewRecipe(warp=0.15),
 }
 
 

@@ -98,13 +98,27 @@ def _ablation(args) -> int:
     from . import ablation
     from .corpus import load_corpus
 
+    if args.table:  # the committed rows only, no training
+        table = ablation.summary(args.variants, profile=args.profile, corpus=args.corpus, tag=args.tag or "")
+        print(ablation.markdown(table))
+        return 0
     names = args.variants or list(ablation.VARIANTS)
     unknown = [n for n in names if n not in ablation.VARIANTS]
     if unknown:  # checked before the corpus is read
         raise EmolibError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(ablation.VARIANTS)}")
+    from dataclasses import replace
+
+    from .pretrain import profile_config
+
+    changes = {k: getattr(args, k) for k in ("arch", "depth", "epochs", "lr", "warmup_epochs", "knn_every")
+               if getattr(args, k) is not None}
+    if changes and not args.tag:
+        raise EmolibError("--tag NAME is needed with a budget other than the profile's (" + ", ".join(changes)
+                          + "), so its rows ssl_<variant>_NAME never replace the profile's rows")
+    base = replace(profile_config(args.profile), **changes, keep_epochs=()) if changes else None
     meta = load_corpus(args.corpus, args.root)
-    table = ablation.run(meta, names, args.out, device=args.device, profile=args.profile, corpus=args.corpus,
-                         progress=not args.quiet)
+    table = ablation.run(meta, names, args.out, base=base, device=args.device, profile=args.profile,
+                         corpus=args.corpus, progress=not args.quiet, tag=args.tag or "")
     print(table.drop(columns=["options"]).round(3).to_string())
     return 0
 
@@ -210,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
                          description="Each variant is the profile's pretraining budget with some pretext options "
                          "changed (emolib.ablation.VARIANTS); all five SI-5 folds are pretrained (resumable), "
-                         "probed and measured. Example: python -m emolib ablation --variants report warp "
-                         "--device cuda")
+                         "probed and measured. Examples: python -m emolib ablation --variants report warp "
+                         "--device cuda; at another budget: python -m emolib ablation --variants warp -a vit_small "
+                         "--depth 12 --epochs 150 --lr 1e-3 --warmup-epochs 10 --knn-every 25 --tag vits12_e150")
     abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: all of emolib.ablation.VARIANTS")
     abl.add_argument("--out", help="encoders folder (default: checkpoints/ablation, per corpus and profile)")
     abl.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
@@ -219,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     abl.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     abl.add_argument("--quiet", action="store_true", help="no progress bars")
+    abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
+                     "(no training)")
+    abl.add_argument("--tag", help="with a budget other than the profile's: rows ssl_<variant>_TAG (e.g. vits12_e150)")
+    abl.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
+    abl.add_argument("--depth", type=int)
+    abl.add_argument("--epochs", type=int)
+    abl.add_argument("--lr", type=float, help="base learning rate (lr * batch / 256)")
+    abl.add_argument("--warmup-epochs", type=float)
+    abl.add_argument("--knn-every", type=int)
     abl.set_defaults(func=_ablation)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")

@@ -283,26 +283,97 @@ def embedding_maps(maps: dict[str, np.ndarray], meta: pd.DataFrame, title: str =
 def pretext_map(table: pd.DataFrame, title: str = ""):
     """Where each pretext variant lands (:func:`emolib.ablation.summary`): left, the 5-NN speaker
     accuracy of its embeddings against their 5-NN emotion UAR; right, against the SI-5 probe UAR
-    without (filled) and with (open) speaker normalisation.  Chance lines dotted."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
-    x = 100 * table.speaker_5nn
-    panels = ((axes[0], [("emotion_5nn_uar", "o", True)], "5-NN emotion UAR (%)"),
-              (axes[1], [("uar", "o", True), ("uar_spknorm", "o", False)], "SI-5 probe UAR (%)"))
+    without (filled circle) and with (open circle) speaker normalisation; a diamond marks the
+    probe of an encoder with per-speaker inputs (speaker-normalised already).  Chance dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), layout="constrained")
     colors = dict(zip(table.index, sns.color_palette("tab20", len(table))))
-    for ax, series, ylabel in panels:
-        for column, marker, filled in series:
-            for name, xv, yv in zip(table.index, x, 100 * table[column]):
-                ax.scatter(xv, yv, s=60, marker=marker, color=colors[name] if filled else "none",
-                           edgecolors=colors[name], linewidths=1.5, zorder=3)
-                if filled:
-                    ax.annotate(name, (xv, yv), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
+    x = 100 * table.speaker_5nn
+    for name, xv in zip(table.index, x):
+        r, c = table.loc[name], colors[name]
+        axes[0].scatter(xv, 100 * r.emotion_5nn_uar, s=70, color=c, zorder=3)
+        axes[1].scatter(xv, 100 * r.uar, s=80 if r.raw_is_speaker_normalised else 70, zorder=3, color=c,
+                        marker="D" if r.raw_is_speaker_normalised else "o")
+        axes[1].scatter(xv, 100 * r.uar_spknorm, s=70, color="none", edgecolors=c, linewidths=1.6, zorder=3)
+    for ax, ylabel in ((axes[0], "5-NN emotion UAR (%)"), (axes[1], "SI-5 probe UAR (%)")):
         ax.axvline(10, color="0.6", ls=":", lw=1)
         ax.axhline(100 / 7, color="0.6", ls=":", lw=1)
         ax.set(xlabel="5-NN speaker accuracy (%, chance 10)", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes[1].scatter([], [], color="0.3", label="raw")
-    axes[1].scatter([], [], color="none", edgecolors="0.3", label="speaker-normalised")
-    axes[1].legend(fontsize=8, loc="lower right")
+    marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="0.3", label="probe, raw"),
+             matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="none", color="0.3", label="probe, speaker-normalised"),
+             matplotlib.lines.Line2D([], [], ls="", marker="D", color="0.3", label="probe, per-speaker inputs")]
+    axes[1].legend(handles=marks, fontsize=8, loc="lower left")
+    handles = [matplotlib.patches.Patch(color=colors[n], label=n) for n in table.index]
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="variant")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def batch_composition(draws: dict[str, list[np.ndarray]], speakers: list[str], n: int = 12):
+    """One epoch's first ``n`` batches per batching mode (``draws``: mode -> one array of speaker
+    labels per batch), as stacked bars of utterances per speaker."""
+    colors = dict(zip(speakers, sns.color_palette("tab10", len(speakers))))
+    fig, axes = plt.subplots(1, len(draws), figsize=(4.3 * len(draws), 3.4), sharey=True, layout="constrained")
+    for ax, (mode, batches) in zip(np.atleast_1d(axes), draws.items()):
+        for j, batch in enumerate(batches[:n]):
+            bottom = 0
+            for s in speakers:
+                count = int((batch == s).sum())
+                if count:
+                    ax.bar(j, count, bottom=bottom, color=colors[s], width=0.8)
+                    bottom += count
+        ax.set(title=f"batch by {mode}: {len(batches)} batches an epoch", xlabel="batch", ylabel="utterances")
+    handles = [matplotlib.patches.Patch(color=colors[s], label=f"speaker {s}") for s in speakers]
+    fig.legend(handles=handles, loc="outside right center", fontsize=8)
+    return fig
+
+
+def speaker_spectra(mels: list[np.ndarray], normed: list[np.ndarray], meta: pd.DataFrame,
+                    cfg: LogMelConfig = LogMelConfig()):
+    """Each speaker's mean log-mel spectrum (mean over all its frames) before and after per-speaker
+    standardisation; women solid, men dashed."""
+    import librosa
+
+    freqs = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
+    speakers = meta.speaker.astype(str).to_numpy()
+    colors = dict(zip(sorted(set(speakers)), sns.color_palette("tab10", len(set(speakers)))))
+    for ax, arrays, label in ((axes[0], mels, "log power"), (axes[1], normed, "standardised per speaker")):
+        for s in sorted(set(speakers)):
+            frames = np.concatenate([m for m, sp in zip(arrays, speakers) if sp == s], axis=1)
+            gender = meta.gender[speakers == s].iloc[0]
+            ax.plot(freqs, frames.mean(1), color=colors[s], ls="-" if gender == "f" else "--", lw=1.3,
+                    label=f"{s} ({gender})")
+        ax.set(xscale="log", xlabel="frequency (Hz)", ylabel=f"mean {label}")
+        ax.grid(alpha=0.3)
+    axes[1].set_ylim(-1, 1)  # in standard deviations: the means are zero up to rounding
+    axes[0].set_title("each speaker's mean spectrum: a voice print")
+    axes[1].set_title("after per-speaker standardisation: gone")
+    axes[1].legend(fontsize=7, ncol=2)
+    return fig
+
+
+def ablation_curves(history: pd.DataFrame, variants: list[str] | None = None):
+    """Pretraining of each pretext variant (mean of the folds): contrastive loss, the k-NN
+    monitor on the held-out speakers, and the speaker adversary's accuracy on the training
+    speakers where there is one (chance 1/8)."""
+    variants = variants or list(dict.fromkeys(history.variant))
+    colors = dict(zip(variants, sns.color_palette("tab20", len(variants))))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+    for name in variants:
+        h = history[history.variant == name]
+        mean = h.groupby("epoch").mean(numeric_only=True)
+        axes[0].plot(mean.index, mean.loss, color=colors[name], lw=1.2, label=name)
+        knn = h.dropna(subset=["knn_uar"]).groupby("epoch").knn_uar.mean()
+        axes[1].plot(knn.index, 100 * knn.values, color=colors[name], lw=1.2, marker="o", ms=2.5)
+        if "adversary_acc" in h and h.adversary_acc.notna().any():
+            axes[2].plot(mean.index, 100 * mean.adversary_acc, color=colors[name], lw=1.5, label=name)
+    axes[0].set(xlabel="epoch", ylabel="contrastive loss", title="loss (mean of folds)")
+    axes[1].set(xlabel="epoch", ylabel="k-NN UAR (%)", title="k-NN monitor, held-out speakers")
+    axes[2].axhline(100 / 8, color="0.6", ls=":", lw=1)
+    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="speaker adversary on training speakers")
+    axes[0].legend(fontsize=7, ncol=2)
+    if axes[2].lines[1:]:
+        axes[2].legend(fontsize=7)
     return fig

@@ -170,7 +170,7 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool
     mels = log_mels(meta.path, progress=progress)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
-    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp or RECIPES[cfg.aug].warp,
+    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp,
                  warp_views=cfg.warp_views)
     variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
                 if rec.waveform else None)

@@ -290,7 +290,7 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
     return {"arch": info["backbone"]["arch"], "depth": info["backbone"]["depth"], "epochs": info.get("epoch"),
             "batch_size": pre.get("batch_size"), "aug": pre.get("aug"),
             "device": info.get("device", "not recorded"),
-            "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()},
+            "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()}, "pretrain": pre,
             "sha256": [sha256_file(encoder_config(out, k, epoch)[0].with_suffix(".safetensors"))
                        for k in range(N_FOLDS)]}
 

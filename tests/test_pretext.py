@@ -1,0 +1,242 @@
+"""Pretext options against the speaker shortcut: speaker batches, per-speaker input statistics,
+the mel warp, the speaker adversary, exact resume with them, DDP, and the ablation's rows."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from emolib import ablation, augment, pretext, pretrain, probe
+from emolib.corpus import load_corpus
+from emolib.features import Standardizer
+from emolib.vit import embed
+
+SPEAKERS = np.array(["03"] * 7 + ["08"] * 12 + ["09"] * 3 + ["10"] * 9)
+
+
+def test_speaker_batches_hold_one_speaker_and_cover_every_utterance_once():
+    gen = torch.Generator().manual_seed(0)
+    for epoch in range(3):
+        batches = pretext.epoch_batches(len(SPEAKERS), 5, gen, SPEAKERS)
+        seen = torch.cat(batches).tolist()
+        assert sorted(seen) == list(range(len(SPEAKERS)))  # each utterance exactly once
+        assert all(len(set(SPEAKERS[b.numpy()])) == 1 for b in batches)
+        assert all(1 <= len(b) <= 5 for b in batches)
+        # ceil(n / 5) nearly equal batches per speaker: 7 -> 4+3, 12 -> 4+4+4, 3 -> 3, 9 -> 5+4
+        assert sorted(len(b) for b in batches) == [3, 3, 4, 4, 4, 4, 4, 5]
+    again = pretext.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
+    first = pretext.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
+    assert all(torch.equal(a, b) for a, b in zip(again, first))
+
+
+def test_gender_batches_and_mixed_batches():
+    genders = np.where(np.isin(SPEAKERS, ["03", "10"]), "m", "f")
+    groups = pretext.batch_groups("gender", SPEAKERS, genders)
+    batches = pretext.epoch_batches(len(SPEAKERS), 8, torch.Generator().manual_seed(1), groups)
+    assert all(len(set(genders[b.numpy()])) == 1 for b in batches)
+    assert sorted(torch.cat(batches).tolist()) == list(range(len(SPEAKERS)))
+    assert pretext.batch_groups("none", SPEAKERS, genders) is None
+    # mixed batches are the permutation cut into n // batch_size batches, as before the option
+    mixed = pretext.epoch_batches(31, 8, torch.Generator().manual_seed(2))
+    perm = torch.randperm(31, generator=torch.Generator().manual_seed(2))
+    assert [b.tolist() for b in mixed] == [perm[i * 8:(i + 1) * 8].tolist() for i in range(3)]
+    with pytest.raises(ValueError, match="batch_by"):
+        pretext.batch_groups("room", SPEAKERS, genders)
+
+
+def test_speaker_statistics_use_only_that_speakers_audio():
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(size=(4, 10)).astype(np.float32) + (5 if s == "08" else 0) for s in SPEAKERS]
+    out = pretext.standardize_by_speaker(mels, SPEAKERS)
+    changed = [m * 3 + 7 if s == "08" else m for m, s in zip(mels, SPEAKERS)]
+    again = pretext.standardize_by_speaker(changed, SPEAKERS)
+    for a, b, s in zip(out, again, SPEAKERS):
+        if s != "08":  # another speaker's audio never moves this speaker's statistics
+            np.testing.assert_array_equal(a, b)
+    eights = np.concatenate([m for m, s in zip(out, SPEAKERS) if s == "08"], axis=1)
+    np.testing.assert_allclose(eights.mean(1), 0, atol=1e-5)
+    np.testing.assert_allclose(eights.std(1), 1, atol=1e-4)
+
+
+def test_normalize_with_per_group_statistics():
+    stats = [Standardizer(np.zeros(3, np.float32), np.ones(3, np.float32)),
+             Standardizer(np.full(3, 2, np.float32), np.full(3, 4, np.float32))]
+    norm = augment.Normalize(stats, groups=[0, 1, 1])
+    x = torch.full((2, 3, 5), 6.0)
+    out = norm(x, torch.tensor([0, 2]))
+    assert torch.equal(out[0], x[0]) and torch.allclose(out[1], torch.ones(3, 5))
+    with pytest.raises(ValueError, match="indices"):
+        norm(x)
+    with pytest.raises(ValueError, match="groups"):
+        augment.Normalize(stats)
+
+
+def test_mel_warp_moves_formants_and_keeps_time():
+    warp = augment.MelWarp(0.2)
+    x = torch.zeros(3, 64, 20)
+    x[:, 20, :] = 1.0  # a band near 1 kHz, in every frame
+    x[:, :, 7] += 0.5  # a time event
+    out = warp(x, alpha=torch.tensor([1.0, 1.2, 0.8]))
+    torch.testing.assert_close(out[0], x[0])  # α = 1: the identity
+    peak = lambda m: float((m[:, 0] * torch.arange(64)).sum() / m[:, 0].sum())
+    assert peak(out[1]) > 20.5 and peak(out[2]) < 19.5  # a longer/shorter vocal tract
+    assert all(out[i, :, 7].mean() > out[i, :, 6].mean() for i in range(3))  # time untouched
+    pos = warp.source_positions(np.linspace(0.8, 1.2, 5))
+    assert (np.diff(pos, axis=1) >= 0).all()  # monotone: bands keep their order
+    np.testing.assert_allclose(pos[:, -1], 63, atol=0.6)  # the top band stays near the top
+    g = lambda: torch.Generator().manual_seed(3)
+    torch.testing.assert_close(warp(x, g()), warp(x, g()))
+    with pytest.raises(ValueError, match="max_warp"):
+        augment.MelWarp(1.5)
+
+
+def test_views_warp_one_view_only_when_asked():
+    rng = np.random.default_rng(0)
+    clean = [rng.normal(size=(64, 120)).astype(np.float32) for _ in range(6)]
+    std = Standardizer.fit(clean)
+    plain = augment.TwoViews(clean, std, augment.recipe("crop", crop_frames=32))
+    one = augment.TwoViews(clean, std, augment.recipe("crop", crop_frames=32, warp=0.2, warp_views="one"))
+    idx = torch.arange(6)
+    a1, a2 = plain(idx, torch.Generator().manual_seed(0))
+    b1, b2 = one(idx, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a1, b1)  # view 1 untouched (same crops: same random numbers first)
+    assert not torch.allclose(a2, b2)
+
+
+def _fold_weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(folder / "backbone.safetensors")
+
+
+OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, adversary=0.5)
+
+
+def test_resume_is_exact_with_every_pretext_option(tmp_path):
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(), **OPTIONS)
+    pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "a", progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step, model):
+        if step == 9:  # in epoch 2: the checkpoint of epoch 1 is on disk
+            raise Stop
+
+    with pytest.raises(Stop):
+        pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "b", progress=False, on_step=stop)
+    assert pretrain.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")["epoch"] == 1
+    history = pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "b", resume="auto", progress=False)
+    a, b = _fold_weights(tmp_path / "a" / "fold1"), _fold_weights(tmp_path / "b" / "fold1")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    straight = [json.loads(x) for x in (tmp_path / "a" / "fold1" / "history.jsonl").read_text().splitlines()]
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+    assert drop(history) == drop(straight)
+    assert {"adversary_loss", "adversary_acc"} <= history[-1].keys()
+    state = pretrain.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")
+    assert "adversary" in state and state["config"]["batch_by"] == "speaker"
+
+
+def test_pretraining_never_uses_emotion_labels(tmp_path):
+    """Shuffling the emotion column changes nothing the encoder learns (the adversary sees the
+    training speakers only); only the k-NN monitor, which reads labels, may differ."""
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=2, knn_every=10, keep_epochs=(), **OPTIONS)
+    shuffled = meta.copy()
+    shuffled["emotion"] = shuffled.emotion.sample(frac=1, random_state=0).to_numpy()
+    assert (shuffled.emotion != meta.emotion).any()
+    seen = []
+    forward = pretext.SpeakerAdversary.forward
+
+    def spy(self, features, speakers, scale):
+        seen.append(speakers.clone())
+        return forward(self, features, speakers, scale)
+
+    pretext.SpeakerAdversary.forward = spy
+    try:
+        pretrain.pretrain_fold(meta, 0, cfg, tmp_path / "a", progress=False)
+        pretrain.pretrain_fold(shuffled, 0, cfg, tmp_path / "b", progress=False)
+    finally:
+        pretext.SpeakerAdversary.forward = forward
+    a, b = _fold_weights(tmp_path / "a" / "fold0"), _fold_weights(tmp_path / "b" / "fold0")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    labels = torch.cat(seen)
+    assert labels.max() < 8 and all(len(set(s.tolist())) == 1 for s in seen)  # one training speaker a batch
+
+
+def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
+    pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
+    emb = probe.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
+    model, info = probe.load_encoder(tmp_path, 0)
+    assert probe.speaker_input(info)
+    from emolib.features import log_mels
+
+    held_out = meta.speaker.astype(str) == "03"  # a test speaker of fold 0
+    mels = log_mels(meta.path[held_out], progress=False)
+    alone = embed(model, pretext.standardize_by_speaker(mels, ["03"] * len(mels)), np.zeros(64), np.ones(64),
+                  info["backbone"]["frames"])
+    np.testing.assert_allclose(emb[held_out.to_numpy()], alone, rtol=1e-5, atol=1e-5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_speaker_batches_under_two_gloo_processes(tmp_path):
+    """Each process draws its own speaker's batch (their sizes may differ); keys are gathered
+    with padding, and the run ends with a finite loss and a checkpoint."""
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+                        f"--master-port={_free_port()}", "-m", "emolib", "pretrain", "--corpus", "synthetic",
+                        "--profile", "smoke", "--fold", "2", "--epochs", "1", "--knn-every", "5", "--device", "cpu",
+                        "--batch-by", "speaker", "-b", "8", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    history = [json.loads(x) for x in (tmp_path / "fold2" / "history.jsonl").read_text().splitlines()]
+    # 8 training speakers x 21 utterances in batches of at most 8: 3 per speaker, 24 in all, 12 steps of 2
+    assert history[0]["step"] == 12 and np.isfinite(history[0]["loss"])
+
+
+def test_pretext_flags_are_checked_before_any_work():
+    for flags, needle in ((["--warp", "1.5"], "--warp 1.5"), (["--adversary", "-1"], "--adversary -1"),
+                          (["--aug", "bogus"], "--aug 'bogus'")):
+        r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", *flags, "--out", "/nonexistent"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", "--batch-by", "room"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--batch-by" in r.stderr
+
+
+def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_path, monkeypatch):
+    from emolib import config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    meta = load_corpus("synthetic")
+    base = replace(pretrain.profile_config("smoke"), epochs=1, knn_every=10, keep_epochs=())
+    rows = ablation.run_variant(meta, "speaker_input", tmp_path / "enc", base=base, profile="smoke",
+                                corpus="synthetic", progress=False, log=None)
+    assert [r["run"] for r in rows] == ["ssl_speaker_input", "ssl_speaker_input_spknorm"]
+    assert all(r["speaker_norm"] for r in rows)  # per-speaker input statistics: never a raw row
+    enc = rows[0]["encoder"]
+    assert enc["pretext"]["input_norm"] == "speaker" and len(enc["sha256"]) == 5
+    assert enc["pretrain"]["epochs"] == 1 and "speaker input statistics" in rows[0]["method"]
+    assert 0 <= rows[0]["neighbours"]["speaker_acc"] <= 1 and len(rows[0]["neighbours"]["per_fold"]) == 5
+    table = ablation.summary(["speaker_input"], profile="smoke", corpus="synthetic")
+    assert table.loc["speaker_input", "uar"] == rows[0]["uar"]
+    with pytest.raises(Exception, match="no rows ssl_warp"):
+        ablation.summary(["warp"], profile="smoke", corpus="synthetic")
+    with pytest.raises(Exception, match="unknown pretext variant"):
+        ablation.variant_config("louder")
