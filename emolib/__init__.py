@@ -12,7 +12,9 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``augment``    the report's waveform augmentations (cached), spectrogram augmentations, MoCo's two views
 - ``vit``        timm ViTs on log-mels: creation, safetensors export, official MoCo v3 import, embeddings
 - ``moco``       MoCo v3: encoders, momentum, symmetric InfoNCE, schedules (the method on one screen)
+- ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
 - ``pretrain``   pretraining runs per SI-5 fold: CPU / GPU / torchrun, exact resume, k-NN monitor
+- ``ablation``   the pretext ablation: each variant pretrained, probed and measured on all folds
 - ``evaluation`` UAR / WA, cross-validation, the results store (``results/``)
 - ``cnn``        the report's Conv1D classifier (581,063 parameters) and its training loop
 - ``segments``   the report's 173 descriptors per segment and its segment study
