@@ -49,9 +49,9 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
               notebooks: list[Path] | None = None) -> int:
     """Run the numbered notebooks in order; returns a process exit status.
 
-    On EmoDB the notebooks are executed in place.  On another corpus the executed copies go
-    to ``build/<corpus>/`` (and figures to ``figures/<corpus>/``), so a demo run never
-    overwrites the committed EmoDB results.
+    Only the real run (EmoDB, ``full`` profile) executes the notebooks in place.  Any other
+    run writes the executed copies to ``build/<corpus>-<profile>/`` (figures and results to
+    their own subfolders too), so a smoke run or a demo never overwrites committed files.
     """
     env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus)}
     if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
@@ -60,8 +60,8 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     if not notebooks:
         print(f"no numbered notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
-    in_place = env["EMOLIB_CORPUS"] == "emodb"
-    out_dir = None if in_place else REPO / "build" / env["EMOLIB_CORPUS"]
+    in_place = env["EMOLIB_CORPUS"] == "emodb" and env["EMOLIB_PROFILE"] == "full"
+    out_dir = None if in_place else REPO / "build" / f"{env['EMOLIB_CORPUS']}-{env['EMOLIB_PROFILE']}"
     print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']}: "
           f"{len(notebooks)} notebook(s)")
     for path in notebooks:

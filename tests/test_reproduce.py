@@ -1,4 +1,6 @@
 """``python -m emolib reproduce``: executes notebooks in order, writes back only on success."""
+import os
+
 import nbformat
 
 from emolib.reproduce import numbered_notebooks, reproduce
@@ -19,9 +21,9 @@ def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path):
                        "p = pathlib.Path('order.txt'); p.write_text(p.read_text() + ' 02')")
     (tmp_path / "notes.ipynb").write_text("not numbered, not run")
     assert numbered_notebooks(tmp_path) == [first, second]
-    assert reproduce(profile="smoke", corpus="emodb", notebooks=[first, second]) == 0
+    assert reproduce(profile="full", corpus="emodb", notebooks=[first, second]) == 0
     out = nbformat.read(first, as_version=4).cells[0]
-    assert out.execution_count == 1 and out.outputs[0].text == "smoke emodb\n"
+    assert out.execution_count == 1 and out.outputs[0].text == "full emodb\n"
     assert (tmp_path / "order.txt").read_text() == "01 02"  # ran in order, in the notebooks' folder
 
 
@@ -42,8 +44,38 @@ def test_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeyp
     before = path.read_bytes()
     assert reproduce(profile="smoke", corpus="synthetic", notebooks=[path]) == 0
     assert path.read_bytes() == before
-    out = nbformat.read(tmp_path / "repo" / "build" / "synthetic" / "01_a.ipynb", as_version=4)
+    out = nbformat.read(tmp_path / "repo" / "build" / "synthetic-smoke" / "01_a.ipynb", as_version=4)
     assert out.cells[0].outputs[0].text == "synthetic\n"
+
+
+def test_smoke_run_on_emodb_never_overwrites_the_committed_notebooks(tmp_path, monkeypatch):
+    import emolib.reproduce
+
+    monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_PROFILE'])")
+    before = path.read_bytes()
+    assert reproduce(profile="smoke", corpus="emodb", notebooks=[path]) == 0
+    assert path.read_bytes() == before
+    out = nbformat.read(tmp_path / "repo" / "build" / "emodb-smoke" / "01_a.ipynb", as_version=4)
+    assert out.cells[0].outputs[0].text == "smoke\n"
+
+
+def test_pytest_defaults_to_the_smoke_profile():
+    """The root conftest.py (which pytest loads first) makes a plain ``pytest`` run smoke,
+    unless EMOLIB_PROFILE is set."""
+    import subprocess
+    import sys
+
+    from emolib.config import REPO
+
+    code = ("import os, runpy; runpy.run_path('conftest.py'); from emolib import config; "
+            "print(os.environ['EMOLIB_PROFILE'], config.profile())")
+    env = {k: v for k, v in os.environ.items() if k != "EMOLIB_PROFILE"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["smoke", "smoke"], r.stderr
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "EMOLIB_PROFILE": "full"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["full", "full"], r.stderr
 
 
 def test_smoke_runs_and_other_corpora_get_their_own_output_folders(monkeypatch):
