@@ -117,6 +117,7 @@ EXPLORER_AUGMENTATIONS = {
     "time mask": ("time_mask", "seed"),
     "log-mixup-exp": ("mixup", "seed"),
     "gain": ("gain",),
+    "vocal-tract warp": ("alpha",),
 }
 GRIFFIN_LIM_ITERATIONS = 32
 
@@ -157,6 +158,7 @@ class AugmentationExplorer(W.VBox):
             "time_mask": I(value=30, min=0, max=150, step=5, description="mask (frames)", style=style),
             "mixup": F(value=0.4, min=0, max=1, step=0.05, description="mixup λ", style=style),
             "gain": F(value=-6, min=-12, max=12, step=1, description="gain (dB)", style=style),
+            "alpha": F(value=1.15, min=0.8, max=1.2, step=0.01, description="warp factor α", style=style),
             "seed": I(value=0, min=0, max=99, description="seed", style=style),
         }
         self.status = W.HTML()
@@ -219,6 +221,10 @@ class AugmentationExplorer(W.VBox):
                 mixed = np.logaddexp(np.log1p(-lam) + mel, np.log(lam) + log_mel(z, self.cfg))
             audio = (np.sqrt(1 - lam) * y + np.sqrt(lam) * z).astype(np.float32)
             return audio, mixed.astype(np.float32), f"a power-weighted mix with {other.file} ({other.emotion})"
+        if name == "vocal-tract warp":  # on the log power, as in training (augment.MelWarp)
+            aug = A.MelWarp(0.2, self.cfg)(torch.from_numpy(mel)[None], alpha=torch.tensor([p["alpha"]]))[0].numpy()
+            return griffin_lim(aug, self.cfg), aug.astype(np.float32), \
+                f"Griffin-Lim resynthesis ({GRIFFIN_LIM_ITERATIONS} iterations) of the warped log-mel"
         std = Standardizer.fit([mel])
         norm = torch.from_numpy(std(mel))[None]
         if name == "resized crop":
