@@ -127,7 +127,7 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
                       "uar_spknorm": norm["uar"], "raw_is_speaker_normalised": raw["speaker_norm"],
                       "speaker_5nn": raw["neighbours"]["speaker_acc"],
                       "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
-                      "encoder": f"{raw['encoder']['arch']}/{raw['encoder']['depth']}, {raw['encoder']['epochs']} epochs",
+                      "encoder": "{arch}/{depth}, {epochs} epochs".format(**raw["encoder"]),
                       "device": raw["encoder"]["device"], "pretrain_s": raw.get("pretrain_s")})
     return pd.DataFrame(lines).set_index("variant")
 

@@ -1,6 +1,6 @@
 """Augmentations: the report's waveform recipe done right, and fast spectrogram-domain views.
 
-**The report's waveform augmentations** (GUIDE §1), exactly, each a small function taking a
+**The report's waveform augmentations** (docs/design.md), exactly, each a small function taking a
 ``numpy.random.Generator`` (never the global RNG):
 
 - :func:`add_noise`   Gaussian noise of amplitude ``level · U(0,1) · max(x)`` (level 0.01);

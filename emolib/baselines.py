@@ -46,7 +46,7 @@ ComParE_2016          77.6 / 77.9  85.1 / 86.0  78.4 / 80.0  85.9 / 86.9
 
 Speaker normalisation (``speaker_norm=True``) z-scores every feature per speaker with
 :func:`emolib.features.speaker_standardize`; it uses the test speakers' unlabelled audio, which
-SI-5 allows, and is always reported as its own row (GUIDE §4).
+SI-5 allows, and is always reported as its own row (docs/protocol.md).
 
 Features go through :func:`emolib.features.extract`, so they are cached on disk by audio
 content (atomic, checksummed) under a key that includes the openSMILE version.

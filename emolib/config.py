@@ -1,7 +1,7 @@
 """Run-wide settings read from the environment: profile, corpus and cache directory.
 
 - ``EMOLIB_PROFILE``: ``full`` (default, the real run) or ``smoke`` (same code, tiny budgets).
-- ``EMOLIB_CORPUS``: ``emodb`` (default) or ``synthetic`` (GUIDE §3; never reported as EmoDB).
+- ``EMOLIB_CORPUS``: ``emodb`` (default) or ``synthetic`` (docs/data.md; never reported as EmoDB).
 - ``EMOLIB_CACHE``: where downloads and feature caches go; default
   ``$XDG_CACHE_HOME/emolib`` or ``~/.cache/emolib``.
 """

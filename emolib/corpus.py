@@ -177,7 +177,7 @@ def metadata(root: str | os.PathLike | None = None, download: bool = True) -> pd
 
 
 def load_corpus(corpus: str | None = None, root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Metadata of the chosen corpus: ``emodb`` (default) or ``synthetic`` (GUIDE §3).
+    """Metadata of the chosen corpus: ``emodb`` (default) or ``synthetic`` (docs/data.md).
 
     ``corpus`` defaults to ``$EMOLIB_CORPUS``.  The table's ``attrs["corpus"]`` says which.
     """

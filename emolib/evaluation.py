@@ -1,4 +1,5 @@
-"""Metrics, cross-validation under the project's protocols, and the results store (GUIDE §4).
+"""Metrics, cross-validation under the project's protocols, and the results store (docs/protocol.md,
+docs/results.md).
 
 Every evaluation ends in :func:`write_result`, which writes ``results/<run>.json`` (method,
 protocol, profile, corpus, speaker_norm, uar, wa, fold_uar, n, wall_s, device, commit, date)

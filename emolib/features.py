@@ -230,7 +230,7 @@ class Standardizer:
 
 
 def fit_standardizer(mels: Sequence[np.ndarray], fold: Fold) -> Standardizer:
-    """Normalisation statistics from the training speakers of ``fold`` only (GUIDE §4)."""
+    """Normalisation statistics from the training speakers of ``fold`` only (docs/protocol.md)."""
     return Standardizer.fit([mels[i] for i in fold.train])
 
 
@@ -239,7 +239,7 @@ def speaker_standardize(X: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
     the mean and standard deviation of its own speaker's rows.
 
     It uses each speaker's unlabelled audio, test speakers included, which SI-5 allows but
-    which is always reported as its own row (GUIDE §4).
+    which is always reported as its own row (docs/protocol.md).
     """
     X = np.asarray(X, dtype=np.float64)
     speakers = np.asarray(speakers)

@@ -300,7 +300,8 @@ def pretext_map(table: pd.DataFrame, title: str = ""):
         ax.set(xlabel="5-NN speaker accuracy (%, chance 10)", ylabel=ylabel)
         ax.grid(alpha=0.3)
     marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="0.3", label="probe, raw"),
-             matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="none", color="0.3", label="probe, speaker-normalised"),
+             matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="none", color="0.3",
+                                     label="probe, speaker-normalised"),
              matplotlib.lines.Line2D([], [], ls="", marker="D", color="0.3", label="probe, per-speaker inputs")]
     axes[1].legend(handles=marks, fontsize=8, loc="lower left")
     handles = [matplotlib.patches.Patch(color=colors[n], label=n) for n in table.index]

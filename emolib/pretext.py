@@ -103,7 +103,8 @@ class SpeakerAdversary(nn.Module):
         super().__init__()
         self.head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_speakers))
 
-    def forward(self, features: torch.Tensor, speakers: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, speakers: torch.Tensor,
+                scale: float) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.head(GradientReversal.apply(features.float(), scale))
         return F.cross_entropy(logits, speakers), (logits.argmax(1) == speakers).float().mean()
 

@@ -1,4 +1,4 @@
-"""Linear probing and fine-tuning of the pretrained encoders, under SI-5 (GUIDE §4).
+"""Linear probing and fine-tuning of the pretrained encoders, under SI-5 (docs/protocol.md).
 
 Each SI-5 fold has its own encoder, pretrained on that fold's 8 training speakers
 (:mod:`emolib.pretrain`), so every number here is computed per fold with that fold's encoder:
@@ -271,7 +271,7 @@ def probe_cv(meta: pd.DataFrame, embeddings: dict[int, np.ndarray], fit_predict:
     """Out-of-fold predictions (``evaluation.PREDICTION_COLUMNS``) of a probe: fold k is
     probed on fold k's embeddings, fitted on its training speakers, predicted on its test
     speakers (all five folds, or ``folds``).  ``speaker_norm`` standardises each speaker's
-    embeddings with that speaker's own (unlabelled) statistics first (GUIDE §4: reported as
+    embeddings with that speaker's own (unlabelled) statistics first (docs/protocol.md: reported as
     its own row)."""
     speakers = meta.speaker.astype(str).to_numpy()
     X = {k: speaker_standardize(v, speakers) if speaker_norm else v for k, v in embeddings.items()}

@@ -1,4 +1,4 @@
-"""The main job: execute the numbered notebooks in order, in place (GUIDE §2).
+"""The main job: execute the numbered notebooks in order (docs/design.md).
 
 The notebooks are the pipeline; this only runs them (nbclient, one kernel per notebook,
 with ``EMOLIB_PROFILE`` and ``EMOLIB_CORPUS`` set for the kernel), shows a progress bar of

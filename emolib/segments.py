@@ -4,7 +4,7 @@ of 128 / 256 / 512 / 1024 ms or the whole utterance, classified by its Conv1D
 
 - the report's **random 80/20 split over segments** (leaky: segments of one utterance and of
   one speaker land on both sides), scored per segment as the report did;
-- **SI-5** (GUIDE §4), where each utterance's decision averages the logits of its segments,
+- **SI-5** (docs/protocol.md), where each utterance's decision averages the logits of its segments,
   scored per utterance with UAR and WA.
 
 Descriptors (``ReportDescriptors``): per frame (2048-point FFT, 16 ms hop), 20 MFCC, 128
@@ -139,7 +139,7 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
     decisions, comparable with the per-segment score of :func:`leaky`.
 
     ``speaker_norm``: each speaker's segment vectors are z-scored with that speaker's own
-    (unlabelled) statistics first (GUIDE §4: reported as its own row)."""
+    (unlabelled) statistics first (docs/protocol.md: reported as its own row)."""
     X, owner = segment_means(frames, seg_ms)
     if speaker_norm:
         X = speaker_standardize(X, meta.speaker.astype(str).to_numpy()[owner]).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Evaluation splits: the one definition of SI-5 (GUIDE §4), LOSO, and the report's leaky split.
+"""Evaluation splits: the one definition of SI-5 (docs/protocol.md), LOSO, and the report's leaky split.
 
 - **SI-5** (the headline protocol): speaker-independent 5-fold cross-validation; fold k holds
   out one male and one female speaker.  Everything learned from data is fitted on the 8

@@ -1,4 +1,4 @@
-"""A synthetic, EmoDB-shaped corpus for fast tests and offline demos (GUIDE §3).
+"""A synthetic, EmoDB-shaped corpus for fast tests and offline demos (docs/data.md).
 
 It is not speech and results on it are never EmoDB results.  It keeps EmoDB's shape: the
 10 speaker ids and genders (so the SI-5 speaker folds apply unchanged), the 7 emotions,

@@ -1,0 +1,25 @@
+"""The repository explains itself: its docs exist, every docs/ page the code, notebooks and README
+name is there, and nothing cites a document the repository does not contain."""
+import re
+
+from emolib.config import REPO
+
+SOURCES = [*sorted((REPO / "emolib").glob("*.py")), *sorted((REPO / "notebooks").glob("*.ipynb")),
+           REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_every_docs_page_named_exists():
+    named = set()
+    for path in SOURCES:
+        text = path.read_text()
+        named |= set(re.findall(r"docs/([a-z_]+\.md)", text))
+        if path.parent.name == "docs":  # links between the pages
+            named |= set(re.findall(r"\]\(([a-z_]+\.md)\)", text))
+    assert {"protocol.md", "data.md", "design.md"} <= named
+    missing = sorted(n for n in named if not (REPO / "docs" / n).is_file())
+    assert not missing, missing
+
+
+def test_no_reference_to_an_outside_guide():
+    cited = [p.relative_to(REPO) for p in SOURCES if re.search(r"GUIDE\s*§|GUIDE\.md", p.read_text())]
+    assert not cited, cited
