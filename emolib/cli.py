@@ -73,7 +73,7 @@ def _reproduce(args) -> int:
 def _results(args) -> int:
     from .evaluation import print_results
 
-    print_results(args.corpus, args.profile, markdown=args.markdown)
+    print_results(args.corpus, args.profile, markdown=args.markdown, protocol=args.protocol, sort=args.sort)
     return 0
 
 
@@ -154,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="print the table of evaluated runs (results/)")
     res.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     res.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
-    res.add_argument("--markdown", action="store_true", help="a Markdown table (for the README)")
+    res.add_argument("--markdown", action="store_true", help="a Markdown table with every column (for the README)")
+    res.add_argument("--protocol", choices=["si5", "leaky"], help="only speaker-independent runs (si5: SI-5, LOSO) "
+                     "or only the leaky random-split runs and the report's quoted numbers")
+    res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
+                     help="order within each protocol: best UAR (default) or WA first, or by run name")
+    res.epilog = "Example: python -m emolib results --protocol si5 --sort uar"
     res.set_defaults(func=_results)
 
     pre = sub.add_parser("pretrain", help="MoCo v3 pretraining on the training speakers of SI-5 folds",
@@ -257,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # `python -m emolib results | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

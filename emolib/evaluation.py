@@ -169,12 +169,21 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-def print_results(corpus: str | None = None, profile: str | None = None,
-                  markdown: bool = False) -> None:
-    """Print the results table of a corpus and profile (the report's numbers included), as
-    text or as a Markdown table (for the README)."""
+def _protocol_key(protocol: str) -> str:
+    return "si5" if protocol in ("SI-5", "LOSO") else "leaky"
+
+
+def print_results(corpus: str | None = None, profile: str | None = None, markdown: bool = False,
+                  protocol: str | None = None, sort: str = "uar") -> None:
+    """Print the results table of a corpus and profile (the report's quoted numbers included),
+    as text (one run a line, at most 120 columns, UAR and WA in %, speaker-independent runs first)
+    or as a Markdown table with every column (for the README).  ``protocol``: ``si5`` or
+    ``leaky`` keeps only those runs; ``sort``: ``uar``, ``wa`` (best first) or ``run``."""
+    name, prof = config.corpus_name(corpus), config.profile(profile)
     folder = config.run_dir(config.RESULTS, corpus, profile)
     table = results_table(folder)
+    if protocol:
+        table = table[[_protocol_key(p) == protocol for p in table.protocol]]
     if markdown:
         cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
                 "fold UAR (mean ± std)", "wall_s", "device"]
@@ -187,10 +196,36 @@ def print_results(corpus: str | None = None, profile: str | None = None,
         lines += ["| " + " | ".join(str(v) for v in row.astype(object).fillna("")) + " |" for _, row in table.iterrows()]
         print("\n".join(lines))
         return
-    with pd.option_context("display.width", 200, "display.max_columns", 20,
-                           "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
-        print(f"results in {folder.relative_to(REPO)} ({len(table)} rows; UAR/WA as fractions)")
-        print(table.drop(columns=["run"]).astype(object).fillna("").to_string(index=False))
+    runs = table[table.run.notna()]
+    where = config.repo_relative(folder)
+    kind = f"{protocol} runs" if protocol else "runs"
+    if runs.empty:
+        print(f"no {kind} yet for profile {prof} on {name} in {where}/: python -m emolib reproduce --profile {prof}")
+    else:
+        print(f"{len(runs)} {kind} in {where}/ (profile {prof}, {name}); UAR and WA in %, fold UAR mean ± std")
+    pct = lambda v: f"{100 * v:5.1f}" if pd.notna(v) else "    —"
+    lines = []
+    for r in table.to_dict("records"):
+        quoted = pd.isna(r["run"])
+        fold = r["fold UAR (mean ± std)"]
+        if isinstance(fold, str) and "±" in fold:
+            m, sd = (float(x) for x in fold.split("±"))
+            fold = f"{100 * m:.1f} ± {100 * sd:.1f}"
+        else:
+            fold = "—"
+        lines.append((_protocol_key(r["protocol"]), quoted,
+                      f"{r['method']}, quoted from the report" if quoted else r["run"],
+                      r["protocol"] if r["protocol"] in ("SI-5", "LOSO") else "leaky",
+                      "—" if quoted else ("yes" if r["speaker_norm"] else "no"),
+                      r["uar"], r["wa"], fold, "" if pd.isna(r["n"]) else str(int(r["n"]))))
+    key = {"uar": lambda x: -(x[5] if pd.notna(x[5]) else -1), "wa": lambda x: -(x[6] if pd.notna(x[6]) else -1),
+           "run": lambda x: x[2]}[sort]
+    lines.sort(key=lambda x: (x[0] != "si5", x[1], key(x)))
+    width = min(60, max(len(x[2]) for x in lines)) if lines else 3
+    print(f"{'run':<{width}}  {'proto':<5}  {'norm':<4}  {'UAR':>5}  {'WA':>5}  {'fold UAR':<13}  {'n':>4}")
+    for _, _, run, proto, norm, u, w, fold, n in lines:
+        run = run if len(run) <= width else run[:width - 1] + "…"
+        print(f"{run:<{width}}  {proto:<5}  {norm:<4}  {pct(u)}  {pct(w)}  {fold:<13}  {n:>4}")
 
 
 def verify_results(folder: Path | None = None) -> int:

@@ -37,10 +37,10 @@ from . import pretext
 from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
 from .errors import EmolibError
-from .features import fit_standardizer, log_mels
+from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
 from .moco import LARS, MoCo, distributed, learning_rate, momentum
-from .splits import speaker_folds
+from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, Normalization, embed, export_backbone, load_official_moco, read_checkpoint
 
 CHECKPOINT_FORMAT = "emolib-moco-checkpoint"
@@ -93,6 +93,10 @@ class PretrainConfig:
             raise EmolibError(f"--warp {self.warp}: the largest warp |1 - α| must be in [0, 1), e.g. 0.15")
         if self.adversary < 0:
             raise EmolibError(f"--adversary {self.adversary}: the weight must be 0 (off) or positive")
+        bands = LogMelConfig().n_mels
+        if self.patch_size < 1 or self.frames % self.patch_size or bands % self.patch_size:
+            raise EmolibError(f"--frames {self.frames} / --patch-size {self.patch_size}: the patch size must divide "
+                              f"the crop length and the {bands} mel bands (e.g. --patch-size 16 --frames 96)")
 
     def backbone(self, n_mels: int = 64) -> BackboneConfig:
         return BackboneConfig(self.arch, self.depth, n_mels, self.frames, self.patch_size,
@@ -460,11 +464,21 @@ def read_history(out: str | os.PathLike, fold: int) -> pd.DataFrame:
     return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
 
 
+def parse_fold(value: str) -> list[int]:
+    """``--fold``: an SI-5 fold 0-4, or ``all``."""
+    if value == "all":
+        return list(range(len(SI5_FOLDS)))
+    if value.isdigit() and int(value) < len(SI5_FOLDS):
+        return [int(value)]
+    raise EmolibError(f"--fold {value}: SI-5 folds are 0–{len(SI5_FOLDS) - 1} (or 'all')")
+
+
 def main(args) -> int:
     """``python -m emolib pretrain``: under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the
     process group (NCCL on GPUs, gloo on CPUs) first."""
     from .corpus import load_corpus
 
+    parse_fold(args.fold)  # every argument is checked before the corpus is read
     cfg = profile_config(args.profile, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
@@ -475,7 +489,7 @@ def main(args) -> int:
     try:
         meta = load_corpus(args.corpus, args.root)
         out = Path(args.out) if args.out else default_out(args.corpus, args.profile)
-        folds = range(5) if args.fold == "all" else [int(args.fold)]
+        folds = parse_fold(args.fold)
         if args.resume not in (None, "auto") and len(folds) > 1:
             raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")
         for k in folds:

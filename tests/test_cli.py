@@ -118,3 +118,30 @@ def test_results_table_includes_the_reports_quoted_numbers():
     md = emolib("results", "--profile", "full", "--markdown")
     assert md.returncode == 0 and md.stdout.startswith("| method | protocol |")
     assert "51.2 %" in md.stdout
+
+
+def test_results_text_is_in_percent_one_run_a_line_within_120_columns():
+    r = emolib("results", "--profile", "full", "--corpus", "emodb", "--protocol", "si5")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 120
+    row = next(line for line in lines if line.startswith("baseline_compare_logreg "))
+    from emolib.config import RESULTS
+    from emolib.evaluation import recompute
+
+    assert f"{100 * recompute('baseline_compare_logreg', RESULTS)['uar']:.1f}" in row.split()  # a percentage
+    assert row.split()[-1] == "535" and "quoted from the report" not in r.stdout  # n as an integer; filtered
+    assert all(" leaky " not in line for line in lines)
+
+
+def test_results_says_when_a_profile_has_no_runs_yet(tmp_path, monkeypatch, capsys):
+    from emolib import config, evaluation
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    evaluation.print_results("emodb", "smoke")
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("no runs yet for profile smoke on emodb") and "reproduce --profile smoke" in first
+    assert out.count("quoted from the report") == 6  # the report's numbers are still shown, as quoted
+    evaluation.print_results("emodb", "smoke", protocol="si5")
+    assert capsys.readouterr().out.startswith("no si5 runs yet")

@@ -208,9 +208,10 @@ def test_speaker_batches_under_two_gloo_processes(tmp_path):
     assert history[0]["step"] == 12 and np.isfinite(history[0]["loss"])
 
 
-def test_pretext_flags_are_checked_before_any_work():
+def test_pretrain_flags_are_checked_before_any_work():
     for flags, needle in ((["--warp", "1.5"], "--warp 1.5"), (["--adversary", "-1"], "--adversary -1"),
-                          (["--aug", "bogus"], "--aug 'bogus'")):
+                          (["--aug", "bogus"], "--aug 'bogus'"), (["--fold", "abc"], "--fold abc"),
+                          (["--frames", "100"], "--frames 100"), (["--patch-size", "7"], "--patch-size 7")):
         r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", *flags, "--out", "/nonexistent"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
