@@ -16,6 +16,7 @@ draws where each variant lands.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ import pandas as pd
 from . import config
 from .errors import EmolibError
 from .probe import N_FOLDS, fold_embeddings, neighbour_scores, probe_checkpoints
-from .pretrain import PretrainConfig, fold_dir, pretrain_fold, profile_config
+from .pretrain import PretrainConfig, pretrain_fold, profile_config, read_history
 
 #: Variant name -> the pretext options it changes from the profile's recipe (the report's views,
 #: mixed batches, corpus-wide statistics).  Flags of ``python -m emolib pretrain`` of the same names.
@@ -48,10 +49,16 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def check_variants(names: Sequence[str]) -> None:
+    """An error naming every unknown variant (before any work)."""
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+
+
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
     """The pretraining settings of variant ``name``: ``base`` (default: the profile's) with its changes."""
-    if name not in VARIANTS:
-        raise EmolibError(f"unknown pretext variant {name!r}; choose from {', '.join(VARIANTS)}")
+    check_variants([name])
     base = base or profile_config(profile)
     return replace(base, **VARIANTS[name])
 
@@ -63,46 +70,37 @@ def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
 
 def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = None,
                 base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
-                corpus: str | None = None, progress: bool = True, log=print, run: str | None = None) -> list[dict]:
+                corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> list[dict]:
     """Pretrain variant ``name`` on all five folds into ``<out>/<name>/fold<k>`` (resumed where
     a checkpoint exists), probe it and write its two results rows (returned): ``ssl_<name>``
-    and ``ssl_<name>_spknorm``, or ``<run>`` and ``<run>_spknorm`` (e.g. for another budget)."""
+    and ``ssl_<name>_spknorm``.  ``tag``: for a budget other than the profile's, rows
+    ``ssl_<name>_<tag>`` and encoders in ``<out>/<name>_<tag>``, never mixed with the profile's."""
     cfg = variant_config(name, base, profile)
-    folder = Path(out or default_out(corpus, profile)) / name
+    run = f"{name}_{tag}" if tag else name
+    folder = Path(out or default_out(corpus, profile)) / run
+    walls = []
     for k in range(N_FOLDS):
-        history = pretrain_fold(meta, k, cfg, folder, resume="auto", device=device, progress=progress)
+        last = pretrain_fold(meta, k, cfg, folder, resume="auto", device=device, progress=progress)[-1]
+        walls.append(last["wall_s"])
         if log:
-            last = history[-1]
             log(f"{name}, fold {k}: {last['epoch']} epochs, loss {last['loss']:.3f}, "
                 f"k-NN UAR {last.get('knn_uar', float('nan')):.3f}, {last['wall_s']:.0f} s")
     emb = fold_embeddings(meta, folder, progress=False)
     scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
     neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
     neighbours["per_fold"] = scores
-    return probe_checkpoints(meta, folder, run or f"ssl_{name}", profile=profile, corpus=corpus, progress=False,
-                             extra={"variant": name, "neighbours": neighbours,
-                                    "pretrain_s": sum(_wall(folder, k) for k in range(N_FOLDS))})
-
-
-def _wall(folder: Path, fold: int) -> float:
-    from .pretrain import read_history
-
-    return float(read_history(folder, fold).wall_s.iloc[-1])
+    return probe_checkpoints(meta, folder, f"ssl_{run}", profile=profile, corpus=corpus, progress=False,
+                             extra={"variant": name, "neighbours": neighbours, "pretrain_s": float(sum(walls))})
 
 
 def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | os.PathLike | None = None,
         base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
         corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> pd.DataFrame:
-    """:func:`run_variant` for each of ``names`` (all by default); returns :func:`summary`.
-    ``tag``: for a budget other than the profile's, rows ``ssl_<variant>_<tag>`` and encoders in
-    ``<out>/<variant>_<tag>``, so they never mix with the profile's own."""
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:  # before any work
-        raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    suffix = f"_{tag}" if tag else ""
+    """:func:`run_variant` for each of ``names`` (all by default, ``tag`` as there); returns
+    :func:`summary`."""
+    check_variants(names)
     for name in names:
-        run_variant(meta, name, Path(out or default_out(corpus, profile)) / f"{name}{suffix}" if tag else out,
-                    base, device, profile, corpus, progress, log, run=f"ssl_{name}{suffix}")
+        run_variant(meta, name, out, base, device, profile, corpus, progress, log, tag)
     return summary(names, profile=profile, corpus=corpus, tag=tag)
 
 
@@ -111,8 +109,6 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
     """One line per variant from its committed rows: probe UAR without and with speaker
     normalisation, 5-NN speaker accuracy and emotion UAR (mean of the fold encoders), the
     options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
-    import json
-
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
     suffix = f"_{tag}" if tag else ""
     names = list(names) if names is not None else [n for n in VARIANTS if (folder / f"ssl_{n}{suffix}.json").is_file()]
@@ -136,8 +132,6 @@ def histories(out: str | os.PathLike | None = None, names: Sequence[str] | None 
     """The pretraining histories of ``<out>/<variant>/fold<k>`` in one table (columns variant,
     fold, then those of ``history.jsonl``: epoch, loss, k-NN monitor, the adversary's speaker
     accuracy where there is one, wall seconds)."""
-    from .pretrain import read_history
-
     out = Path(out or default_out())
     names = list(names) if names is not None else [n for n in VARIANTS if (out / n).is_dir()]
     parts = [read_history(out / name, k).assign(variant=name, fold=k) for name in names for k in range(N_FOLDS)]

@@ -103,9 +103,7 @@ def _ablation(args) -> int:
         print(ablation.markdown(table))
         return 0
     names = args.variants or list(ablation.VARIANTS)
-    unknown = [n for n in names if n not in ablation.VARIANTS]
-    if unknown:  # checked before the corpus is read
-        raise EmolibError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(ablation.VARIANTS)}")
+    ablation.check_variants(names)  # before the corpus is read
     from dataclasses import replace
 
     from .pretrain import profile_config

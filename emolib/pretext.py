@@ -30,6 +30,8 @@ from torch import nn
 
 from .features import Standardizer
 
+#: The pretext options, as fields of ``emolib.pretrain.PretrainConfig`` (whose defaults are the recipe's).
+OPTIONS = ("batch_by", "input_norm", "warp", "warp_views", "adversary")
 BATCH_BY = ("none", "speaker", "gender")
 INPUT_NORM = ("global", "speaker")
 

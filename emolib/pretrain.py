@@ -21,6 +21,7 @@ recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no advers
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -153,9 +154,11 @@ class FoldData:
     speaker_input: bool = False  # input_norm="speaker": embed each speaker with its own statistics
     test_speakers: np.ndarray = None
 
+    @functools.cached_property
     def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
         """The training and held-out log-mels as the encoder sees them, with the statistics
-        :func:`emolib.vit.embed` should apply (identity where they are standardised already)."""
+        :func:`emolib.vit.embed` should apply (identity where they are standardised already);
+        computed once per fold."""
         mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
         if not self.speaker_input:
             return self.train_mels, self.test_mels, mean, std
@@ -196,7 +199,7 @@ def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    train_mels, test_mels, mean, std = data.monitor_inputs()
+    train_mels, test_mels, mean, std = data.monitor_inputs
     train = embed(backbone, train_mels, mean, std, cfg.frames, device=device)
     test = embed(backbone, test_mels, mean, std, cfg.frames, device=device)
     knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")

@@ -41,8 +41,8 @@ from .errors import EmolibError
 from .evaluation import Timer, cross_validate, write_result
 from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
 from .files import atomic_write, sha256_file
-from .pretext import standardize_by_speaker
-from .pretrain import fold_dir
+from .pretext import OPTIONS as PRETEXT_OPTIONS, standardize_by_speaker
+from .pretrain import PretrainConfig, fold_dir
 from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone, over_windows
 
@@ -296,8 +296,7 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
 
 
 #: The pretext options (emolib.pretext) and their defaults, for rows and method names.
-PRETEXT_DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "warp_views": "both",
-                    "adversary": 0.0}
+PRETEXT_DEFAULTS = {k: v for k, v in PretrainConfig().to_dict().items() if k in PRETEXT_OPTIONS}
 
 
 def describe_pretext(pretext: dict) -> str:

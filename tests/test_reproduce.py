@@ -2,6 +2,7 @@
 import os
 
 import nbformat
+import pytest
 
 from emolib.reproduce import numbered_notebooks, reproduce
 
@@ -36,28 +37,19 @@ def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
     assert not list(tmp_path.glob(".01_fail-*"))
 
 
-def test_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("corpus, variable, printed", [("synthetic", "EMOLIB_CORPUS", "synthetic"),
+                                                         ("emodb", "EMOLIB_PROFILE", "smoke")])
+def test_smoke_runs_and_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeypatch, corpus,
+                                                                              variable, printed):
     import emolib.reproduce
 
     monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
-    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_CORPUS'])")
+    path = _notebook(tmp_path / "01_a.ipynb", f"import os; print(os.environ['{variable}'])")
     before = path.read_bytes()
-    assert reproduce(profile="smoke", corpus="synthetic", notebooks=[path]) == 0
+    assert reproduce(profile="smoke", corpus=corpus, notebooks=[path]) == 0
     assert path.read_bytes() == before
-    out = nbformat.read(tmp_path / "repo" / "build" / "synthetic-smoke" / "01_a.ipynb", as_version=4)
-    assert out.cells[0].outputs[0].text == "synthetic\n"
-
-
-def test_smoke_run_on_emodb_never_overwrites_the_committed_notebooks(tmp_path, monkeypatch):
-    import emolib.reproduce
-
-    monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
-    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_PROFILE'])")
-    before = path.read_bytes()
-    assert reproduce(profile="smoke", corpus="emodb", notebooks=[path]) == 0
-    assert path.read_bytes() == before
-    out = nbformat.read(tmp_path / "repo" / "build" / "emodb-smoke" / "01_a.ipynb", as_version=4)
-    assert out.cells[0].outputs[0].text == "smoke\n"
+    out = nbformat.read(tmp_path / "repo" / "build" / f"{corpus}-smoke" / "01_a.ipynb", as_version=4)
+    assert out.cells[0].outputs[0].text == f"{printed}\n"
 
 
 def test_pytest_defaults_to_the_smoke_profile():
