@@ -66,11 +66,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from . import config, evaluation, features
+from .splits import PROTOCOL_NAMES
 
 #: The openSMILE functionals sets offered here, with their short names for run names.
 FEATURE_SETS = {"eGeMAPSv02": "egemaps", "ComParE_2016": "compare"}
-#: Protocol ids -> the protocol string written to results JSON.
-PROTOCOL_NAMES = {"si5": "SI-5", "loso": "LOSO"}
 
 #: Inverse regularisation strength of the linear SVM per feature set (fixed; module docstring).
 #: Chosen by EmoDB SI-5 UAR averaged over speaker_norm off/on, from 1e-4 ... 3 on eGeMAPS and
@@ -176,7 +175,7 @@ CLASSIFIER_NAMES = {"svm": "linear SVM", "logreg": "logistic regression"}
 
 def run_name(feature_set: str, classifier: str, speaker_norm: bool = False,
              protocol: str = "si5") -> str:
-    """``baseline_<egemaps|compare>_<svm|logreg>[_spknorm][_loso]``."""
+    """``baseline_<egemaps|compare>_<svm|logreg>[_spknorm][_loso|_emobox]``."""
     name = f"baseline_{FEATURE_SETS[feature_set]}_{classifier}"
     name += "_spknorm" if speaker_norm else ""
     return name + ("" if protocol == "si5" else f"_{protocol}")
@@ -187,8 +186,8 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
                  write: bool = True, folder: str | Path | None = None, progress: bool = True,
                  *, C: float | None = None) -> tuple[dict, pd.DataFrame]:
     """Evaluate openSMILE ``feature_set`` functionals + ``classifier`` ("svm" or "logreg")
-    under ``protocol`` ("si5" or "loso"), a fresh pipeline fitted on each fold's training
-    speakers only.
+    under ``protocol`` ("si5", "loso" or "emobox"; :mod:`emolib.splits`), a fresh pipeline
+    fitted on each fold's training utterances only.
 
     ``C`` overrides the fixed default of the classifier (for sensitivity studies only; the
     run name then ends in ``_C<value>``).

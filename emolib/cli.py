@@ -6,9 +6,11 @@
     reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
     pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
     probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
+    ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
+    emobox [--systems …] [--device …] [--table]          the systems on EmoBox's (speaker-dependent) folds
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
-    results [--profile …] [--corpus …] [--markdown]      the table of all evaluated runs
+    results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
@@ -71,8 +73,17 @@ def _reproduce(args) -> int:
 
 
 def _results(args) -> int:
-    from .evaluation import print_results
+    from .evaluation import print_results, verify_results
 
+    if args.verify:
+        folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
+        try:
+            n = verify_results(folder)
+        except AssertionError as e:
+            print(f"FAILED: {e}", file=sys.stderr)
+            return 1
+        print(f"OK: {n} runs in {config.repo_relative(folder)}/ recompute from their predictions")
+        return 0
     print_results(args.corpus, args.profile, markdown=args.markdown, protocol=args.protocol, sort=args.sort)
     return 0
 
@@ -90,7 +101,24 @@ def _probe(args) -> int:
     meta = load_corpus(args.corpus, args.root)
     for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
                                  profile=args.profile, corpus=args.corpus):
-        print(f"{row['run']}: UAR {row['uar']:.3f}, WA {row['wa']:.3f} (SI-5, speaker_norm={row['speaker_norm']})")
+        print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
+              f"({row['protocol']}, speaker_norm={row['speaker_norm']})")
+    return 0
+
+
+def _emobox(args) -> int:
+    from . import emobox
+
+    if args.table:  # the committed rows only, no training
+        print(emobox.markdown(emobox.comparison(config.run_dir(config.RESULTS, args.corpus, args.profile))))
+        return 0
+    systems = emobox.check_systems(args.systems or list(emobox.SYSTEMS))  # before the corpus is read
+    from .corpus import load_corpus
+
+    meta = load_corpus(args.corpus, args.root)
+    for row in emobox.run(meta, systems, device=args.device, profile=args.profile, corpus=args.corpus,
+                          out=args.out, progress=not args.quiet):
+        print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} %")
     return 0
 
 
@@ -108,7 +136,7 @@ def _ablation(args) -> int:
 
     from .pretrain import profile_config
 
-    changes = {k: getattr(args, k) for k in ("arch", "depth", "epochs", "lr", "warmup_epochs", "knn_every")
+    changes = {k: getattr(args, k) for k in ("arch", "depth", "epochs", "lr", "warmup_epochs", "knn_every", "seed")
                if getattr(args, k) is not None}
     if changes and not args.tag:
         raise EmolibError("--tag NAME is needed with a budget other than the profile's (" + ", ".join(changes)
@@ -125,6 +153,17 @@ def _bench(args) -> int:
     from . import bench
 
     return bench.run(args.name, args)
+
+
+def _common(parser: argparse.ArgumentParser, device: str | None = None, quiet: bool = False) -> None:
+    """The options every training command shares: where and on what it runs."""
+    if device:
+        parser.add_argument("--device", help=device)
+    parser.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
+    parser.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    parser.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    if quiet:
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,18 +192,24 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     res.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     res.add_argument("--markdown", action="store_true", help="a Markdown table with every column (for the README)")
-    res.add_argument("--protocol", choices=["si5", "leaky"], help="only speaker-independent runs (si5: SI-5, LOSO) "
-                     "or only the leaky random-split runs and the report's quoted numbers")
+    res.add_argument("--protocol", choices=["si5", "emobox", "leaky"],
+                     help="only speaker-independent runs (si5: SI-5, LOSO), only the runs on EmoBox's "
+                     "speaker-dependent folds, or only the leaky random-split runs and the report's quoted numbers")
+    res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
+                     "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
                      help="order within each protocol: best UAR (default) or WA first, or by run name")
-    res.epilog = "Example: python -m emolib results --protocol si5 --sort uar"
+    res.epilog = "Examples: python -m emolib results --protocol si5 --sort uar; python -m emolib results --verify"
     res.set_defaults(func=_results)
 
     pre = sub.add_parser("pretrain", help="MoCo v3 pretraining on the training speakers of SI-5 folds",
                          description="MoCo v3 on log-mel ViTs. Flags named as in the official main_moco.py "
                          "mean the same; unset flags take the profile's budget (emolib.pretrain.PROFILES). "
                          "Runs on the CPU, a GPU, or under torchrun --nproc_per_node=N -m emolib pretrain …")
-    pre.add_argument("--fold", default="all", help="SI-5 fold 0-4, or all (default)")
+    pre.add_argument("--fold", default="all", help="fold 0-4 of the protocol (0-9 for loso), or all (default)")
+    pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],
+                     help="whose folds to pretrain on: si5 (default, speaker-independent), loso, or emobox "
+                     "(EmoBox's speaker-dependent folds; encoders go to <out>/emobox by default)")
     pre.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     pre.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     pre.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
@@ -232,11 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "--depth 12 --epochs 150 --lr 1e-3 --warmup-epochs 10 --knn-every 25 --tag vits12_e150")
     abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: all of emolib.ablation.VARIANTS")
     abl.add_argument("--out", help="encoders folder (default: checkpoints/ablation, per corpus and profile)")
-    abl.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
-    abl.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
-    abl.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
-    abl.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
-    abl.add_argument("--quiet", action="store_true", help="no progress bars")
+    _common(abl, device="cpu, cuda, cuda:1 … (default: the GPU when there is one)", quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
                      "(no training)")
     abl.add_argument("--tag", help="with a budget other than the profile's: rows ssl_<variant>_TAG (e.g. vits12_e150)")
@@ -246,7 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--lr", type=float, help="base learning rate (lr * batch / 256)")
     abl.add_argument("--warmup-epochs", type=float)
     abl.add_argument("--knn-every", type=int)
+    abl.add_argument("--seed", type=int, help="another seed of the same budget (with --tag, e.g. --seed 1 --tag seed1)")
     abl.set_defaults(func=_ablation)
+
+    box = sub.add_parser("emobox", help="the openSMILE baselines, the Conv1D and the MoCo v3 probe on EmoBox's "
+                         "EmoDB folds (speaker-dependent; rows <run>_emobox)",
+                         description="Each system is fitted per EmoBox fold on that fold's training utterances "
+                         "only (MoCo v3 pretraining included, into checkpoints/emobox, resumable; the slowest part, "
+                         "its seconds are stored in the row as pretrain_s). Examples: python -m emolib emobox --systems "
+                         "baselines; python -m emolib emobox --table (SI-5 beside EmoBox, from the rows)")
+    box.add_argument("--systems", nargs="+", metavar="NAME", help="baselines, cnn, moco (default: all)")
+    box.add_argument("--table", action="store_true", help="print SI-5 beside EmoBox from the rows in results/ "
+                     "as a Markdown table (no training)")
+    box.add_argument("--out", help="MoCo encoders folder (default: checkpoints/emobox, per corpus and profile)")
+    _common(box, device="cpu, cuda, cuda:1 … for MoCo pretraining (default: the GPU when there is one)", quiet=True)
+    box.set_defaults(func=_emobox)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment"])

@@ -12,7 +12,6 @@ smoke profile or on the synthetic corpus go to ``results/<corpus>-<profile>/``
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import subprocess
@@ -22,13 +21,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
-from . import config
+from . import config, splits
 from .config import REPO
 from .corpus import CLASSES
 from .files import atomic_write
-from .splits import speaker_folds
 
 PREDICTION_COLUMNS = ["file", "speaker", "fold", "y_true", "y_pred"]
 
@@ -58,6 +56,12 @@ def wa(y_true, y_pred) -> float:
     return float(accuracy_score(y_true, y_pred))
 
 
+def macro_f1(y_true, y_pred) -> float:
+    """Macro-averaged F1 over the classes present in y_true (EmoBox reports it beside UA and WA)."""
+    labels = sorted(set(y_true))
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro"))
+
+
 def per_class_recall(y_true, y_pred) -> pd.Series:
     labels = [c for c in CLASSES if c in set(y_true)]
     return pd.Series(recall_score(y_true, y_pred, labels=labels, average=None), index=labels)
@@ -78,11 +82,11 @@ def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[
     speakers), fitted on the training speakers of each fold only.  With ``groups`` (one label
     per row, e.g. the speakers) ``fit_predict`` also gets the training rows' groups as a
     fourth argument, for model selection inside the training speakers.  ``folds`` restricts
-    the run to some folds (a study on one fold).  Returns a predictions table
-    (PREDICTION_COLUMNS)."""
+    the run to some folds (a study on one fold).  ``protocol``: ``si5``, ``loso`` or ``emobox``
+    (:func:`emolib.splits.folds`).  Returns a predictions table (PREDICTION_COLUMNS)."""
     y = meta.emotion.astype(str).to_numpy()
     parts = []
-    for fold in speaker_folds(meta, protocol):
+    for fold in splits.folds(meta, protocol):
         if folds is not None and fold.index not in folds:
             continue
         Xf = X[fold.index] if isinstance(X, dict) else X
@@ -95,25 +99,32 @@ def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[
 
 
 def summarize(pred: pd.DataFrame) -> dict:
-    """UAR and WA pooled over all predictions, and the UAR of each fold."""
+    """UAR, WA and macro-F1 pooled over all predictions, and the UAR of each fold."""
     folds = [uar(g.y_true, g.y_pred) for _, g in pred.groupby("fold", sort=True)]
     return {"uar": uar(pred.y_true, pred.y_pred), "wa": wa(pred.y_true, pred.y_pred),
-            "fold_uar": folds, "n": len(pred)}
+            "f1": macro_f1(pred.y_true, pred.y_pred), "fold_uar": folds, "n": len(pred)}
 
 
-@functools.lru_cache(maxsize=1)
-def _commit() -> str:
-    """The commit that wrote a row: ``EMOLIB_COMMIT`` when set (a copy of the tree on another
-    machine, whose ``.git`` may be missing or stale), else the repository's HEAD (asked once per
-    process), else ``unknown``."""
-    if os.environ.get("EMOLIB_COMMIT"):
-        return os.environ["EMOLIB_COMMIT"]
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                             capture_output=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=REPO, text=True, capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def provenance() -> dict:
+    """The commit that wrote a row and whether the code differed from it, asked when the row
+    is written: ``commit`` is ``EMOLIB_COMMIT`` when set (a copy of the tree on another machine,
+    whose ``.git`` may be missing or stale), else HEAD, else ``unknown``; ``dirty`` is true when a
+    tracked file has uncommitted changes outside what runs write themselves (``results/``,
+    ``figures/``, and ``notebooks/``, which ``reproduce`` executes in place), ``null`` when it
+    cannot be told."""
+    if os.environ.get("EMOLIB_COMMIT"):
+        return {"commit": os.environ["EMOLIB_COMMIT"], "dirty": os.environ.get("EMOLIB_DIRTY") == "1" or None}
+    head = _git("rev-parse", "--short", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!figures", ":!notebooks")
+    return {"commit": (head or "").strip() or "unknown", "dirty": None if status is None else bool(status.strip())}
 
 
 def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, profile: str,
@@ -126,7 +137,7 @@ def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, pr
     folder = config.run_dir(config.RESULTS, corpus, profile) if folder is None else Path(folder)
     row = {"run": run, "method": method, "protocol": protocol, "profile": profile,
            "corpus": corpus, "speaker_norm": bool(speaker_norm), **summarize(pred),
-           "wall_s": round(float(wall_s), 1), "device": device, "commit": _commit(),
+           "wall_s": round(float(wall_s), 1), "device": device, **provenance(),
            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
     atomic_write(folder / f"{run}_predictions.csv", pred.to_csv(index=False).encode())
     atomic_write(folder / f"{run}.json", (json.dumps(row, indent=1) + "\n").encode())
@@ -139,16 +150,19 @@ def recompute(run: str, folder: Path | None = None) -> dict:
     return summarize(pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str}))
 
 
-TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
+TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
                  "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
 
 
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
     """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
-    numbers."""
+    numbers.  Rows written before macro-F1 was stored get it from their predictions."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
     rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     for r in rows:
+        if "f1" not in r and (folder / f"{r['run']}_predictions.csv").is_file():  # rows from before F1 was stored
+            pred = pd.read_csv(folder / f"{r['run']}_predictions.csv", usecols=["y_true", "y_pred"])
+            r["f1"] = macro_f1(pred.y_true, pred.y_pred)
         f = r["fold_uar"]
         r["fold UAR (mean ± std)"] = f"{np.mean(f):.3f} ± {np.std(f):.3f}" if len(f) > 1 else "—"
     if quoted:
@@ -169,26 +183,33 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+#: ``results --protocol`` choices, in the order the table shows them: speaker-independent runs
+#: (SI-5, LOSO), EmoBox's speaker-dependent folds, the leaky random split (and the report's quotes).
+TABLE_PROTOCOLS = ("si5", "emobox", "leaky")
+
+
 def _protocol_key(protocol: str) -> str:
-    return "si5" if protocol in ("SI-5", "LOSO") else "leaky"
+    if protocol in (splits.PROTOCOL_NAMES[p] for p in splits.SPEAKER_INDEPENDENT):
+        return "si5"
+    return "emobox" if protocol == splits.PROTOCOL_NAMES["emobox"] else "leaky"
 
 
 def print_results(corpus: str | None = None, profile: str | None = None, markdown: bool = False,
                   protocol: str | None = None, sort: str = "uar") -> None:
     """Print the results table of a corpus and profile (the report's quoted numbers included),
     as text (one run a line, at most 120 columns, UAR and WA in %, speaker-independent runs first)
-    or as a Markdown table with every column (for the README).  ``protocol``: ``si5`` or
-    ``leaky`` keeps only those runs; ``sort``: ``uar``, ``wa`` (best first) or ``run``."""
+    or as a Markdown table with every column (for the README).  ``protocol``: ``si5``,
+    ``emobox`` or ``leaky`` keeps only those runs; ``sort``: ``uar``, ``wa`` (best first) or ``run``."""
     name, prof = config.corpus_name(corpus), config.profile(profile)
     folder = config.run_dir(config.RESULTS, corpus, profile)
     table = results_table(folder)
     if protocol:
         table = table[[_protocol_key(p) == protocol for p in table.protocol]]
     if markdown:
-        cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa",
+        cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
                 "fold UAR (mean ± std)", "wall_s", "device"]
         table = table[[c for c in cols if c in table]].copy()
-        for c in ("uar", "wa"):
+        for c in ("uar", "wa", "f1"):
             table[c] = [f"{100 * v:.1f} %" if pd.notna(v) else "" for v in table[c]]
         table["speaker_norm"] = table.speaker_norm.map({True: "yes", False: "no"}).fillna("")
         table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
@@ -202,7 +223,7 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
     if runs.empty:
         print(f"no {kind} yet for profile {prof} on {name} in {where}/: python -m emolib reproduce --profile {prof}")
     else:
-        print(f"{len(runs)} {kind} in {where}/ (profile {prof}, {name}); UAR and WA in %, fold UAR mean ± std")
+        print(f"{len(runs)} {kind} in {where}/ (profile {prof}, {name}); UAR, WA and macro-F1 in %, fold UAR mean ± std")
     pct = lambda v: f"{100 * v:5.1f}" if pd.notna(v) else "    —"
     lines = []
     for r in table.to_dict("records"):
@@ -215,34 +236,41 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
             fold = "—"
         lines.append((_protocol_key(r["protocol"]), quoted,
                       f"{r['method']}, quoted from the report" if quoted else r["run"],
-                      r["protocol"] if r["protocol"] in ("SI-5", "LOSO") else "leaky",
+                      r["protocol"] if r["protocol"] in ("SI-5", "LOSO") else _protocol_key(r["protocol"]),
                       "—" if quoted else ("yes" if r["speaker_norm"] else "no"),
-                      r["uar"], r["wa"], fold, "" if pd.isna(r["n"]) else str(int(r["n"]))))
+                      r["uar"], r["wa"], r["f1"], fold, "" if pd.isna(r["n"]) else str(int(r["n"]))))
     key = {"uar": lambda x: -(x[5] if pd.notna(x[5]) else -1), "wa": lambda x: -(x[6] if pd.notna(x[6]) else -1),
            "run": lambda x: x[2]}[sort]
-    lines.sort(key=lambda x: (x[0] != "si5", x[1], key(x)))
+    lines.sort(key=lambda x: (TABLE_PROTOCOLS.index(x[0]), x[1], key(x)))
     width = min(60, max(len(x[2]) for x in lines)) if lines else 3
-    print(f"{'run':<{width}}  {'proto':<5}  {'norm':<4}  {'UAR':>5}  {'WA':>5}  {'fold UAR':<13}  {'n':>4}")
-    for _, _, run, proto, norm, u, w, fold, n in lines:
+    print(f"{'run':<{width}}  {'proto':<6}  {'norm':<4}  {'UAR':>5}  {'WA':>5}  {'F1':>5}  {'fold UAR':<13}  {'n':>4}")
+    for _, _, run, proto, norm, u, w, f1, fold, n in lines:
         run = run if len(run) <= width else run[:width - 1] + "…"
-        print(f"{run:<{width}}  {proto:<5}  {norm:<4}  {pct(u)}  {pct(w)}  {fold:<13}  {n:>4}")
+        print(f"{run:<{width}}  {proto:<6}  {norm:<4}  {pct(u)}  {pct(w)}  {pct(f1)}  {fold:<13}  {n:>4}")
 
 
 def verify_results(folder: Path | None = None) -> int:
-    """Recompute every run in ``folder`` from its predictions and check it against its JSON;
-    for SI-5 and LOSO runs also check that each prediction came from a fold that held its
-    speaker out.  Raises AssertionError naming the first run that fails; returns the count."""
+    """Recompute every run in ``folder`` from its predictions and check it against its JSON
+    (UAR, WA, fold UARs, n, and macro-F1 where the row has it); for SI-5 and LOSO runs also check
+    that each prediction came from a fold that held its speaker out, and for EmoBox runs that each
+    file was tested in its EmoBox fold.  Raises AssertionError naming the first run that fails;
+    returns the count."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
     runs = sorted(p.stem for p in folder.glob("*.json"))
     for run in runs:
         stored = json.loads((folder / f"{run}.json").read_text())
         again = recompute(run, folder)
-        for key in ("uar", "wa", "fold_uar", "n"):
+        for key in ("uar", "wa", "fold_uar", "n") + (("f1",) if "f1" in stored else ()):
             assert again[key] == stored[key], f"{run}: {key} {stored[key]} != recomputed {again[key]}"
         if stored["protocol"] in ("SI-5", "LOSO"):
             pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
-            folds = speaker_folds(pred, "si5" if stored["protocol"] == "SI-5" else "loso")
+            folds = splits.speaker_folds(pred, "si5" if stored["protocol"] == "SI-5" else "loso")
             held_out = {f.index: set(f.test_speakers) for f in folds}
             bad = [s for s, k in zip(pred.speaker, pred.fold) if s not in held_out[k]]
             assert not bad, f"{run}: speakers {sorted(set(bad))} predicted by a fold that trained on them"
+        elif stored["protocol"] == splits.PROTOCOL_NAMES["emobox"]:
+            pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
+            fold_of = splits.emobox_folds()
+            bad = [f for f, k in zip(pred.file, pred.fold) if fold_of.get(f) != k + 1]
+            assert not bad, f"{run}: files {bad[:3]} not predicted in their EmoBox fold"
     return len(runs)

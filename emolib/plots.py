@@ -378,3 +378,35 @@ def ablation_curves(history: pd.DataFrame, variants: list[str] | None = None):
     if axes[2].lines[1:]:
         axes[2].legend(fontsize=7)
     return fig
+
+
+def protocol_gap(table: pd.DataFrame, board: pd.DataFrame | None = None):
+    """SI-5 against EmoBox's speaker-dependent folds (:func:`emolib.emobox.comparison`): one line per
+    system from its SI-5 UAR (open circle) to its EmoBox UAR (filled), without (left) and with (right)
+    speaker normalisation; EmoBox's quoted leaderboard (``board``, UA) as grey ticks on the right
+    panel's edge for scale.  Missing rows are left out."""
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 0.55 * len(table) + 2.2), sharey=True, layout="constrained")
+    y = np.arange(len(table))[::-1]
+    for ax, (si5, box, title) in zip(axes, (("SI-5", "EmoBox", "without speaker normalisation"),
+                                            ("SI-5 spk-norm", "EmoBox spk-norm", "with speaker normalisation"))):
+        for yi, (_, r) in zip(y, table.iterrows()):
+            if np.isnan(r[si5]) or np.isnan(r[box]):
+                continue
+            ax.plot([r[si5], r[box]], [yi, yi], color="0.6", lw=2, zorder=1)
+            ax.scatter(r[si5], yi, s=60, facecolor="white", edgecolor="C0", lw=1.8, zorder=2)
+            ax.scatter(r[box], yi, s=60, color="C3", zorder=2)
+            ax.annotate(f"{r[box] - r[si5]:+.1f}", (max(r[si5], r[box]), yi), xytext=(6, -3),
+                        textcoords="offset points", fontsize=8)
+        ax.set(title=title, xlabel="pooled UAR over 535 utterances (%)")
+        ax.axvline(100 / 7, color="0.6", ls=":", lw=1)
+        ax.grid(axis="x", alpha=0.3)
+    if board is not None:
+        for model, r in board.iterrows():
+            axes[1].axvline(r.ua, ymin=0.97, ymax=1.0, color="0.4", lw=1.5)
+        axes[1].text(board.ua.min(), len(table) - 0.35, "EmoBox leaderboard UA (quoted) ", fontsize=7,
+                     ha="right", va="bottom", color="0.4")
+    axes[0].set_yticks(y, ["\n".join(textwrap.wrap(s, 34)) for s in table.index], fontsize=8)
+    marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="white", color="C0", label="SI-5 (speaker-independent)"),
+             matplotlib.lines.Line2D([], [], ls="", marker="o", color="C3", label="EmoBox folds (speaker-dependent)")]
+    axes[0].legend(handles=marks, fontsize=8, loc="lower right")
+    return fig

@@ -1,5 +1,6 @@
-"""MoCo v3 pretraining runs: one SI-5 fold's training speakers, on the CPU, one GPU or under
-``torchrun`` (``python -m emolib pretrain …``).
+"""MoCo v3 pretraining runs: one fold's training utterances (an SI-5 fold's 8 training speakers
+unless ``--protocol`` says otherwise), on the CPU, one GPU or under ``torchrun``
+(``python -m emolib pretrain …``).
 
 Per fold, under ``<out>/fold<k>/``:
 
@@ -41,7 +42,7 @@ from .errors import EmolibError
 from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
 from .moco import LARS, MoCo, distributed, learning_rate, momentum
-from .splits import SI5_FOLDS, speaker_folds
+from .splits import PROTOCOL_NAMES, folds
 from .vit import BackboneConfig, Normalization, embed, export_backbone, load_official_moco, read_checkpoint
 
 CHECKPOINT_FORMAT = "emolib-moco-checkpoint"
@@ -81,6 +82,7 @@ class PretrainConfig:
     warp: float = 0.0            # mel-axis (vocal-tract-length) warp of the views, max |1 - α|
     warp_views: str = "both"     # "one": only view 2 is warped
     adversary: float = 0.0       # weight of the gradient-reversed speaker head (0: none)
+    protocol: str = "si5"        # whose folds: "si5" (headline), "loso" or "emobox" (emolib.splits)
 
     def __post_init__(self):
         if self.aug not in RECIPES:
@@ -92,6 +94,8 @@ class PretrainConfig:
                                   + ", ".join(allowed))
         if not 0 <= self.warp < 1:
             raise EmolibError(f"--warp {self.warp}: the largest warp |1 - α| must be in [0, 1), e.g. 0.15")
+        if self.protocol not in PROTOCOL_NAMES:
+            raise EmolibError(f"--protocol {self.protocol!r}: choose one of {', '.join(PROTOCOL_NAMES)}")
         if self.adversary < 0:
             raise EmolibError(f"--adversary {self.adversary}: the weight must be 0 (off) or positive")
         bands = LogMelConfig().n_mels
@@ -133,10 +137,11 @@ def fold_dir(out: str | os.PathLike, fold: int) -> Path:
     return Path(out) / f"fold{fold}"
 
 
-def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
+def default_out(corpus: str | None = None, profile: str | None = None, protocol: str = "si5") -> Path:
     """``checkpoints/`` for the full run on EmoDB, ``checkpoints/<corpus>-<profile>`` otherwise
-    (git-ignored; notebook 04 reads from here)."""
-    return config.run_dir(config.REPO / "checkpoints", corpus, profile)
+    (git-ignored; notebook 04 reads from here); ``…/<protocol>`` for folds other than SI-5's."""
+    base = config.run_dir(config.REPO / "checkpoints", corpus, profile)
+    return base if protocol == "si5" else base / protocol
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -168,12 +173,12 @@ class FoldData:
 
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool = True) -> FoldData:
-    """Log-mels of the fold's training and held-out speakers, statistics from the training
-    speakers only, and the two-view transform over the training utterances."""
-    folds = speaker_folds(meta, "si5")
-    if not 0 <= fold < len(folds):
-        raise EmolibError(f"--fold {fold}: SI-5 folds are 0–{len(folds) - 1} (or 'all')")
-    f = folds[fold]
+    """Log-mels of the fold's training and test utterances (of ``cfg.protocol``), statistics from
+    the training utterances only, and the two-view transform over the training utterances."""
+    parts = folds(meta, cfg.protocol)
+    if not 0 <= fold < len(parts):
+        raise EmolibError(f"--fold {fold}: {PROTOCOL_NAMES[cfg.protocol]} folds are 0–{len(parts) - 1} (or 'all')")
+    f = parts[fold]
     mels = log_mels(meta.path, progress=progress)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
@@ -292,7 +297,8 @@ def _device(requested: str | None) -> torch.device:
 def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str | os.PathLike,
                   resume: str | None = None, init_from: str | None = None, device: str | None = None,
                   progress: bool = True, on_step=None) -> list[dict]:
-    """Pretrain on the training speakers of SI-5 fold ``fold``; returns the history.
+    """Pretrain on the training utterances of fold ``fold`` of ``cfg.protocol`` (SI-5: its 8
+    training speakers); returns the history.
 
     ``resume``: a checkpoint path, or ``"auto"`` for ``<out>/fold<k>/checkpoint.pt`` when it
     exists.  ``on_step(step, model)``, if given, is called before each step (tests use it).
@@ -467,13 +473,18 @@ def read_history(out: str | os.PathLike, fold: int) -> pd.DataFrame:
     return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
 
 
-def parse_fold(value: str) -> list[int]:
-    """``--fold``: an SI-5 fold 0-4, or ``all``."""
+#: How many folds each protocol has (SI-5 and EmoBox 5, LOSO 10: one per EmoDB speaker).
+N_FOLDS = {"si5": 5, "loso": 10, "emobox": 5}
+
+
+def parse_fold(value: str, protocol: str = "si5") -> list[int]:
+    """``--fold``: a fold 0-4 (0-9 for LOSO) of ``protocol``, or ``all``."""
+    n = N_FOLDS.get(protocol, 5)
     if value == "all":
-        return list(range(len(SI5_FOLDS)))
-    if value.isdigit() and int(value) < len(SI5_FOLDS):
+        return list(range(n))
+    if value.isdigit() and int(value) < n:
         return [int(value)]
-    raise EmolibError(f"--fold {value}: SI-5 folds are 0–{len(SI5_FOLDS) - 1} (or 'all')")
+    raise EmolibError(f"--fold {value}: {PROTOCOL_NAMES.get(protocol, protocol)} folds are 0–{n - 1} (or 'all')")
 
 
 def main(args) -> int:
@@ -481,8 +492,8 @@ def main(args) -> int:
     process group (NCCL on GPUs, gloo on CPUs) first."""
     from .corpus import load_corpus
 
-    parse_fold(args.fold)  # every argument is checked before the corpus is read
     cfg = profile_config(args.profile, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
+    parse_fold(args.fold, cfg.protocol)  # every argument is checked before the corpus is read
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
@@ -491,11 +502,11 @@ def main(args) -> int:
         torch.distributed.init_process_group(backend)
     try:
         meta = load_corpus(args.corpus, args.root)
-        out = Path(args.out) if args.out else default_out(args.corpus, args.profile)
-        folds = parse_fold(args.fold)
-        if args.resume not in (None, "auto") and len(folds) > 1:
+        out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol)
+        chosen = parse_fold(args.fold, cfg.protocol)
+        if args.resume not in (None, "auto") and len(chosen) > 1:
             raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")
-        for k in folds:
+        for k in chosen:
             history = pretrain_fold(meta, k, cfg, out, resume=args.resume, init_from=args.init_from,
                                     device=args.device)
             if not distributed() or torch.distributed.get_rank() == 0:

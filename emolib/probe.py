@@ -43,7 +43,7 @@ from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer
 from .files import atomic_write, sha256_file
 from .pretext import OPTIONS as PRETEXT_OPTIONS, standardize_by_speaker
 from .pretrain import PretrainConfig, fold_dir
-from .splits import SI5_FOLDS, speaker_folds
+from .splits import PROTOCOL_NAMES, SI5_FOLDS, folds as protocol_folds, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone, over_windows
 
 N_FOLDS = len(SI5_FOLDS)
@@ -267,28 +267,37 @@ def torch_probe(cfg: HeadConfig = HeadConfig()):
 
 
 def probe_cv(meta: pd.DataFrame, embeddings: dict[int, np.ndarray], fit_predict: Callable,
-             speaker_norm: bool = False, folds: Sequence[int] | None = None) -> pd.DataFrame:
+             speaker_norm: bool = False, folds: Sequence[int] | None = None,
+             protocol: str = "si5") -> pd.DataFrame:
     """Out-of-fold predictions (``evaluation.PREDICTION_COLUMNS``) of a probe: fold k is
     probed on fold k's embeddings, fitted on its training speakers, predicted on its test
     speakers (all five folds, or ``folds``).  ``speaker_norm`` standardises each speaker's
     embeddings with that speaker's own (unlabelled) statistics first (docs/protocol.md: reported as
-    its own row)."""
+    its own row).  ``protocol``: the folds the encoders were pretrained on (``emobox`` for
+    encoders of ``pretrain --protocol emobox``)."""
     speakers = meta.speaker.astype(str).to_numpy()
     X = {k: speaker_standardize(v, speakers) if speaker_norm else v for k, v in embeddings.items()}
     wanted = range(N_FOLDS) if folds is None else folds
     missing = [k for k in wanted if k not in X]
     if missing:
-        raise EmolibError(f"no embeddings for SI-5 folds {missing}; embed every fold's encoder")
-    return cross_validate(fit_predict, X, meta, groups=speakers, folds=folds)
+        raise EmolibError(f"no embeddings for {PROTOCOL_NAMES[protocol]} folds {missing}; embed every fold's encoder")
+    return cross_validate(fit_predict, X, meta, protocol=protocol, groups=speakers, folds=folds)
 
 
 def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
     """What a folder of fold encoders is, from fold 0's JSON: architecture, depth, pretraining
-    epochs, batch size, view recipe and the device it was pretrained on (for results rows)."""
+    epochs, batch size, view recipe, the folds' protocol and the device it was pretrained on (for
+    results rows).  Every fold's encoder must come from the same protocol's folds."""
     _, info = encoder_config(out, 0, epoch)
     pre = info.get("pretrain", {})
+    protocol = pre.get("protocol", "si5")
+    for k in range(1, N_FOLDS):
+        other = encoder_config(out, k, epoch)[1].get("pretrain", {}).get("protocol", "si5")
+        if other != protocol:
+            raise EmolibError(f"{out}: fold 0 was pretrained on {protocol} folds, fold {k} on {other}; "
+                              "pretrain every fold with one --protocol")
     return {"arch": info["backbone"]["arch"], "depth": info["backbone"]["depth"], "epochs": info.get("epoch"),
-            "batch_size": pre.get("batch_size"), "aug": pre.get("aug"),
+            "batch_size": pre.get("batch_size"), "aug": pre.get("aug"), "protocol": protocol,
             "device": info.get("device", "not recorded"),
             "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()}, "pretrain": pre,
             "sha256": [sha256_file(encoder_config(out, k, epoch)[0].with_suffix(".safetensors"))
@@ -342,8 +351,9 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     without and with speaker normalisation, and write the results rows ``<run>`` and
     ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget, its
     pretext options, the device it ran on and each fold encoder's SHA-256; the probe itself runs
-    here.  An encoder pretrained on per-speaker input statistics makes both rows
-    speaker-normalised (``speaker_norm`` true).  ``extra``: more fields for both rows."""
+    here, on the folds the encoders were pretrained on (SI-5, or EmoBox's for encoders of
+    ``pretrain --protocol emobox``).  An encoder pretrained on per-speaker input statistics makes
+    both rows speaker-normalised (``speaker_norm`` true).  ``extra``: more fields for both rows."""
     enc = encoder_summary(out, epoch)
     emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
@@ -351,15 +361,19 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
               f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']}), {readout}, linear probe")
     fit = fit_predict or logreg_probe(budget(profile)["logreg_C"])
+    probe = ({"kind": "logreg", "C": list(budget(profile)["logreg_C"]), "seed": 0} if fit_predict is None
+             else {"kind": getattr(fit_predict, "__qualname__", "custom")})
     spk_input = enc["pretext"]["input_norm"] == "speaker"
     rows = []
     for norm in (False, True):
         with Timer() as t:
-            pred = probe_cv(meta, emb, fit, speaker_norm=norm)
-        rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method, protocol="SI-5",
+            pred = probe_cv(meta, emb, fit, speaker_norm=norm, protocol=enc["protocol"])
+        rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method,
+                                 protocol=PROTOCOL_NAMES[enc["protocol"]],
                                  profile=config.profile(profile), corpus=config.corpus_name(corpus),
                                  speaker_norm=norm or spk_input, wall_s=t.seconds, encoders=config.repo_relative(out),
-                                 encoder=enc, readout={"pool": pool, "blocks": blocks}, **(extra or {})))
+                                 encoder=enc, readout={"pool": pool, "blocks": blocks}, probe=probe,
+                                 **(extra or {})))
     return rows
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from . import cnn
 from .corpus import CLASSES
 from .features import extract, frontend_key, speaker_standardize
-from .splits import leaky_random_split, speaker_folds
+from .splits import folds, leaky_random_split
 
 #: Segment lengths of the report's Table 3, in ms; None is the whole utterance.
 SEGMENT_LENGTHS = (128, 256, 512, 1024, None)
@@ -129,8 +129,9 @@ def _labels(meta: pd.DataFrame) -> np.ndarray:
 
 def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget: cnn.TrainConfig,
         monitor_fold: int = 0, monitor_size: int = 512, progress: bool = True,
-        speaker_norm: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """SI-5 with utterance decisions from averaged segment logits.
+        speaker_norm: bool = False, protocol: str = "si5") -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """SI-5 (or another ``protocol`` of :func:`emolib.splits.folds`, e.g. ``emobox``) with
+    utterance decisions from averaged segment logits.
 
     Returns the utterance-level predictions (evaluation.PREDICTION_COLUMNS), the training
     history of fold ``monitor_fold``, whose monitor loss is measured after every epoch on
@@ -146,7 +147,7 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
     y_utt = _labels(meta)
     y = y_utt[owner]
     parts, history, correct = [], None, 0
-    for fold in speaker_folds(meta, "si5"):
+    for fold in folds(meta, protocol):
         train, test = np.isin(owner, fold.train), np.isin(owner, fold.test)
         monitor = (None, None)
         if fold.index == monitor_fold:

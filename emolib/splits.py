@@ -4,16 +4,25 @@
   out one male and one female speaker.  Everything learned from data is fitted on the 8
   training speakers of the fold.
 - **LOSO**: leave-one-speaker-out, 10 folds.
+- **EmoBox** ("EmoBox 5-fold (speaker-dependent)"): the five EmoDB test folds of the EmoBox
+  benchmark (Ma et al., Interspeech 2024; repository emo-box/EmoBox, files
+  ``data/emodb/fold_k/emodb_test_fold_k.jsonl``), shipped as ``emolib/data/emobox_emodb_folds.csv``
+  (file, EmoBox fold 1-5).  Every test fold holds utterances of all ten speakers, so it is
+  **speaker-dependent**: here only to set our numbers beside the EmoBox leaderboard, never a
+  headline.  Our fold index k is EmoBox's ``fold_{k+1}``.
 - :func:`leaky_random_split`: the course report's random 80/20 split over *segments*, which
   puts segments of one utterance and one speaker on both sides.  It exists only to show the
   leakage and must never be reported as speaker-independent.
 
-Speaker folds are built on scikit-learn's ``LeaveOneGroupOut`` with the group of each row
-being its SI-5 fold (or its speaker for LOSO).
+Folds are built on scikit-learn's ``LeaveOneGroupOut`` with the group of each row being its
+SI-5 fold, its speaker (LOSO) or its EmoBox fold.
 """
 from __future__ import annotations
 
+import csv
+import functools
 from dataclasses import dataclass
+from importlib import resources
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +31,11 @@ from sklearn.model_selection import LeaveOneGroupOut, train_test_split
 
 #: Held-out (male, female) speakers of the five SI-5 folds, in fold order.
 SI5_FOLDS = (("03", "08"), ("10", "09"), ("11", "13"), ("12", "14"), ("15", "16"))
-PROTOCOLS = ("si5", "loso")
+#: Protocol ids -> the protocol name written to results rows (one definition for every study).
+PROTOCOL_NAMES = {"si5": "SI-5", "loso": "LOSO", "emobox": "EmoBox 5-fold (speaker-dependent)"}
+PROTOCOLS = tuple(PROTOCOL_NAMES)
+#: Protocols whose test folds never share a speaker with their training folds.
+SPEAKER_INDEPENDENT = ("si5", "loso")
 
 
 @dataclass(frozen=True)
@@ -40,11 +53,37 @@ class Fold:
         return f"{self.protocol}-{self.index}"
 
 
+def protocol_id(name: str) -> str:
+    """``"si5"`` for ``"SI-5"`` (a row's protocol name), and so on; ids pass through."""
+    ids = {v: k for k, v in PROTOCOL_NAMES.items()}
+    if name in PROTOCOL_NAMES or name in ids:
+        return ids.get(name, name)
+    raise ValueError(f"protocol={name!r}: choose one of {', '.join(PROTOCOLS)}")
+
+
+@functools.lru_cache(maxsize=1)
+def emobox_folds() -> dict[str, int]:
+    """EmoDB file name -> its EmoBox test fold (1-5), from the shipped list."""
+    text = resources.files("emolib").joinpath("data/emobox_emodb_folds.csv").read_text()
+    return {row["file"]: int(row["fold"]) for row in csv.DictReader(text.splitlines())}
+
+
+def _emobox_groups(files: np.ndarray) -> np.ndarray:
+    fold_of = emobox_folds()
+    unknown = [f for f in files if f not in fold_of]
+    if unknown:
+        raise ValueError(f"{len(unknown)} files (e.g. {unknown[0]}) are not in EmoBox's EmoDB folds "
+                         "(emolib/data/emobox_emodb_folds.csv); the emobox protocol is defined for EmoDB only")
+    return np.array([fold_of[f] - 1 for f in files])
+
+
 def _groups(speakers: np.ndarray, protocol: str) -> np.ndarray:
     if protocol == "loso":
         return speakers
-    if protocol != "si5":
+    if protocol not in PROTOCOL_NAMES:
         raise ValueError(f"protocol={protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    if protocol != "si5":
+        raise ValueError(f"protocol={protocol!r} is not defined by speakers: use splits.folds(meta, {protocol!r})")
     fold_of = {s: k for k, pair in enumerate(SI5_FOLDS) for s in pair}
     unknown = sorted(set(speakers) - set(fold_of))
     if unknown:
@@ -63,16 +102,26 @@ def speaker_folds(speakers: Sequence[str] | pd.DataFrame, protocol: str = "si5")
         speakers = speakers["speaker"]
     speakers = np.asarray(speakers, dtype=str)
     groups = _groups(speakers, protocol)
-    folds = []
-    for k, (train, test) in enumerate(LeaveOneGroupOut().split(speakers, groups=groups)):
-        folds.append(Fold(protocol, k, tuple(sorted(set(speakers[test]))), train, test))
-    return folds
+    return [Fold(protocol, k, tuple(sorted(set(speakers[test]))), train, test)
+            for k, (train, test) in enumerate(LeaveOneGroupOut().split(speakers, groups=groups))]
+
+
+def folds(meta: pd.DataFrame, protocol: str = "si5") -> list[Fold]:
+    """The folds of any protocol over the rows of ``meta`` (columns ``speaker``, and ``file``
+    for ``emobox``): :func:`speaker_folds` for SI-5 and LOSO; for EmoBox, fold k tests the
+    files of EmoBox's ``fold_{k+1}`` (all ten speakers each) and trains on the other four."""
+    if protocol != "emobox":
+        return speaker_folds(meta, protocol)
+    groups = _emobox_groups(meta["file"].astype(str).to_numpy())
+    speakers = meta["speaker"].astype(str).to_numpy()
+    return [Fold(protocol, k, tuple(sorted(set(speakers[test]))), train, test)
+            for k, (train, test) in enumerate(LeaveOneGroupOut().split(speakers, groups=groups))]
 
 
 def folds_table(meta: pd.DataFrame, protocol: str = "si5") -> pd.DataFrame:
-    """A readable summary of the folds: held-out speakers with gender, and row counts."""
+    """A readable summary of the folds: test speakers with gender, and row counts."""
     rows = []
-    for f in speaker_folds(meta, protocol):
+    for f in folds(meta, protocol):
         held = meta.iloc[f.test].drop_duplicates("speaker").sort_values("gender", ascending=False)
         rows.append({
             "fold": f.index,

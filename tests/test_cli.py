@@ -145,3 +145,32 @@ def test_results_says_when_a_profile_has_no_runs_yet(tmp_path, monkeypatch, caps
     assert out.count("quoted from the report") == 6  # the report's numbers are still shown, as quoted
     evaluation.print_results("emodb", "smoke", protocol="si5")
     assert capsys.readouterr().out.startswith("no si5 runs yet")
+
+
+def test_every_committed_row_recomputes_from_its_predictions():
+    # CI runs the smoke profile, so this is where the committed full-profile rows are checked:
+    # a hand edit of a number, or a prediction from the wrong fold, fails here.
+    r = emolib("results", "--verify", "--profile", "full", "--corpus", "emodb")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("OK: ") and "recompute" in r.stdout
+
+
+def test_results_verify_names_a_row_that_does_not_recompute(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from emolib import evaluation
+
+    folder = tmp_path / "results"
+    pred = pd.DataFrame({"file": ["03a01Fa.wav", "08a01Fd.wav"], "speaker": ["03", "08"], "fold": [0, 0],
+                         "y_true": ["happiness", "happiness"], "y_pred": ["happiness", "anger"]})
+    evaluation.write_result("toy", pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
+                            speaker_norm=False, wall_s=0, folder=folder)
+    row = json.loads((folder / "toy.json").read_text())
+    (folder / "toy.json").write_text(json.dumps({**row, "wa": 1.0}))
+    code = subprocess.run([sys.executable, "-c", "import sys; from emolib import cli, config; "
+                           f"config.RESULTS = __import__('pathlib').Path({str(folder)!r}); "
+                           "sys.exit(cli.main(['results', '--verify', '--profile', 'full', '--corpus', 'emodb']))"],
+                          capture_output=True, text=True, timeout=120)
+    assert code.returncode == 1 and code.stderr.startswith("FAILED: toy: wa")
