@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -126,6 +127,50 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
                       "encoder": "{arch}/{depth}, {epochs} epochs".format(**raw["encoder"]),
                       "device": raw["encoder"]["device"], "pretrain_s": raw.get("pretrain_s")})
     return pd.DataFrame(lines).set_index("variant")
+
+
+def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = None,
+                corpus: str | None = None) -> list[int]:
+    """The seeds with rows in ``folder``: 0 (the profile's own rows, untagged) and every ``s`` of
+    rows tagged ``seed<s>`` (``python -m emolib ablation --seed s --tag seed<s>``)."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
+    found = {int(m.group(1)) for p in folder.glob("ssl_*_seed*.json")
+             if (m := re.fullmatch(r"ssl_.+_seed(\d+)", p.stem))}
+    return [0, *sorted(found)]
+
+
+def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                 folder: str | os.PathLike | None = None, profile: str | None = None,
+                 corpus: str | None = None) -> pd.DataFrame:
+    """How much of the ablation is seed noise: per variant, the mean and the standard deviation
+    (ddof 1) over ``seeds`` (default: every seed with rows, :func:`seeds_found`) of the probe UAR
+    without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR.
+    Only variants with rows for every seed are kept."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
+    seeds = list(seeds) if seeds is not None else seeds_found(folder)
+    tags = {s: "" if s == 0 else f"seed{s}" for s in seeds}
+    names = [n for n in (names or VARIANTS)
+             if all((folder / f"ssl_{n}{'_' + t if t else ''}.json").is_file() for t in tags.values())]
+    if not names:
+        raise EmolibError(f"no variant has rows for seeds {seeds} in {config.repo_relative(folder)}; run python -m "
+                          "emolib ablation --seed S --tag seedS")
+    table = pd.concat([summary(names, folder, tag=t).assign(seed=s) for s, t in tags.items()])
+    agg = table.groupby(level="variant", sort=False).agg(
+        seeds=("seed", "size"), uar=("uar", "mean"), uar_sd=("uar", "std"), uar_spknorm=("uar_spknorm", "mean"),
+        uar_spknorm_sd=("uar_spknorm", "std"), speaker_5nn=("speaker_5nn", "mean"),
+        emotion_5nn_uar=("emotion_5nn_uar", "mean"), raw_is_speaker_normalised=("raw_is_speaker_normalised", "first"))
+    return agg.sort_values("uar", ascending=False)
+
+
+def seed_markdown(table: pd.DataFrame) -> str:
+    """:func:`seed_summary` as a Markdown table (mean ± sd over seeds, in %)."""
+    head = ["variant", "seeds", "probe UAR", "probe UAR, speaker-normalised", "5-NN speaker acc.", "5-NN emotion UAR"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for name, r in table.iterrows():
+        raw = f"{100 * r.uar:.1f} ± {100 * r.uar_sd:.1f}" + (" ‡" if r.raw_is_speaker_normalised else "")
+        lines.append(f"| {name} | {r.seeds} | {raw} | {100 * r.uar_spknorm:.1f} ± {100 * r.uar_spknorm_sd:.1f} | "
+                     f"{100 * r.speaker_5nn:.1f} | {100 * r.emotion_5nn_uar:.1f} |")
+    return "\n".join(lines)
 
 
 def histories(out: str | os.PathLike | None = None, names: Sequence[str] | None = None) -> pd.DataFrame:

@@ -127,6 +127,9 @@ def _ablation(args) -> int:
     from .corpus import load_corpus
 
     if args.table:  # the committed rows only, no training
+        if args.seeds:
+            print(ablation.seed_markdown(ablation.seed_summary(args.variants, profile=args.profile, corpus=args.corpus)))
+            return 0
         table = ablation.summary(args.variants, profile=args.profile, corpus=args.corpus, tag=args.tag or "")
         print(ablation.markdown(table))
         return 0
@@ -280,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(abl, device="cpu, cuda, cuda:1 … (default: the GPU when there is one)", quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
                      "(no training)")
+    abl.add_argument("--seeds", action="store_true", help="with --table: mean ± sd over every seed with rows "
+                     "(seed 0 untagged, seed S tagged seedS)")
     abl.add_argument("--tag", help="with a budget other than the profile's: rows ssl_<variant>_TAG (e.g. vits12_e150)")
     abl.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
     abl.add_argument("--depth", type=int)

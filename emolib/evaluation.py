@@ -206,6 +206,9 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
     if protocol:
         table = table[[_protocol_key(p) == protocol for p in table.protocol]]
     if markdown:
+        # other seeds of one study are summarised by it (ablation --table --seeds), not listed row by row
+        replicate = table.run.fillna("").str.contains(r"_seed\d+(?:_spknorm)?$")
+        table = table[~replicate]
         cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
                 "fold UAR (mean ± std)", "wall_s", "device"]
         table = table[[c for c in cols if c in table]].copy()
@@ -215,6 +218,9 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
         table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
         lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
         lines += ["| " + " | ".join(str(v) for v in row.astype(object).fillna("")) + " |" for _, row in table.iterrows()]
+        if replicate.any():
+            lines += ["", f"*{int(replicate.sum())} rows of further seeds (runs `…_seed<S>`) are not listed; "
+                      "`python -m emolib ablation --table --seeds` summarises them.*"]
         print("\n".join(lines))
         return
     runs = table[table.run.notna()]

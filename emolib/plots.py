@@ -383,10 +383,14 @@ def ablation_curves(history: pd.DataFrame, variants: list[str] | None = None):
 def protocol_gap(table: pd.DataFrame, board: pd.DataFrame | None = None):
     """SI-5 against EmoBox's speaker-dependent folds (:func:`emolib.emobox.comparison`): one line per
     system from its SI-5 UAR (open circle) to its EmoBox UAR (filled), without (left) and with (right)
-    speaker normalisation; EmoBox's quoted leaderboard (``board``, UA) as grey ticks on the right
-    panel's edge for scale.  Missing rows are left out."""
-    fig, axes = plt.subplots(1, 2, figsize=(12.5, 0.55 * len(table) + 2.2), sharey=True, layout="constrained")
+    speaker normalisation, the difference written beside it; EmoBox's quoted leaderboard (``board``,
+    UA, no speaker normalisation) as grey ticks along the top of the left panel.  Missing rows are
+    left out."""
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 0.55 * len(table) + 2.4), sharey=True, sharex=True,
+                             layout="constrained")
     y = np.arange(len(table))[::-1]
+    values = table[["SI-5", "EmoBox", "SI-5 spk-norm", "EmoBox spk-norm"]].to_numpy(dtype=float)
+    lo = 5 * np.floor((np.nanmin(values) - 4) / 5)
     for ax, (si5, box, title) in zip(axes, (("SI-5", "EmoBox", "without speaker normalisation"),
                                             ("SI-5 spk-norm", "EmoBox spk-norm", "with speaker normalisation"))):
         for yi, (_, r) in zip(y, table.iterrows()):
@@ -395,18 +399,45 @@ def protocol_gap(table: pd.DataFrame, board: pd.DataFrame | None = None):
             ax.plot([r[si5], r[box]], [yi, yi], color="0.6", lw=2, zorder=1)
             ax.scatter(r[si5], yi, s=60, facecolor="white", edgecolor="C0", lw=1.8, zorder=2)
             ax.scatter(r[box], yi, s=60, color="C3", zorder=2)
-            ax.annotate(f"{r[box] - r[si5]:+.1f}", (max(r[si5], r[box]), yi), xytext=(6, -3),
+            ax.annotate(f"{r[box] - r[si5]:+.1f}", (max(r[si5], r[box]), yi), xytext=(7, -3),
                         textcoords="offset points", fontsize=8)
-        ax.set(title=title, xlabel="pooled UAR over 535 utterances (%)")
-        ax.axvline(100 / 7, color="0.6", ls=":", lw=1)
+        ax.set(title=title, xlabel="pooled UAR over 535 utterances (%)", xlim=(lo, 97))
         ax.grid(axis="x", alpha=0.3)
-    if board is not None:
-        for model, r in board.iterrows():
-            axes[1].axvline(r.ua, ymin=0.97, ymax=1.0, color="0.4", lw=1.5)
-        axes[1].text(board.ua.min(), len(table) - 0.35, "EmoBox leaderboard UA (quoted) ", fontsize=7,
-                     ha="right", va="bottom", color="0.4")
-    axes[0].set_yticks(y, ["\n".join(textwrap.wrap(s, 34)) for s in table.index], fontsize=8)
     marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="white", color="C0", label="SI-5 (speaker-independent)"),
              matplotlib.lines.Line2D([], [], ls="", marker="o", color="C3", label="EmoBox folds (speaker-dependent)")]
-    axes[0].legend(handles=marks, fontsize=8, loc="lower right")
+    if board is not None:
+        for ua in board.ua:
+            axes[0].plot([ua, ua], [len(table) - 0.55, len(table) - 0.25], color="0.45", lw=1.5)
+        marks.append(matplotlib.lines.Line2D([], [], ls="", marker="|", markersize=10, color="0.45",
+                                             label="EmoBox leaderboard, UA (quoted; outside pretraining)"))
+    axes[0].set_ylim(-0.6, len(table) - 0.2)
+    axes[0].set_yticks(y, ["\n".join(textwrap.wrap(s, 34)) for s in table.index], fontsize=8)
+    fig.legend(handles=marks, loc="outside lower center", ncol=3, fontsize=8)
+    return fig
+
+
+def seed_spread(table: pd.DataFrame, reference: str = "report"):
+    """The pretext ablation over seeds (:func:`emolib.ablation.seed_summary`): per variant, the mean
+    probe UAR ± one standard deviation over seeds, without (filled) and with (open) speaker
+    normalisation; a diamond marks per-speaker inputs (speaker-normalised already).  The
+    ``reference`` variant's two means are drawn as vertical lines."""
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(table) + 1.6), layout="constrained")
+    y = np.arange(len(table))[::-1]
+    for yi, (name, r) in zip(y, table.iterrows()):
+        ax.errorbar(100 * r.uar, yi + 0.12, xerr=100 * r.uar_sd, fmt="D" if r.raw_is_speaker_normalised else "o",
+                    color="C0", capsize=3)
+        ax.errorbar(100 * r.uar_spknorm, yi - 0.12, xerr=100 * r.uar_spknorm_sd, fmt="o", mfc="white",
+                    color="C3", capsize=3)
+    if reference in table.index:
+        ax.axvline(100 * table.loc[reference, "uar"], color="C0", ls="--", lw=1)
+        ax.axvline(100 * table.loc[reference, "uar_spknorm"], color="C3", ls="--", lw=1)
+    ax.set_yticks(y, table.index, fontsize=8)
+    ax.set(xlabel=f"SI-5 probe UAR (%), mean ± sd over {int(table.seeds.min())} seeds",
+           title="Pretext variants over seeds (dashed: the recipe of notebook 03)")
+    marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="C0", label="probe, raw"),
+             matplotlib.lines.Line2D([], [], ls="", marker="D", color="C0", label="probe, per-speaker inputs"),
+             matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="white", color="C3",
+                                     label="probe, speaker-normalised")]
+    ax.legend(handles=marks, fontsize=8, loc="center")
+    ax.grid(axis="x", alpha=0.3)
     return fig

@@ -349,7 +349,9 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
                       progress: bool = True, extra: dict | None = None) -> list[dict]:
     """Probe the five fold encoders in ``out`` (logistic regression unless ``fit_predict``),
     without and with speaker normalisation, and write the results rows ``<run>`` and
-    ``<run>_spknorm`` (``python -m emolib probe``).  The rows name the pretraining budget, its
+    ``<run>_spknorm`` (``python -m emolib probe``); encoders pretrained on another protocol's
+    folds give ``<run>_<protocol>`` and ``<run>_spknorm_<protocol>`` (e.g. ``_emobox``), so
+    they never replace an SI-5 row.  The rows name the pretraining budget, its
     pretext options, the device it ran on and each fold encoder's SHA-256; the probe itself runs
     here, on the folds the encoders were pretrained on (SI-5, or EmoBox's for encoders of
     ``pretrain --protocol emobox``).  An encoder pretrained on per-speaker input statistics makes
@@ -368,7 +370,8 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     for norm in (False, True):
         with Timer() as t:
             pred = probe_cv(meta, emb, fit, speaker_norm=norm, protocol=enc["protocol"])
-        rows.append(write_result(run + ("_spknorm" if norm else ""), pred, method=method,
+        name = run + ("_spknorm" if norm else "") + ("" if enc["protocol"] == "si5" else f"_{enc['protocol']}")
+        rows.append(write_result(name, pred, method=method,
                                  protocol=PROTOCOL_NAMES[enc["protocol"]],
                                  profile=config.profile(profile), corpus=config.corpus_name(corpus),
                                  speaker_norm=norm or spk_input, wall_s=t.seconds, encoders=config.repo_relative(out),

@@ -239,5 +239,17 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
     assert table.loc["speaker_input", "uar"] == rows[0]["uar"]
     with pytest.raises(Exception, match="no rows ssl_warp"):
         ablation.summary(["warp"], profile="smoke", corpus="synthetic")
+    # a second seed (rows tagged seed1) and the summary over seeds
+    again = ablation.run_variant(meta, "speaker_input", tmp_path / "enc", base=replace(base, seed=1), profile="smoke",
+                                 corpus="synthetic", progress=False, log=None, tag="seed1")
+    assert [r["run"] for r in again] == ["ssl_speaker_input_seed1", "ssl_speaker_input_seed1_spknorm"]
+    assert again[0]["encoder"]["pretrain"]["seed"] == 1
+    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    assert ablation.seeds_found(folder) == [0, 1]
+    seeds = ablation.seed_summary(folder=folder)
+    uars = [rows[0]["uar"], again[0]["uar"]]
+    assert seeds.loc["speaker_input", "seeds"] == 2 and seeds.loc["speaker_input", "uar"] == pytest.approx(np.mean(uars))
+    assert seeds.loc["speaker_input", "uar_sd"] == pytest.approx(np.std(uars, ddof=1))
+    assert ablation.seed_markdown(seeds).count("\n") == 2
     with pytest.raises(Exception, match="unknown pretext variant"):
         ablation.variant_config("louder")

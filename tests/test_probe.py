@@ -236,8 +236,37 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
         assert row["speaker_norm"] is norm and row["profile"] == "smoke" and row["corpus"] == "synthetic"
         assert "vit_tiny/2, 3 epochs" in row["method"] and "(NVIDIA H100 80GB HBM3)" in row["method"]
         assert row["encoder"]["device"] == "NVIDIA H100 80GB HBM3" and row["encoders"] == "encoders"
-        assert f"{run}: UAR {row['uar']:.3f}" in printed
+        assert f"{run}: UAR {100 * row['uar']:.1f} %" in printed
         # the same numbers as the probe called by hand
         pred = probe.probe_cv(meta, emb, probe.logreg_probe(probe.budget("smoke")["logreg_C"]), speaker_norm=norm)
         assert row["uar"] == evaluation.uar(pred.y_true, pred.y_pred)
     assert evaluation.verify_results(folder) == 2
+
+
+def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    enc = tmp_path / "encoders"
+    export_folds(meta, enc)
+
+    def set_protocol(k, protocol):
+        path = probe.backbone_path(enc, k).with_suffix(".json")
+        path.write_text(json.dumps({**json.loads(path.read_text()), "pretrain": {"protocol": protocol}}))
+
+    for k in range(5):
+        set_protocol(k, "emobox")
+    seen = []
+    si5_pred = probe.probe_cv(meta, probe.fold_embeddings(meta, enc, progress=False), probe.logreg_probe(1.0))
+
+    def fake_cv(meta, emb, fit, speaker_norm=False, folds=None, protocol="si5"):
+        seen.append(protocol)  # the probe must run on the folds the encoders were pretrained on
+        return si5_pred
+
+    monkeypatch.setattr(probe, "probe_cv", fake_cv)
+    rows = probe.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
+    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    assert [r["run"] for r in rows] == ["long_emobox", "long_spknorm_emobox"] and seen == ["emobox", "emobox"]
+    assert {r["protocol"] for r in rows} == {"EmoBox 5-fold (speaker-dependent)"}
+    assert not (folder / "long.json").exists() and not (folder / "long_spknorm.json").exists()
+    set_protocol(3, "si5")
+    with pytest.raises(EmolibError, match="fold 0 was pretrained on emobox folds, fold 3 on si5"):
+        probe.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
