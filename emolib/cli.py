@@ -8,6 +8,7 @@
     probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
     ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
     emobox [--systems …] [--device …] [--table]          the systems on EmoBox's (speaker-dependent) folds
+    fusion [--systems …] [--protocol si5|emobox]         the best system: stacked fusion, nested per fold
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs
@@ -149,6 +150,20 @@ def _ablation(args) -> int:
     table = ablation.run(meta, names, args.out, base=base, device=args.device, profile=args.profile,
                          corpus=args.corpus, progress=not args.quiet, tag=args.tag or "")
     print(table.drop(columns=["options"]).round(3).to_string())
+    return 0
+
+
+def _fusion(args) -> int:
+    from . import fusion
+    from .corpus import load_corpus
+
+    if args.table:  # the committed rows only, no training
+        print(fusion.markdown(fusion.summary(args.protocol, profile=args.profile, corpus=args.corpus)))
+        return 0
+    systems = fusion.check_systems(args.systems or list(fusion.SYSTEMS))  # before the corpus is read
+    meta = load_corpus(args.corpus, args.root)
+    fusion.run(meta, systems, protocol=args.protocol, encoders=args.encoders, profile=args.profile,
+               corpus=args.corpus, progress=not args.quiet)
     return 0
 
 
@@ -301,12 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
                          "only (MoCo v3 pretraining included, into checkpoints/emobox, resumable; the slowest part, "
                          "its seconds are stored in the row as pretrain_s). Examples: python -m emolib emobox --systems "
                          "baselines; python -m emolib emobox --table (SI-5 beside EmoBox, from the rows)")
-    box.add_argument("--systems", nargs="+", metavar="NAME", help="baselines, cnn, moco (default: all)")
+    box.add_argument("--systems", nargs="+", metavar="NAME", help="baselines, cnn, moco, fusion (default: all)")
     box.add_argument("--table", action="store_true", help="print SI-5 beside EmoBox from the rows in results/ "
                      "as a Markdown table (no training)")
     box.add_argument("--out", help="MoCo encoders folder (default: checkpoints/emobox, per corpus and profile)")
     _common(box, device="cpu, cuda, cuda:1 … for MoCo pretraining (default: the GPU when there is one)", quiet=True)
     box.set_defaults(func=_emobox)
+
+    fus = sub.add_parser("fusion", help="the best system: stacked fusion of the openSMILE, MoCo v3 and Conv1D "
+                         "systems, nested inside each fold (rows fusion_<systems>[_spknorm])",
+                         description="Each base system's class probabilities come from the protocol's other folds "
+                         "inside each fold's training rows, so no test speaker reaches the stacker. Rows for all "
+                         "systems and for each leave-one-out subset, without and with speaker normalisation. "
+                         "Examples: python -m emolib fusion; python -m emolib fusion --systems compare egemaps moco "
+                         "--protocol emobox")
+    fus.add_argument("--systems", nargs="+", metavar="NAME", help="two or more of compare, egemaps, moco, cnn "
+                     "(default: all)")
+    fus.add_argument("--protocol", choices=["si5", "emobox"], default="si5",
+                     help="si5 (default) or EmoBox's speaker-dependent folds (rows end in _emobox)")
+    fus.add_argument("--table", action="store_true", help="print the fusion rows already in results/ as a Markdown "
+                     "table (no training)")
+    fus.add_argument("--encoders", help="the MoCo fold encoders (default: checkpoints/, or checkpoints/emobox)")
+    _common(fus, quiet=True)
+    fus.set_defaults(func=_fusion)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment"])

@@ -8,8 +8,8 @@ EmoBox's folds, each fitted per fold on that fold's training utterances only (se
 pretraining included), and sets the two protocols side by side:
 
 - :func:`run` writes the rows ``<run>_emobox`` (``python -m emolib emobox``): the openSMILE
-  baselines, the Conv1D on whole utterances and the MoCo v3 linear probe of the default
-  (``full`` profile) encoder, each without and with speaker normalisation;
+  baselines, the Conv1D on whole utterances, the MoCo v3 linear probe of the default (``full``
+  profile) encoder and their stacked fusion, each without and with speaker normalisation;
 - :func:`comparison` pairs every SI-5 row with its EmoBox row: how many points speaker overlap
   is worth for each kind of model;
 - :func:`leaderboard` is EmoBox's own table for EmoDB, **quoted** (not reproduced) from its
@@ -30,7 +30,7 @@ from .errors import EmolibError
 from .splits import PROTOCOL_NAMES
 
 PROTOCOL = "emobox"
-SYSTEMS = ("baselines", "cnn", "moco")
+SYSTEMS = ("baselines", "cnn", "moco", "fusion")
 #: Where the quoted leaderboard comes from (the shipped CSV holds its numbers).
 LEADERBOARD_SOURCE = ("EmoBox intra-corpus results for EmoDB (repository emo-box/EmoBox, docs/intra-corpus.jpg, "
                       "Table 4): frozen pretrained speech encoders (trained on thousands of hours outside EmoDB) "
@@ -45,6 +45,7 @@ COMPARED = (
     ("eGeMAPSv02 + linear SVM", "baseline_egemaps_svm"),
     ("Conv1D, whole utterances", "cnn_si5_whole"),
     ("MoCo v3 ViT-T/6 (full profile's encoder), linear probe", "moco_probe_logreg"),
+    ("Stacked fusion of all four (python -m emolib fusion)", "fusion_compare_egemaps_moco_cnn"),
 )
 
 
@@ -82,8 +83,9 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
     ``baselines`` (4 feature set x classifier pairs, seconds with a warm feature cache), ``cnn``
     (the Conv1D of notebook 05 with its profile budget, 2 trainings x 5 folds), ``moco`` (MoCo v3
     pretrained with the profile's budget on each EmoBox fold's training utterances into ``out``,
-    default ``checkpoints/emobox``, resumable; then the linear probe of notebook 04).  Returns the
-    rows written."""
+    default ``checkpoints/emobox``, resumable; then the linear probe of notebook 04), ``fusion`` (the
+    stacked fusion of :mod:`emolib.fusion` over those four systems, nested in EmoBox's folds; needs the
+    ``moco`` encoders).  Returns the rows written."""
     check_systems(systems)
     _check_corpus(meta)
     profile, corpus = config.profile(profile), config.corpus_name(corpus)
@@ -121,6 +123,11 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
                  for k in range(5)]
         rows += probe_checkpoints(meta, out, "moco_probe_logreg", profile=profile, corpus=corpus,
                                   progress=progress, extra={"pretrain_s": round(float(sum(walls)), 1)})
+    if "fusion" in systems:  # the stacked fusion of all four systems (emolib.fusion), on these folds
+        from . import fusion
+
+        rows += fusion.run(meta, fusion.SYSTEMS, protocol=PROTOCOL, encoders=out, profile=profile, corpus=corpus,
+                           progress=progress, log=None)
     return rows
 
 

@@ -133,7 +133,7 @@ def test_cli_refuses_a_bad_system_in_one_line_before_reading_the_corpus(tmp_path
     r = subprocess.run([sys.executable, "-m", "emolib", "emobox", "--systems", "bogus", "--root",
                         str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--systems bogus" in r.stderr
-    assert "baselines, cnn, moco" in r.stderr
+    assert "baselines, cnn, moco, fusion" in r.stderr
 
 
 def test_emobox_run_refuses_a_corpus_without_emobox_folds():
