@@ -29,7 +29,7 @@ import pandas as pd
 from . import config
 from .errors import EmolibError
 from .probe import N_FOLDS, fold_embeddings, neighbour_scores, probe_checkpoints
-from .pretrain import PretrainConfig, pretrain_fold, profile_config, read_history
+from .pretrain import PretrainConfig, pretrain_folds, profile_config, read_history
 
 #: Variant name -> the pretext options it changes from the profile's recipe (the report's views,
 #: mixed batches, corpus-wide statistics).  Flags of ``python -m emolib pretrain`` of the same names.
@@ -79,13 +79,12 @@ def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = N
     cfg = variant_config(name, base, profile)
     run = f"{name}_{tag}" if tag else name
     folder = Path(out or default_out(corpus, profile)) / run
-    walls = []
-    for k in range(N_FOLDS):
-        last = pretrain_fold(meta, k, cfg, folder, resume="auto", device=device, progress=progress)[-1]
-        walls.append(last["wall_s"])
+    def report(k, last):
         if log:
             log(f"{name}, fold {k}: {last['epoch']} epochs, loss {last['loss']:.3f}, "
                 f"k-NN UAR {last.get('knn_uar', float('nan')):.3f}, {last['wall_s']:.0f} s")
+
+    walls = [last["wall_s"] for last in pretrain_folds(meta, cfg, folder, device, progress, on_fold=report)]
     emb = fold_embeddings(meta, folder, progress=False)
     scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
     neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}

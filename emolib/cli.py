@@ -228,14 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],
                      help="whose folds to pretrain on: si5 (default, speaker-independent), loso, or emobox "
                      "(EmoBox's speaker-dependent folds; encoders go to <out>/emobox by default)")
-    pre.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
-    pre.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
-    pre.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    _common(pre, device="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
     pre.add_argument("--out", help="output folder (default: checkpoints/, per corpus and profile)")
     pre.add_argument("--resume", nargs="?", const="auto", metavar="PATH",
                      help="resume from PATH, or alone: from each fold's checkpoint.pt where there is one")
     pre.add_argument("--init-from", metavar="PATH", help="start from an official MoCo v3 ViT checkpoint")
-    pre.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
     pre.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
     pre.add_argument("--depth", type=int, help="transformer blocks")
     pre.add_argument("--patch-size", type=int)
@@ -281,9 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
-    prb.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
-    prb.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
-    prb.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    _common(prb)
     prb.set_defaults(func=_probe)
 
     abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "

@@ -18,6 +18,7 @@ pretraining included), and sets the two protocols side by side:
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ import pandas as pd
 
 from . import baselines, config, evaluation, segments
 from .errors import EmolibError
-from .splits import PROTOCOL_NAMES
+from .splits import PROTOCOL_NAMES, folds
 
 PROTOCOL = "emobox"
 SYSTEMS = ("baselines", "cnn", "moco", "fusion")
@@ -68,12 +69,11 @@ def check_systems(names: Sequence[str]) -> list[str]:
 
 
 def _check_corpus(meta: pd.DataFrame) -> None:
-    from .splits import emobox_folds
-
-    missing = sorted(set(meta.file) - set(emobox_folds()))
-    if missing:
-        raise EmolibError(f"the EmoBox folds are defined for EmoDB's 535 files; {len(missing)} files here "
-                          f"(e.g. {missing[0]}) are not among them: use --corpus emodb")
+    """The EmoBox folds exist for these files (an error naming one that has none, before any work)."""
+    try:
+        folds(meta, PROTOCOL)
+    except ValueError as e:
+        raise EmolibError(str(e)) from None
 
 
 def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | None = None,
@@ -112,15 +112,12 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
                 speaker_norm=norm, wall_s=t.seconds, segment="whole", segment_wa=segment_wa,
                 budget=asdict(budget)))
     if "moco" in systems:
-        from .pretrain import default_out, pretrain_fold, profile_config
+        from .pretrain import default_out, pretrain_folds, profile_config
         from .probe import probe_checkpoints
 
-        cfg = profile_config(profile, protocol=PROTOCOL)
         out = Path(out) if out else default_out(corpus, profile, PROTOCOL)
-        # each fold's pretraining seconds from its history, so a resumed or finished run still
-        # records what pretraining cost
-        walls = [pretrain_fold(meta, k, cfg, out, resume="auto", device=device, progress=progress)[-1]["wall_s"]
-                 for k in range(5)]
+        walls = [last["wall_s"] for last in pretrain_folds(meta, profile_config(profile, protocol=PROTOCOL), out,
+                                                           device, progress)]
         rows += probe_checkpoints(meta, out, "moco_probe_logreg", profile=profile, corpus=corpus,
                                   progress=progress, extra={"pretrain_s": round(float(sum(walls)), 1)})
     if "fusion" in systems:  # the stacked fusion of all four systems (emolib.fusion), on these folds
@@ -140,8 +137,6 @@ def comparison(folder: str | Path | None = None) -> pd.DataFrame:
     speaker normalisation, and the gain from speaker overlap (EmoBox minus SI-5); NaN where a
     row is missing.  Read from the rows in ``folder`` (default: this corpus and profile)."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    import json
-
     rows = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")} if folder.is_dir() else {}
     out = []
     for system, si5 in COMPARED:

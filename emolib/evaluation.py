@@ -97,10 +97,33 @@ def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[
         Xf = X[fold.index] if isinstance(X, dict) else X
         extra = () if groups is None else (np.asarray(groups)[fold.train],)
         pred = fit_predict(Xf[fold.train], y[fold.train], Xf[fold.test], *extra)
-        parts.append(pd.DataFrame({"file": meta.file.to_numpy()[fold.test],
-                                   "speaker": meta.speaker.to_numpy()[fold.test],
-                                   "fold": fold.index, "y_true": y[fold.test], "y_pred": pred}))
+        parts.append(predictions(meta, fold.test, fold.index, pred))
     return pd.concat(parts, ignore_index=True)
+
+
+def predictions(meta: pd.DataFrame, rows: np.ndarray, fold: int, y_pred) -> pd.DataFrame:
+    """One fold's part of a predictions table (PREDICTION_COLUMNS): ``rows`` of ``meta`` and their
+    predicted emotions."""
+    return pd.DataFrame({"file": meta.file.to_numpy()[rows], "speaker": meta.speaker.to_numpy()[rows],
+                         "fold": fold, "y_true": meta.emotion.astype(str).to_numpy()[rows], "y_pred": y_pred})
+
+
+def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndarray, groups=None):
+    """``model`` (a scikit-learn estimator) fitted on ``X, y`` with ``param`` set to the value of
+    ``grid`` that gives the best UAR in leave-speakers-out cross-validation *within these rows*
+    (``groups``: their speakers; at most 4 folds), so held-out speakers never choose it.  One value:
+    just fitted with it."""
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    grid = list(grid)
+    if len(grid) == 1:
+        return clone(model).set_params(**{param: grid[0]}).fit(X, y)
+    if groups is None:
+        raise ValueError(f"choosing {param} needs the training rows' speakers (groups)")
+    search = GridSearchCV(model, {param: grid}, scoring="balanced_accuracy",
+                          cv=GroupKFold(n_splits=min(4, len(set(groups)))))
+    return search.fit(X, y, groups=groups).best_estimator_
 
 
 def summarize(pred: pd.DataFrame) -> dict:
@@ -194,9 +217,12 @@ TABLE_PROTOCOLS = ("si5", "emobox", "leaky")
 
 
 def _protocol_key(protocol: str) -> str:
-    if protocol in (splits.PROTOCOL_NAMES[p] for p in splits.SPEAKER_INDEPENDENT):
-        return "si5"
-    return "emobox" if protocol == splits.PROTOCOL_NAMES["emobox"] else "leaky"
+    """A row's protocol name -> its ``results --protocol`` choice (:data:`TABLE_PROTOCOLS`)."""
+    try:
+        pid = splits.protocol_id(protocol)
+    except ValueError:  # the report's leaky split, and its quoted numbers
+        return "leaky"
+    return "si5" if pid in splits.SPEAKER_INDEPENDENT else pid
 
 
 def print_results(corpus: str | None = None, profile: str | None = None, markdown: bool = False,
@@ -270,17 +296,16 @@ def verify_results(folder: Path | None = None) -> int:
     runs = sorted(p.stem for p in folder.glob("*.json"))
     for run in runs:
         stored = json.loads((folder / f"{run}.json").read_text())
-        again = recompute(run, folder)
+        pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
+        again = summarize(pred)
         for key in ("uar", "wa", "fold_uar", "n") + (("f1",) if "f1" in stored else ()):
             assert again[key] == stored[key], f"{run}: {key} {stored[key]} != recomputed {again[key]}"
         if stored["protocol"] in ("SI-5", "LOSO"):
-            pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
             folds = splits.speaker_folds(pred, "si5" if stored["protocol"] == "SI-5" else "loso")
             held_out = {f.index: set(f.test_speakers) for f in folds}
             bad = [s for s, k in zip(pred.speaker, pred.fold) if s not in held_out[k]]
             assert not bad, f"{run}: speakers {sorted(set(bad))} predicted by a fold that trained on them"
         elif stored["protocol"] == splits.PROTOCOL_NAMES["emobox"]:
-            pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
             fold_of = splits.emobox_folds()
             bad = [f for f, k in zip(pred.file, pred.fold) if fold_of.get(f) != k + 1]
             assert not bad, f"{run}: files {bad[:3]} not predicted in their EmoBox fold"

@@ -28,7 +28,9 @@ them (:func:`stack`), so the rows of all systems and of each leave-one-out subse
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -38,6 +40,7 @@ from . import baselines, cnn, config, evaluation, segments
 from .corpus import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
+from .pretrain import default_out
 from .splits import PROTOCOL_NAMES, folds
 
 SYSTEMS = ("compare", "egemaps", "moco", "cnn")
@@ -78,20 +81,13 @@ def logreg_proba(feature_set: str) -> FitProba:
 
 
 def probe_proba(C: Sequence[float] = (0.01, 0.1, 1.0), seed: int = 0) -> FitProba:
-    """Notebook 04's probe (standardised embeddings, balanced logistic regression, ``C`` chosen by
-    leave-speakers-out cross-validation inside the training rows) as ``fit_proba``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, GroupKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """Notebook 04's probe (:func:`emolib.probe.logreg_model`, ``C`` chosen by leave-speakers-out
+    cross-validation inside the training rows) as ``fit_proba``."""
+    from .probe import logreg_model
 
     def fit_proba(X, y, groups, X_test):
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced",
-                                                                   random_state=seed))
-        search = GridSearchCV(model, {"logisticregression__C": list(C)}, scoring="balanced_accuracy",
-                              cv=GroupKFold(n_splits=min(4, len(set(groups)))))
-        search.fit(X, y, groups=groups)
-        return _aligned(search.predict_proba(X_test), search.classes_)
+        model = evaluation.fit_by_speakers(logreg_model(seed), "logisticregression__C", C, X, y, groups)
+        return _aligned(model.predict_proba(X_test), model.classes_)
     return fit_proba
 
 
@@ -118,34 +114,39 @@ class Base:
         return self.features[k] if isinstance(self.features, dict) else self.features
 
 
-def make_bases(meta: pd.DataFrame, systems: Sequence[str], speaker_norm: bool = False, protocol: str = "si5",
-               encoders=None, profile: str | None = None, progress: bool = False) -> list[Base]:
-    """The base systems' features (speaker-normalised with each speaker's own statistics when asked)
-    and classifiers (``systems`` checked by :func:`check_systems` first).  ``encoders``: the MoCo fold
-    encoders' folder (default: notebook 03's,
-    ``checkpoints/`` or ``checkpoints/<protocol>``)."""
+def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5", encoders=None,
+               profile: str | None = None, progress: bool = False) -> list[Base]:
+    """The base systems' features and classifiers (``systems`` checked by :func:`check_systems`
+    first).  ``encoders``: the MoCo fold encoders' folder (default: notebook 03's, ``checkpoints/``
+    or ``checkpoints/<protocol>``), which must have been pretrained on ``protocol``'s folds."""
     check_systems(systems)
-    speakers = meta.speaker.astype(str).to_numpy()
-    norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
     out = []
     for name in systems:
         if name in ("compare", "egemaps"):
             fs = {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}[name]
-            out.append(Base(name, norm(baselines.functionals(meta, fs, progress=progress)), logreg_proba(fs)))
+            out.append(Base(name, baselines.functionals(meta, fs, progress=progress), logreg_proba(fs)))
         elif name == "moco":
-            from .pretrain import default_out
             from .probe import budget, encoder_summary, fold_embeddings
 
             enc = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
             if encoder_summary(enc)["protocol"] != protocol:
                 raise EmolibError(f"{enc}: its encoders were not pretrained on {PROTOCOL_NAMES[protocol]} folds")
             emb = fold_embeddings(meta, enc, progress=progress)
-            out.append(Base(name, {k: norm(v) for k, v in emb.items()}, probe_proba(budget(profile)["logreg_C"])))
+            out.append(Base(name, emb, probe_proba(budget(profile)["logreg_C"])))
         elif name == "cnn":
             frames = segments.descriptors(meta, progress=progress)
             X, _ = segments.segment_means(frames, None)
-            out.append(Base(name, norm(X), cnn_proba(segments.BUDGETS[config.profile(profile)])))
+            out.append(Base(name, X, cnn_proba(segments.BUDGETS[config.profile(profile)])))
     return out
+
+
+def normalised(bases: Sequence[Base], meta: pd.DataFrame, speaker_norm: bool) -> list[Base]:
+    """The bases with every feature table speaker-normalised (each speaker's own statistics) when
+    ``speaker_norm``, else as float64 tables."""
+    speakers = meta.speaker.astype(str).to_numpy()
+    norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
+    return [Base(b.name, {k: norm(v) for k, v in b.features.items()} if isinstance(b.features, dict)
+                 else norm(b.features), b.fit_proba) for b in bases]
 
 
 # --- nesting --------------------------------------------------------------------------------------
@@ -183,14 +184,12 @@ def _stack_features(parts: Sequence[np.ndarray]) -> np.ndarray:
 def stacker(inner: Sequence[np.ndarray], y_train: np.ndarray, groups: np.ndarray, seed: int = 0):
     """The stacker of one outer fold, fitted on the base systems' inner out-of-fold probabilities;
     its ``C`` (:data:`STACKER_C`) chosen by UAR in leave-speakers-out cross-validation over those same
-    rows (``groups``: their speakers), so the test speakers never choose it."""
+    rows (``groups``: their speakers, :func:`emolib.evaluation.fit_by_speakers`), so the test
+    speakers never choose it."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, GroupKFold
 
     model = LogisticRegression(max_iter=5000, class_weight="balanced", random_state=seed)
-    search = GridSearchCV(model, {"C": list(STACKER_C)}, scoring="balanced_accuracy",
-                          cv=GroupKFold(n_splits=min(4, len(set(groups)))))
-    return search.fit(_stack_features(inner), y_train, groups=groups).best_estimator_
+    return evaluation.fit_by_speakers(model, "C", STACKER_C, _stack_features(inner), y_train, groups)
 
 
 def stack(meta: pd.DataFrame, probs: dict[str, dict[int, dict]], systems: Sequence[str]) -> pd.DataFrame:
@@ -199,21 +198,16 @@ def stack(meta: pd.DataFrame, probs: dict[str, dict[int, dict]], systems: Sequen
     y = meta.emotion.astype(str).to_numpy()
     speakers = meta.speaker.astype(str).to_numpy()
     parts = []
-    for k in sorted(probs[systems[0]]):
-        train, test = probs[systems[0]][k]["train"], probs[systems[0]][k]["test"]
-        model = stacker([probs[s][k]["inner"] for s in systems], y[train], speakers[train])
+    for k, first in sorted(probs[systems[0]].items()):
+        model = stacker([probs[s][k]["inner"] for s in systems], y[first["train"]], speakers[first["train"]])
         pred = model.predict(_stack_features([probs[s][k]["test_proba"] for s in systems]))
-        parts.append(pd.DataFrame({"file": meta.file.to_numpy()[test], "speaker": meta.speaker.to_numpy()[test],
-                                   "fold": k, "y_true": y[test], "y_pred": pred}))
+        parts.append(evaluation.predictions(meta, first["test"], k, pred))
     return pd.concat(parts, ignore_index=True)
 
 
 def single(meta: pd.DataFrame, probs: dict[int, dict]) -> pd.DataFrame:
     """Out-of-fold predictions of one base system alone (its arg-max), for comparison."""
-    y = meta.emotion.astype(str).to_numpy()
-    return pd.concat([pd.DataFrame({"file": meta.file.to_numpy()[p["test"]], "speaker": meta.speaker.to_numpy()[p["test"]],
-                                    "fold": k, "y_true": y[p["test"]],
-                                    "y_pred": np.array(CLASSES)[p["test_proba"].argmax(axis=1)]})
+    return pd.concat([evaluation.predictions(meta, p["test"], k, np.array(CLASSES)[p["test_proba"].argmax(axis=1)])
                       for k, p in sorted(probs.items())], ignore_index=True)
 
 
@@ -240,16 +234,16 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
     profile, corpus = config.profile(profile), config.corpus_name(corpus)
     extra = {}
     if "moco" in systems:  # which fold encoders, by content
-        from .pretrain import default_out
         from .probe import encoder_summary
 
         encoders = encoders or default_out(corpus, profile, protocol)
         extra = {"encoders": config.repo_relative(encoders), "encoder": encoder_summary(encoders)}
+    with evaluation.Timer() as t_features:
+        raw = make_bases(meta, systems, protocol, encoders, profile, progress)
     rows = []
     for norm in (False, True):
         with evaluation.Timer() as t:
-            bases = make_bases(meta, systems, norm, protocol, encoders, profile, progress)
-            probs = {b.name: base_probabilities(meta, b, protocol, log) for b in bases}
+            probs = {b.name: base_probabilities(meta, b, protocol, log) for b in normalised(raw, meta, norm)}
         alone = {s: evaluation.summarize(single(meta, probs[s]))["uar"] for s in systems}
         for subset in subsets(systems):
             with evaluation.Timer() as ts:
@@ -258,7 +252,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
                 run_name(subset, norm, protocol), pred,
                 method="stacked fusion of " + " + ".join(NAMES[s] for s in subset),
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,
-                wall_s=t.seconds + ts.seconds, systems=list(subset), single_uar={s: alone[s] for s in subset},
+                wall_s=t_features.seconds + t.seconds + ts.seconds, systems=list(subset), single_uar={s: alone[s] for s in subset},
                 stacker={"model": "logistic regression on log-probabilities", "C grid": list(STACKER_C),
                          "class_weight": "balanced", "inner_folds": "the protocol's other folds"},
                 **({**extra} if "moco" in subset else {})))
@@ -271,9 +265,6 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
 def summary(protocol: str = "si5", folder=None, profile: str | None = None, corpus: str | None = None) -> pd.DataFrame:
     """One line per fused subset from its rows: the systems, UAR / WA / macro-F1 without and with
     speaker normalisation (%), and the best single system of the subset in the same nested run."""
-    import json
-    from pathlib import Path
-
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
     suffix = "" if protocol == "si5" else f"_{protocol}"
     lines = {}

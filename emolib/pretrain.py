@@ -465,6 +465,20 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
     return history
 
 
+def pretrain_folds(meta: pd.DataFrame, cfg: PretrainConfig, out: str | os.PathLike, device: str | None = None,
+                   progress: bool = True, on_fold=None) -> list[dict]:
+    """:func:`pretrain_fold` for every fold of ``cfg.protocol`` into ``<out>/fold<k>``, resumed where
+    a checkpoint exists (a finished fold is only exported again); ``on_fold(k, last)`` is called
+    after each.  Returns each fold's last history record, whose ``wall_s`` is what pretraining that
+    fold cost even when it was resumed."""
+    lasts = []
+    for k in range(N_FOLDS[cfg.protocol]):
+        lasts.append(pretrain_fold(meta, k, cfg, out, resume="auto", device=device, progress=progress)[-1])
+        if on_fold:
+            on_fold(k, lasts[-1])
+    return lasts
+
+
 def read_history(out: str | os.PathLike, fold: int) -> pd.DataFrame:
     path = fold_dir(out, fold) / "history.jsonl"
     if not path.is_file():

@@ -38,7 +38,7 @@ from . import config
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .corpus import CLASSES
 from .errors import EmolibError
-from .evaluation import Timer, cross_validate, write_result
+from .evaluation import Timer, cross_validate, fit_by_speakers, write_result
 from .features import FeatureCache, LogMelConfig, Standardizer, fit_standardizer, log_mels, speaker_standardize
 from .files import atomic_write, sha256_file
 from .pretext import OPTIONS as PRETEXT_OPTIONS, standardize_by_speaker
@@ -168,31 +168,27 @@ def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, po
 LOGREG_C = (0.01, 0.1, 1.0)
 
 
-def logreg_probe(C: float | Sequence[float] = LOGREG_C, seed: int = 0):
-    """``fit_predict(X_train, y_train, X_test, groups)``: standardised features, multinomial
-    logistic regression with balanced class weights.  With several ``C`` the one with the best
-    UAR in leave-speakers-out cross-validation *within the training speakers* (4 groups) is
-    used: the held-out speakers never choose it."""
+def logreg_model(seed: int = 0):
+    """The probe's model: standardised features, multinomial logistic regression with balanced
+    class weights (its ``C`` is the parameter ``logisticregression__C``)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced",
+                                                              random_state=seed))
+
+
+def logreg_probe(C: float | Sequence[float] = LOGREG_C, seed: int = 0):
+    """``fit_predict(X_train, y_train, X_test, groups)``: :func:`logreg_model`.  With several ``C``
+    the one with the best UAR in leave-speakers-out cross-validation *within the training speakers*
+    (4 groups) is used (:func:`emolib.evaluation.fit_by_speakers`): the held-out speakers never
+    choose it."""
     grid = [C] if np.isscalar(C) else list(C)
 
     def fit_predict(X_train, y_train, X_test, groups=None):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=grid[0], max_iter=3000,
-                                                                   class_weight="balanced",
-                                                                   random_state=seed))
-        if len(grid) > 1:
-            if groups is None:
-                raise ValueError("choosing C needs the training rows' speakers (groups)")
-            model = GridSearchCV(model, {"logisticregression__C": grid}, scoring="balanced_accuracy",
-                                 cv=GroupKFold(n_splits=min(4, len(set(groups)))))
-            model.fit(X_train, y_train, groups=groups)
-        else:
-            model.fit(X_train, y_train)
-        return model.predict(X_test)
+        return fit_by_speakers(logreg_model(seed), "logisticregression__C", grid, X_train, y_train,
+                               groups).predict(X_test)
 
     return fit_predict
 
@@ -288,20 +284,19 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
     """What a folder of fold encoders is, from fold 0's JSON: architecture, depth, pretraining
     epochs, batch size, view recipe, the folds' protocol and the device it was pretrained on (for
     results rows).  Every fold's encoder must come from the same protocol's folds."""
-    _, info = encoder_config(out, 0, epoch)
+    configs = [encoder_config(out, k, epoch) for k in range(N_FOLDS)]
+    info = configs[0][1]
     pre = info.get("pretrain", {})
     protocol = pre.get("protocol", "si5")
-    for k in range(1, N_FOLDS):
-        other = encoder_config(out, k, epoch)[1].get("pretrain", {}).get("protocol", "si5")
-        if other != protocol:
-            raise EmolibError(f"{out}: fold 0 was pretrained on {protocol} folds, fold {k} on {other}; "
-                              "pretrain every fold with one --protocol")
+    for k, (_, other) in enumerate(configs):
+        if other.get("pretrain", {}).get("protocol", "si5") != protocol:
+            raise EmolibError(f"{out}: fold 0 was pretrained on {protocol} folds, fold {k} on "
+                              f"{other['pretrain'].get('protocol', 'si5')}; pretrain every fold with one --protocol")
     return {"arch": info["backbone"]["arch"], "depth": info["backbone"]["depth"], "epochs": info.get("epoch"),
             "batch_size": pre.get("batch_size"), "aug": pre.get("aug"), "protocol": protocol,
             "device": info.get("device", "not recorded"),
             "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()}, "pretrain": pre,
-            "sha256": [sha256_file(encoder_config(out, k, epoch)[0].with_suffix(".safetensors"))
-                       for k in range(N_FOLDS)]}
+            "sha256": [sha256_file(path.with_suffix(".safetensors")) for path, _ in configs]}
 
 
 #: The pretext options (emolib.pretext) and their defaults, for rows and method names.

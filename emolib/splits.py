@@ -73,7 +73,8 @@ def _emobox_groups(files: np.ndarray) -> np.ndarray:
     unknown = [f for f in files if f not in fold_of]
     if unknown:
         raise ValueError(f"{len(unknown)} files (e.g. {unknown[0]}) are not in EmoBox's EmoDB folds "
-                         "(emolib/data/emobox_emodb_folds.csv); the emobox protocol is defined for EmoDB only")
+                         "(emolib/data/emobox_emodb_folds.csv): the EmoBox folds are defined for EmoDB's 535 "
+                         "files only; use --corpus emodb")
     return np.array([fold_of[f] - 1 for f in files])
 
 
@@ -101,7 +102,11 @@ def speaker_folds(speakers: Sequence[str] | pd.DataFrame, protocol: str = "si5")
     if isinstance(speakers, pd.DataFrame):
         speakers = speakers["speaker"]
     speakers = np.asarray(speakers, dtype=str)
-    groups = _groups(speakers, protocol)
+    return _folds(speakers, _groups(speakers, protocol), protocol)
+
+
+def _folds(speakers: np.ndarray, groups: np.ndarray, protocol: str) -> list[Fold]:
+    """One fold per group (in group order): its rows tested, every other row trained on."""
     return [Fold(protocol, k, tuple(sorted(set(speakers[test]))), train, test)
             for k, (train, test) in enumerate(LeaveOneGroupOut().split(speakers, groups=groups))]
 
@@ -112,10 +117,8 @@ def folds(meta: pd.DataFrame, protocol: str = "si5") -> list[Fold]:
     files of EmoBox's ``fold_{k+1}`` (all ten speakers each) and trains on the other four."""
     if protocol != "emobox":
         return speaker_folds(meta, protocol)
-    groups = _emobox_groups(meta["file"].astype(str).to_numpy())
-    speakers = meta["speaker"].astype(str).to_numpy()
-    return [Fold(protocol, k, tuple(sorted(set(speakers[test]))), train, test)
-            for k, (train, test) in enumerate(LeaveOneGroupOut().split(speakers, groups=groups))]
+    return _folds(meta["speaker"].astype(str).to_numpy(), _emobox_groups(meta["file"].astype(str).to_numpy()),
+                  protocol)
 
 
 def folds_table(meta: pd.DataFrame, protocol: str = "si5") -> pd.DataFrame:
