@@ -69,36 +69,53 @@ def _aligned(proba: np.ndarray, classes) -> np.ndarray:
 
 # --- base systems: fit on some rows, class probabilities for others -----------------------------
 
+@dataclass(frozen=True)
+class Classifier:
+    """A base system's classifier in two steps, ``fit(X, y, groups) -> model`` and
+    ``proba(model, X) -> class probabilities`` (columns in :data:`CLASSES` order), so a fitted model can
+    be kept (:mod:`emolib.final`); calling it fits and predicts in one go (``fit_proba``)."""
+
+    fit: Callable[[np.ndarray, np.ndarray, np.ndarray], object]
+    proba: Callable[[object, np.ndarray], np.ndarray]
+
+    def __call__(self, X, y, groups, X_test) -> np.ndarray:
+        return self.proba(self.fit(X, y, groups), X_test)
+
+
 FitProba = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def logreg_proba(feature_set: str) -> FitProba:
-    """The openSMILE baselines' logistic regression (fixed C) as ``fit_proba``."""
-    def fit_proba(X, y, groups, X_test):
-        model = baselines.logistic_regression(feature_set=feature_set).fit(X, y)
-        return _aligned(model.predict_proba(X_test), model.classes_)
-    return fit_proba
+def _sklearn_proba(model, X) -> np.ndarray:
+    return _aligned(model.predict_proba(X), model.classes_)
 
 
-def probe_proba(C: Sequence[float] = (0.01, 0.1, 1.0), seed: int = 0) -> FitProba:
+def logreg_proba(feature_set: str) -> Classifier:
+    """The openSMILE baselines' logistic regression (fixed C)."""
+    return Classifier(lambda X, y, groups: baselines.logistic_regression(feature_set=feature_set).fit(X, y),
+                      _sklearn_proba)
+
+
+def probe_proba(C: Sequence[float] = (0.01, 0.1, 1.0), seed: int = 0) -> Classifier:
     """Notebook 04's probe (:func:`emolib.probe.logreg_model`, ``C`` chosen by leave-speakers-out
-    cross-validation inside the training rows) as ``fit_proba``."""
+    cross-validation inside the training rows)."""
     from .probe import logreg_model
 
-    def fit_proba(X, y, groups, X_test):
-        model = evaluation.fit_by_speakers(logreg_model(seed), "logisticregression__C", C, X, y, groups)
-        return _aligned(model.predict_proba(X_test), model.classes_)
-    return fit_proba
+    def fit(X, y, groups):
+        return evaluation.fit_by_speakers(logreg_model(seed), "logisticregression__C", C, X, y, groups)
+    return Classifier(fit, _sklearn_proba)
 
 
-def cnn_proba(budget: cnn.TrainConfig) -> FitProba:
-    """The report's Conv1D (one row per utterance) as ``fit_proba``: softmax of its logits."""
+def _cnn_proba(model, X) -> np.ndarray:
     import torch
 
-    def fit_proba(X, y, groups, X_test):
-        model, _ = cnn.train(X, np.array([CLASSES.index(c) for c in y]), budget, progress=False)
-        return torch.softmax(torch.from_numpy(cnn.predict_logits(model, X_test)), dim=1).double().numpy()
-    return fit_proba
+    return torch.softmax(torch.from_numpy(cnn.predict_logits(model, X)), dim=1).double().numpy()
+
+
+def cnn_proba(budget: cnn.TrainConfig) -> Classifier:
+    """The report's Conv1D (one row per utterance): softmax of its logits."""
+    def fit(X, y, groups):
+        return cnn.train(X, np.array([CLASSES.index(c) for c in y]), budget, progress=False)[0]
+    return Classifier(fit, _cnn_proba)
 
 
 @dataclass
@@ -108,7 +125,7 @@ class Base:
 
     name: str
     features: np.ndarray | dict[int, np.ndarray]
-    fit_proba: FitProba
+    fit_proba: Classifier | FitProba
 
     def X(self, k: int) -> np.ndarray:
         return self.features[k] if isinstance(self.features, dict) else self.features
@@ -124,7 +141,7 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
     for name in systems:
         if name in ("compare", "egemaps"):
             fs = {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}[name]
-            out.append(Base(name, baselines.functionals(meta, fs, progress=progress), logreg_proba(fs)))
+            out.append(Base(name, corpus_features(meta, name, progress), logreg_proba(fs)))
         elif name == "moco":
             from .probe import budget, encoder_summary, fold_embeddings
 
@@ -134,10 +151,21 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
             emb = fold_embeddings(meta, enc, progress=progress)
             out.append(Base(name, emb, probe_proba(budget(profile)["logreg_C"])))
         elif name == "cnn":
-            frames = segments.descriptors(meta, progress=progress)
-            X, _ = segments.segment_means(frames, None)
-            out.append(Base(name, X, cnn_proba(segments.BUDGETS[config.profile(profile)])))
+            out.append(Base(name, corpus_features(meta, name, progress),
+                            cnn_proba(segments.BUDGETS[config.profile(profile)])))
     return out
+
+
+def corpus_features(meta: pd.DataFrame, system: str, progress: bool = False) -> np.ndarray:
+    """The utterance features of a system without an encoder (``compare``, ``egemaps``, ``cnn``) for
+    every row of ``meta`` (cached): openSMILE functionals, or the Conv1D's descriptor means over the
+    whole utterance."""
+    if system in ("compare", "egemaps"):
+        return baselines.functionals(meta, {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}[system],
+                                     progress=progress)
+    if system == "cnn":
+        return segments.segment_means(segments.descriptors(meta, progress=progress), None)[0]
+    raise ValueError(f"{system!r} has no corpus-wide features (the MoCo encoder is per fold)")
 
 
 def normalised(bases: Sequence[Base], meta: pd.DataFrame, speaker_norm: bool) -> list[Base]:

@@ -42,7 +42,7 @@ from .errors import EmolibError
 from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
 from .moco import LARS, MoCo, distributed, learning_rate, momentum
-from .splits import PROTOCOL_NAMES, folds
+from .splits import PROTOCOL_NAMES, Fold, folds
 from .vit import BackboneConfig, Normalization, embed, export_backbone, load_official_moco, read_checkpoint
 
 CHECKPOINT_FORMAT = "emolib-moco-checkpoint"
@@ -133,8 +133,13 @@ class TrainingDiverged(EmolibError):
     pass
 
 
+#: The "fold" of a final model (:mod:`emolib.final`): every speaker trains, none is held out, so
+#: there is no k-NN monitor; written to ``<out>/all``.
+ALL_SPEAKERS = -1
+
+
 def fold_dir(out: str | os.PathLike, fold: int) -> Path:
-    return Path(out) / f"fold{fold}"
+    return Path(out) / ("all" if fold == ALL_SPEAKERS else f"fold{fold}")
 
 
 def default_out(corpus: str | None = None, profile: str | None = None, protocol: str = "si5") -> Path:
@@ -174,11 +179,15 @@ class FoldData:
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool = True) -> FoldData:
     """Log-mels of the fold's training and test utterances (of ``cfg.protocol``), statistics from
-    the training utterances only, and the two-view transform over the training utterances."""
+    the training utterances only, and the two-view transform over the training utterances.
+    ``fold=ALL_SPEAKERS``: every utterance trains and none is held out."""
     parts = folds(meta, cfg.protocol)
-    if not 0 <= fold < len(parts):
+    if fold == ALL_SPEAKERS:
+        f = Fold("all", ALL_SPEAKERS, (), np.arange(len(meta)), np.array([], dtype=int))
+    elif not 0 <= fold < len(parts):
         raise EmolibError(f"--fold {fold}: {PROTOCOL_NAMES[cfg.protocol]} folds are 0–{len(parts) - 1} (or 'all')")
-    f = parts[fold]
+    else:
+        f = parts[fold]
     mels = log_mels(meta.path, progress=progress)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
@@ -440,7 +449,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         record = {"epoch": done, "step": done * iters, "loss": float(np.mean(losses)), "lr": lr, "momentum": m}
         if adversary is not None:  # the speaker head on the training speakers (chance: 1 / speakers)
             record.update(adversary_loss=float(np.mean(adv_losses)), adversary_acc=float(np.mean(adv_accs)))
-        if rank == 0 and (done % cfg.knn_every == 0 or done == cfg.epochs or done in cfg.keep_epochs):
+        if rank == 0 and len(data.test_mels) and (done % cfg.knn_every == 0 or done == cfg.epochs
+                                                 or done in cfg.keep_epochs):
             record.update(knn_monitor(model.backbone, data, cfg, dev))
             model.train()
         record["wall_s"] = round(time.perf_counter() - t0, 2)
