@@ -11,6 +11,9 @@ that depend on the machine.
   (:class:`~emolib.augment.TwoViews`, recipe ``report+byol-a``: cached report variants plus
   batched spectrogram augmentations, on the CPU).  Building the variant cache is a one-off
   cost, like the log-mels' (it is timed and printed, not part of the rate).  Target: ≥ 50×.
+- ``predict``: ``python -m emolib predict`` on every file of the corpus in one call (reading, features,
+  the trained model of ``train-final``), with one feature process against all cores.  Target: the
+  535 EmoDB files in under 30 s on a 2-core CPU.
 """
 from __future__ import annotations
 
@@ -96,9 +99,35 @@ def bench_augment(args) -> dict:
             "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads()}
 
 
+def bench_predict(args) -> dict:
+    import os
+
+    from . import final, predict
+
+    name = args.model if args.model != "best" else final.best(args.speaker_norm, corpus=args.corpus)[0]
+    model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
+    paths = list(load_corpus(args.corpus, args.root).path)
+    predict.predict_files(model, paths[:predict.MIN_NORM_UNITS], jobs=1)  # warm up imports and openSMILE
+    jobs = os.cpu_count() or 1
+    times, outputs = {}, {}
+    for n in (1, jobs):
+        t0 = time.perf_counter()
+        outputs[n] = predict.predict_files(model, paths, jobs=n)[0]
+        times[n] = time.perf_counter() - t0
+    if [p.emotion for p in outputs[1]] != [p.emotion for p in outputs[jobs]]:
+        raise RuntimeError("predictions with one and with several feature processes differ")
+    return {"benchmark": "predict", "model": model.info["row"], "files": len(paths), "one_job_s": round(times[1], 2),
+            "jobs": jobs, "all_jobs_s": round(times[jobs], 2), "speedup": round(times[1] / times[jobs], 2),
+            "files_per_s": round(len(paths) / times[jobs], 1)}
+
+
 def run(name: str, args) -> int:
-    result = {"features": bench_features, "augment": bench_augment}[name](args)
-    if name == "features":
+    result = {"features": bench_features, "augment": bench_augment, "predict": bench_predict}[name](args)
+    if name == "predict":
+        print(f"predict ({result['model']}): {result['files']} files in {result['all_jobs_s']} s with "
+              f"{result['jobs']} feature processes ({result['files_per_s']} files/s), {result['one_job_s']} s "
+              f"with one -> {result['speedup']}x")
+    elif name == "features":
         print(f"{result['files']} files: first pass {result['first_pass_s']} s, second pass "
               f"{result['second_pass_s']} s -> {result['speedup']}x faster")
     else:

@@ -9,8 +9,11 @@
     ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
     emobox [--systems …] [--device …] [--table]          the systems on EmoBox's (speaker-dependent) folds
     fusion [--systems …] [--protocol si5|emobox]         the best system: stacked fusion, nested per fold
+    train-final [--model NAME|best] [--speaker-norm]     train a system on all ten speakers, for predict
+    predict FILE… [--model …] [--json] [--per-window]    the emotion of any recording
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
+    bench predict [--root PATH] [--model …]              predict on every corpus file: seconds, 1 vs N jobs
     results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
@@ -19,6 +22,7 @@ and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import config
@@ -164,6 +168,52 @@ def _fusion(args) -> int:
     meta = load_corpus(args.corpus, args.root)
     fusion.run(meta, systems, protocol=args.protocol, encoders=args.encoders, profile=args.profile,
                corpus=args.corpus, progress=not args.quiet)
+    return 0
+
+
+def _model_name(args) -> tuple[str, str]:
+    """``--model`` resolved (``best``: :func:`emolib.final.best`), and a line saying which it is."""
+    from . import final
+
+    if args.model != "best":
+        final.systems_of(args.model)
+        return args.model, ""
+    name, found = final.best(args.speaker_norm, corpus=args.corpus)
+    row = final.row_name(name, args.speaker_norm)
+    return name, f"model: {row} (the best system: SI-5 UAR {100 * found[name]:.1f} %)"
+
+
+def _train_final(args) -> int:
+    from . import final
+    from .corpus import load_corpus
+
+    name, line = _model_name(args)  # before the corpus is read
+    if line:
+        print(line)
+    meta = load_corpus(args.corpus, args.root)
+    final.build(meta, name, args.speaker_norm, profile=args.profile, corpus=args.corpus, encoders=args.encoders,
+                device=args.device, progress=not args.quiet)
+    return 0
+
+
+def _predict(args) -> int:
+    import json
+
+    from . import final, predict
+
+    name, line = _model_name(args)
+    model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
+    files, windows = predict.predict_files(model, args.files, per_window=args.per_window, jobs=args.jobs)
+    if args.json:
+        print(json.dumps({"model": model.info["row"], "files": [p.to_dict() for p in files],
+                          "windows": [p.to_dict() for p in windows]}, indent=1))
+        return 0
+    if line:
+        print(line)
+    print(predict.table(files))
+    if windows:
+        print("\nwindows:")
+        print(predict.table(windows, windows=True))
     return 0
 
 
@@ -335,8 +385,42 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fus, quiet=True)
     fus.set_defaults(func=_fusion)
 
+    model_help = ("a results system: best (default: the highest SI-5 UAR of the single systems and the fusion of "
+                  "all four), baseline_compare_logreg, baseline_egemaps_logreg, cnn_si5_whole, moco_probe_logreg "
+                  "or fusion_<systems>")
+    fin = sub.add_parser("train-final", help="train a results system on all ten speakers (for predict), into "
+                         "checkpoints/final", description="The same recipe as the system's SI-5 row, fitted on "
+                         "every speaker; a fusion's stacker on out-of-fold probabilities of the SI-5 folds. "
+                         "Examples: python -m emolib train-final; python -m emolib train-final --model "
+                         "fusion_compare_egemaps_moco_cnn --speaker-norm")
+    fin.add_argument("--model", default="best", help=model_help)
+    fin.add_argument("--speaker-norm", action="store_true", help="the speaker-normalised variant (_spknorm)")
+    fin.add_argument("--encoders", help="a fusion with moco: the SI-5 fold encoders (default: checkpoints/)")
+    _common(fin, device="moco: where to pretrain its encoder (default: CUDA when present)", quiet=True)
+    fin.set_defaults(func=_train_final)
+
+    prd = sub.add_parser("predict", help="the emotion of any recording, from a system trained by train-final",
+                         description="Any sample rate (resampled to 16 kHz), stereo (mixed down), WAV/FLAC/OGG "
+                         "(MP3 where soundfile reads it). Files up to 10 s are scored whole, longer ones in 3-s "
+                         "windows every 1.5 s. Examples: python -m emolib predict my.wav; python -m emolib predict "
+                         "talk.flac --per-window --json; python -m emolib predict speaker1/*.wav --speaker-norm")
+    prd.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    prd.add_argument("--model", default="best", help=model_help)
+    prd.add_argument("--speaker-norm", action="store_true", help="use the speaker-normalised system: every file "
+                     "given in this one call must be the same speaker's (at least 10 recordings or windows); "
+                     "their statistics stand for the speaker's")
+    prd.add_argument("--per-window", action="store_true", help="also the emotion of every 3-s window (over time)")
+    prd.add_argument("--json", action="store_true", help="JSON instead of a table")
+    prd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="feature processes (default: all cores)")
+    prd.add_argument("--profile", choices=config.PROFILES, help="whose trained model (default: EMOLIB_PROFILE or full)")
+    prd.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    prd.set_defaults(func=_predict)
+
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
-    bench.add_argument("name", choices=["features", "augment"])
+    bench.add_argument("name", choices=["features", "augment", "predict"])
+    bench.add_argument("--model", default="best", help="predict: " + model_help)
+    bench.add_argument("--speaker-norm", action="store_true", help="predict: the speaker-normalised variant")
+    bench.add_argument("--profile", choices=config.PROFILES, help="predict: whose trained model")
     bench.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     bench.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     bench.add_argument("--n", type=int, default=64, help="augment: utterances to use (default 64)")

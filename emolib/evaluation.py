@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from . import config, splits
 from .config import REPO
 from .corpus import CLASSES
+from .errors import EmolibError
 from .files import atomic_write
 
 PREDICTION_COLUMNS = ["file", "speaker", "fold", "y_true", "y_pred"]
@@ -76,6 +77,29 @@ def confusion(y_true, y_pred, normalize: str | None = "true") -> pd.DataFrame:
     """Confusion matrix (rows: true emotion) in class order, row-normalised by default."""
     m = confusion_matrix(y_true, y_pred, labels=CLASSES, normalize=normalize)
     return pd.DataFrame(m, index=CLASSES, columns=CLASSES)
+
+
+def per_speaker_uar(pred: pd.DataFrame) -> pd.Series:
+    """UAR of each test speaker's predictions (a predictions table, PREDICTION_COLUMNS)."""
+    return pred.groupby(pred.speaker.astype(str)).apply(lambda g: uar(g.y_true, g.y_pred)).rename("uar")
+
+
+def top_confusions(pred: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` most frequent errors: true and predicted emotion, how many utterances, and their share
+    of the true emotion's utterances."""
+    wrong = pred[pred.y_true != pred.y_pred]
+    counts = wrong.groupby(["y_true", "y_pred"]).size().rename("n").reset_index()
+    counts["% of true class"] = 100 * counts.n / counts.y_true.map(pred.y_true.value_counts())
+    return counts.sort_values("n", ascending=False).head(n).reset_index(drop=True)
+
+
+def load_predictions(run: str, folder: Path | None = None) -> pd.DataFrame:
+    """A committed run's predictions table."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
+    path = folder / f"{run}_predictions.csv"
+    if not path.is_file():
+        raise EmolibError(f"{path}: no predictions for run {run!r}; see python -m emolib results for the runs")
+    return pd.read_csv(path, dtype={"speaker": str})
 
 
 def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[int, np.ndarray],

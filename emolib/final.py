@@ -1,0 +1,412 @@
+"""Final models: one of the results' systems trained on every speaker of the corpus, for
+:mod:`emolib.predict` (``python -m emolib train-final --model …``).
+
+A final model is named like the results row it reproduces (``baseline_compare_logreg``,
+``cnn_si5_whole``, ``moco_probe_logreg``, ``fusion_<systems>``; ``_spknorm`` appended with speaker
+normalisation).  The row measured it under SI-5 (trained on 8 speakers, tested on 2); the final model
+is the same recipe fitted on all ten speakers, so it has no test score of its own: the row's UAR is
+what to expect from it on a new speaker of the kind EmoDB holds.
+
+- single systems are fitted on all utterances;
+- ``moco``: a MoCo v3 encoder is pretrained on every utterance (notebook 03's budget, into
+  ``<final>/moco_encoder/all``) and the probe fitted on its embeddings;
+- a fusion's stacker is fitted on out-of-fold class probabilities of every utterance: each SI-5
+  fold's base systems (fitted on its 8 training speakers; the MoCo base with that fold's encoder
+  from notebook 03, ``checkpoints/fold<k>``) predict its 2 test speakers, as in :mod:`emolib.fusion`.
+
+Each model is a folder ``<final>/<row name>/`` (``checkpoints/final`` for EmoDB in the full profile,
+git-ignored, :func:`final_dir`) holding ``model.safetensors`` (every fitted parameter as a plain array:
+loading runs no pickled code) and ``model.json`` (its configuration, the SHA-256 of
+``model.safetensors`` and of the encoder it needs, the commit that built it), checked on loading.  :func:`best` chooses the default model from the committed rows by a rule fixed beforehand.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import config, evaluation, fusion
+from .corpus import CLASSES
+from .errors import EmolibError
+from .features import speaker_standardize
+from .files import atomic_write, sha256_file
+
+#: The single systems and the results row each reproduces.
+SINGLE = {"compare": "baseline_compare_logreg", "egemaps": "baseline_egemaps_logreg",
+          "cnn": "cnn_si5_whole", "moco": "moco_probe_logreg"}
+FORMAT = "emolib-final-model"
+VERSION = 2
+
+
+def models() -> list[str]:
+    """Every model name ``--model`` takes: the single systems and the fusion rows (all four systems and
+    each subset that leaves one out)."""
+    return list(SINGLE.values()) + [fusion.run_name(s, False) for s in fusion.subsets(fusion.SYSTEMS)]
+
+
+def systems_of(name: str) -> list[str]:
+    """The base systems of model ``name`` (a row name without ``_spknorm``), or a one-line error
+    listing the choices."""
+    by_row = {v: k for k, v in SINGLE.items()}
+    if name in by_row:
+        return [by_row[name]]
+    if name in models():
+        return name[len("fusion_"):].split("_")
+    raise EmolibError(f"--model {name!r}: choose 'best' or one of {', '.join(models())}")
+
+
+def row_name(name: str, speaker_norm: bool) -> str:
+    return name + ("_spknorm" if speaker_norm else "")
+
+
+#: :func:`best`'s candidates: the single systems and the fusion of all four, the system chosen before
+#: any fusion row existed.  The leave-one-out subsets are measured too, but picking the highest of them
+#: would be choosing on the test speakers; they are there to be asked for by name.
+CANDIDATES = list(SINGLE.values()) + [fusion.run_name(fusion.SYSTEMS, False)]
+
+
+def best(speaker_norm: bool, folder: Path | None = None, corpus: str | None = None) -> tuple[str, dict]:
+    """The default model: of :data:`CANDIDATES`, the one whose SI-5 row (with or without speaker
+    normalisation) has the highest UAR in the full profile's results (``folder``), and ``{name: UAR}``
+    of the candidates found.  So fusion is the default only where it beats the best single system."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, "full")
+    found = {}
+    for name in CANDIDATES:
+        path = folder / f"{row_name(name, speaker_norm)}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())["uar"]
+    if not found:
+        raise EmolibError(f"no results rows in {config.repo_relative(folder)} to choose the best system from; "
+                          "name one with --model")
+    return max(found, key=found.get), found
+
+
+def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.DataFrame:
+    """Every model :func:`models` offers, one line each from its SI-5 rows: UAR and macro-F1 (%) without
+    and with speaker normalisation, and whether it is a :data:`CANDIDATES` for the default."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, "full")
+    lines = []
+    for name in models():
+        line = {"model": name, "systems": " + ".join(systems_of(name)), "candidate": name in CANDIDATES}
+        for norm, col in ((False, "raw"), (True, "spk-norm")):
+            path = folder / f"{row_name(name, norm)}.json"
+            row = json.loads(path.read_text()) if path.is_file() else {}
+            line[f"UAR {col}"] = 100 * row["uar"] if row else np.nan
+            if row and "f1" not in row:  # rows written before F1 was stored: from their predictions
+                pred = evaluation.load_predictions(row_name(name, norm), folder)
+                row["f1"] = evaluation.macro_f1(pred.y_true, pred.y_pred)
+            line[f"F1 {col}"] = 100 * row["f1"] if row else np.nan
+        lines.append(line)
+    return pd.DataFrame(lines).set_index("model")
+
+
+def final_dir(corpus: str | None = None, profile: str | None = None) -> Path:
+    """``checkpoints/final`` (EmoDB, full profile), ``checkpoints/<corpus>-<profile>/final`` otherwise."""
+    return config.run_dir(config.REPO / "checkpoints", corpus, profile) / "final"
+
+
+def model_dir(name: str, speaker_norm: bool, corpus: str | None = None, profile: str | None = None) -> Path:
+    return final_dir(corpus, profile) / row_name(name, speaker_norm)
+
+
+def build_command(name: str, speaker_norm: bool, profile: str | None = None) -> str:
+    return ("python -m emolib train-final --model " + name + (" --speaker-norm" if speaker_norm else "")
+            + ("" if config.profile(profile) == "full" else f" --profile {config.profile(profile)}"))
+
+
+# --- features of waveforms (prediction) -----------------------------------------------------------
+#
+# The same front-ends that made the training features (cached over the corpus files), applied to
+# waveforms: the openSMILE functionals, the Conv1D's descriptor means over the whole waveform
+# (``segments.segment_means(…, None)``) and the MoCo class token averaged over 96-frame windows.
+
+def _frontend(system: str):
+    from .baselines import OpenSmileFunctionals
+    from .segments import ReportDescriptors
+
+    if system == "compare":
+        return OpenSmileFunctionals("ComParE_2016")
+    if system == "egemaps":
+        return OpenSmileFunctionals("eGeMAPSv02")
+    if system == "cnn":
+        return ReportDescriptors()
+    return None  # moco: log-mels and the encoder, in the main process
+
+
+def _waveform_features(system: str, y: np.ndarray) -> np.ndarray:
+    from .features import log_mel
+
+    if system == "moco":
+        return log_mel(y)
+    out = _frontend(system)(y)
+    return out[:, 0] if system in ("compare", "egemaps") else out.mean(axis=1)
+
+
+def waveform_features(system: str, waves: Sequence[np.ndarray], jobs: int = 1) -> list[np.ndarray]:
+    """One feature vector per waveform (16 kHz mono) for ``system`` (a log-mel for ``moco``), computed
+    in ``jobs`` processes (joblib; each waveform is independent)."""
+    if jobs == 1 or len(waves) < 2 * jobs:
+        return [_waveform_features(system, y) for y in waves]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs)(delayed(_waveform_features)(system, y) for y in waves)
+
+
+# --- the model ---------------------------------------------------------------------------------------
+
+@dataclass
+class LinearModel:
+    """A fitted (standardise +) multinomial logistic regression as plain arrays, so a saved model loads
+    without unpickling scikit-learn objects; :meth:`predict_proba` gives what scikit-learn's does
+    (``tests/test_predict.py`` checks it)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes_: np.ndarray
+
+    @classmethod
+    def of(cls, model) -> "LinearModel":
+        """From a scikit-learn ``LogisticRegression`` or ``Pipeline(StandardScaler, LogisticRegression)``."""
+        steps = [m for _, m in model.steps] if hasattr(model, "steps") else [model]
+        lr = steps[-1]
+        n = lr.coef_.shape[1]
+        mean, scale = (steps[0].mean_, steps[0].scale_) if len(steps) == 2 else (np.zeros(n), np.ones(n))
+        if lr.coef_.shape[0] != len(lr.classes_):
+            raise ValueError("LinearModel holds multinomial models of three or more classes")
+        return cls(mean, scale, lr.coef_, lr.intercept_, np.asarray(lr.classes_))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        z = ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.{k}": np.ascontiguousarray(getattr(self, k), dtype=np.float64)
+                for k in ("mean", "scale", "coef", "intercept")}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str, classes: Sequence[str]) -> "LinearModel":
+        return cls(*(arrays[f"{prefix}.{k}"] for k in ("mean", "scale", "coef", "intercept")), np.array(classes))
+
+
+def _to_arrays(fitted: dict, stacker) -> tuple[dict[str, np.ndarray], dict]:
+    """Every fitted model's parameters as named arrays, and what :func:`_from_arrays` needs besides."""
+    arrays, kinds = {}, {}
+    for s, m in {**fitted, **({"stacker": stacker} if stacker is not None else {})}.items():
+        if s == "cnn":
+            arrays.update({f"cnn.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()})
+            kinds[s] = {"kind": "ReportCNN", "n_features": m.n_features}
+        else:
+            lin = LinearModel.of(m)
+            arrays.update(lin.arrays(s))
+            kinds[s] = {"kind": "LinearModel", "classes": [str(c) for c in lin.classes_]}
+    return arrays, kinds
+
+
+def _from_arrays(arrays: dict, kinds: dict) -> dict:
+    import torch
+
+    from .cnn import ReportCNN
+
+    out = {}
+    for s, k in kinds.items():
+        if k["kind"] == "ReportCNN":
+            model = ReportCNN(n_features=k["n_features"])
+            model.load_state_dict({n[4:]: torch.from_numpy(v.copy()) for n, v in arrays.items() if n.startswith("cnn.")})
+            out[s] = model.eval()
+        else:
+            out[s] = LinearModel.from_arrays(arrays, s, k["classes"])
+    return out
+
+
+@dataclass
+class FinalModel:
+    """A loaded final model: its configuration, fitted base models, stacker (fusion) and the MoCo
+    encoder (when it uses one)."""
+
+    info: dict
+    models: dict
+    stacker: object = None
+    encoder: tuple = field(default=None, repr=False)  # (backbone, its JSON config)
+
+    @property
+    def systems(self) -> list[str]:
+        return self.info["systems"]
+
+    @property
+    def speaker_norm(self) -> bool:
+        return self.info["speaker_norm"]
+
+    def features(self, waves: Sequence[np.ndarray], jobs: int = 1) -> dict[str, np.ndarray]:
+        """``{system: (n, d)}`` for waveforms, before any speaker normalisation."""
+        from .vit import embed
+
+        out = {}
+        for s in self.systems:
+            rows = waveform_features(s, waves, jobs)
+            if s == "moco":
+                backbone, meta = self.encoder
+                norm = meta["normalization"]
+                rows = embed(backbone, rows, np.array(norm["mean"]), np.array(norm["std"]), meta["backbone"]["frames"])
+            out[s] = np.asarray(np.stack(rows) if isinstance(rows, list) else rows, dtype=np.float64)
+        return out
+
+    def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (n x 7, :data:`CLASSES` order) from :meth:`features` (normalised by the
+        caller when the model is speaker-normalised)."""
+        parts = [self.classifier(s).proba(self.models[s], feats[s]) for s in self.systems]
+        if self.stacker is None:
+            return parts[0]
+        model = self.stacker
+        return fusion._aligned(model.predict_proba(fusion._stack_features(parts)), model.classes_)
+
+    def classifier(self, system: str) -> fusion.Classifier:
+        return _classifiers(self.info["profile"])[system]
+
+
+def _classifiers(profile: str) -> dict[str, fusion.Classifier]:
+    from .probe import budget
+    from .segments import BUDGETS
+
+    return {"compare": fusion.logreg_proba("ComParE_2016"), "egemaps": fusion.logreg_proba("eGeMAPSv02"),
+            "cnn": fusion.cnn_proba(BUDGETS[profile]), "moco": fusion.probe_proba(budget(profile)["logreg_C"])}
+
+
+def _encoder_files(folder: Path) -> list[Path]:
+    from .probe import backbone_path
+    from .pretrain import ALL_SPEAKERS
+
+    path = backbone_path(folder, ALL_SPEAKERS)
+    return [path.with_suffix(".safetensors"), path.with_suffix(".json")]
+
+
+def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | None = None,
+                  progress: bool = True) -> Path:
+    """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget, as notebook
+    03's fold encoders), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
+    from .pretrain import ALL_SPEAKERS, pretrain_fold, profile_config
+
+    out = final_dir(corpus, profile) / "moco_encoder"
+    if not all(p.is_file() for p in _encoder_files(out)):
+        pretrain_fold(meta, ALL_SPEAKERS, profile_config(profile, keep_epochs=()), out, resume="auto", device=device,
+                      progress=progress)
+    return out
+
+
+def _out_of_fold(meta: pd.DataFrame, base: fusion.Base) -> np.ndarray:
+    """Class probabilities of every utterance from the base system fitted on the other SI-5 folds."""
+    from .splits import folds
+
+    y, groups = meta.emotion.astype(str).to_numpy(), meta.speaker.astype(str).to_numpy()
+    out = np.zeros((len(meta), len(CLASSES)))
+    for f in folds(meta, "si5"):
+        X = base.X(f.index)
+        out[f.test] = base.fit_proba(X[f.train], y[f.train], groups[f.train], X[f.test])
+    return out
+
+
+def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: str | None = None,
+          corpus: str | None = None, encoders=None, device: str | None = None, progress: bool = True,
+          log: Callable[[str], None] | None = print) -> Path:
+    """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
+    :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a fusion with ``moco``
+    needs for its stacker's data (default: notebook 03's, ``checkpoints/``)."""
+    from .pretrain import ALL_SPEAKERS
+    from .probe import fold_embeddings
+
+    systems = systems_of(name)
+    profile, corpus = config.profile(profile), config.corpus_name(corpus)
+    folder = model_dir(name, speaker_norm, corpus, profile)
+    log = log or (lambda _: None)
+    speakers = meta.speaker.astype(str).to_numpy()
+    y = meta.emotion.astype(str).to_numpy()
+    norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
+    with evaluation.Timer() as t:
+        fused = len(systems) > 1
+        # the base systems' features: one table for all folds, except the MoCo encoder's (per fold for
+        # the stacker's out-of-fold data, pretrained on every speaker for the final fit)
+        feats = {s: fusion.corpus_features(meta, s, progress) for s in systems if s != "moco"}
+        encoder = None
+        if "moco" in systems:
+            encoder = final_encoder(meta, profile, corpus, device, progress)
+            feats["moco"] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
+            if fused:
+                from .pretrain import default_out
+
+                fold_emb = fold_embeddings(meta, encoders or default_out(corpus, profile, "si5"), progress=progress)
+        fitted, oof = {}, []
+        for s in systems:
+            clf = _classifiers(profile)[s]
+            fitted[s] = clf.fit(norm(feats[s]), y, speakers)
+            log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers")
+            if fused:
+                base = fusion.Base(s, fold_emb if s == "moco" else feats[s], clf)
+                oof.append(_out_of_fold(meta, fusion.normalised([base], meta, speaker_norm)[0]))
+                log(f"{s}: out-of-fold probabilities for the stacker "
+                    f"(UAR {100 * evaluation.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
+        stacker = fusion.stacker(oof, y, speakers) if fused else None
+    from safetensors.numpy import save
+
+    arrays, kinds = _to_arrays(fitted, stacker)
+    blob = save(arrays)
+    row = config.run_dir(config.RESULTS, corpus, "full") / f"{row_name(name, speaker_norm)}.json"
+    info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
+            "systems": systems, "speaker_norm": speaker_norm, "profile": profile, "corpus": corpus,
+            "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
+            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() else None,
+            "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds,
+            "encoder": ({"folder": config.repo_relative(encoder),
+                         "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),
+            "sha256": hashlib.sha256(blob).hexdigest(), "wall_s": round(t.seconds, 1),
+            **evaluation.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    atomic_write(folder / "model.safetensors", blob)  # the JSON last: a folder without it is not a model
+    atomic_write(folder / "model.json", (json.dumps(info, indent=1) + "\n").encode())
+    log(f"{info['row']}: saved to {config.repo_relative(folder)} ({t.seconds:.0f} s)")
+    return folder
+
+
+def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profile: str | None = None,
+         device: str = "cpu") -> FinalModel:
+    """The saved model, its files checked against their recorded SHA-256; a missing or changed model is
+    a one-line error with the command that builds it."""
+    systems_of(name)
+    folder = model_dir(name, speaker_norm, corpus, profile)
+    how = build_command(name, speaker_norm, profile)
+    info_path, blob_path = folder / "model.json", folder / "model.safetensors"
+    if not info_path.is_file() or not blob_path.is_file():
+        raise EmolibError(f"no trained model {row_name(name, speaker_norm)} in {config.repo_relative(folder)}; "
+                          f"build it first: {how}")
+    try:
+        info = json.loads(info_path.read_text())
+    except ValueError:
+        raise EmolibError(f"{info_path}: not valid JSON; build the model again: {how}") from None
+    if info.get("format") != FORMAT or info.get("version") != VERSION:
+        raise EmolibError(f"{info_path}: written by another version of emolib; build the model again: {how}")
+    if sha256_file(blob_path) != info["sha256"]:
+        raise EmolibError(f"{blob_path}: its content does not match model.json's SHA-256; build the model again: {how}")
+    from safetensors.numpy import load as load_arrays
+
+    models = _from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
+    encoder = None
+    if info["encoder"]:
+        from .pretrain import ALL_SPEAKERS
+        from .probe import load_encoder
+
+        enc = Path(info["encoder"]["folder"])
+        enc = enc if enc.is_absolute() else config.REPO / enc
+        files = _encoder_files(enc)
+        if [sha256_file(p) if p.is_file() else None for p in files] != info["encoder"]["sha256"]:
+            raise EmolibError(f"{files[0]}: the MoCo encoder is missing or not the one {row_name(name, speaker_norm)} "
+                              f"was fitted on; build the model again: {how}")
+        encoder = load_encoder(enc, ALL_SPEAKERS, device=device)
+    stacker = models.pop("stacker", None)
+    return FinalModel(info, models, stacker, encoder)

@@ -1,0 +1,224 @@
+"""Final models and ``predict``: real recordings (other rates, stereo, FLAC, long files), clear
+errors (silence, too short, not audio, a missing or altered model), on the synthetic corpus."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emolib import cli, corpus, final, predict
+from emolib.audio import SAMPLE_RATE, load_audio
+from emolib.corpus import CLASSES
+from emolib.errors import EmolibError
+from emolib.files import sha256_file
+
+MODEL = "baseline_egemaps_logreg"
+
+
+@pytest.fixture(scope="module")
+def final_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("final")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(final, "final_dir", lambda corpus=None, profile=None: folder)
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return corpus.load_corpus("synthetic")
+
+
+@pytest.fixture(scope="module")
+def model(final_folder, synthetic):
+    final.build(synthetic, MODEL, profile="smoke", corpus="synthetic", progress=False, log=None)
+    return final.load(MODEL, corpus="synthetic", profile="smoke")
+
+
+@pytest.fixture(scope="module")
+def utterance(synthetic):
+    """A synthetic utterance of the training corpus (16 kHz mono) and its emotion."""
+    row = synthetic.iloc[3]
+    return load_audio(row.path), row.emotion
+
+
+def _probs(p):
+    return np.array([p.probabilities[c] for c in CLASSES])
+
+
+def test_build_writes_config_and_hash(model, final_folder):
+    info = json.loads((final_folder / MODEL / "model.json").read_text())
+    assert info["systems"] == ["egemaps"] and info["speaker_norm"] is False
+    assert info["trained_on"]["utterances"] == 210 and len(info["trained_on"]["speakers"]) == 10
+    assert len(info["sha256"]) == 64 and info["profile"] == "smoke"
+
+
+def test_prediction_is_a_distribution_from_the_model(model, utterance, tmp_path, wav_writer):
+    y, _ = utterance
+    path = wav_writer(tmp_path / "u.wav", y, SAMPLE_RATE, subtype="FLOAT")
+    (p,), windows = predict.predict_files(model, [path])
+    assert windows == [] and p.emotion == CLASSES[int(np.argmax(_probs(p)))]
+    assert abs(_probs(p).sum() - 1) < 1e-6 and p.end == pytest.approx(len(y) / SAMPLE_RATE)
+    direct = model.proba(model.features([y]))[0]
+    np.testing.assert_allclose(_probs(p), direct, atol=1e-9)
+
+
+def test_resampled_file_gives_the_same_emotion(model, utterance, tmp_path, wav_writer):
+    import librosa
+
+    y, _ = utterance
+    y44 = librosa.resample(y, orig_sr=SAMPLE_RATE, target_sr=44_100)
+    (p16,), _ = predict.predict_files(model, [wav_writer(tmp_path / "a.wav", y, SAMPLE_RATE, subtype="FLOAT")])
+    (p44,), _ = predict.predict_files(model, [wav_writer(tmp_path / "b.wav", y44, 44_100, subtype="FLOAT")])
+    assert p44.end == pytest.approx(p16.end, abs=0.01)
+    assert p44.emotion == p16.emotion
+    assert np.abs(_probs(p44) - _probs(p16)).max() < 0.2
+
+
+def test_stereo_is_mixed_down_and_flac_is_read(model, utterance, tmp_path, wav_writer):
+    y, _ = utterance
+    mono = wav_writer(tmp_path / "m.wav", y, SAMPLE_RATE, subtype="FLOAT")
+    stereo = wav_writer(tmp_path / "s.wav", np.stack([y, y], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    flac = tmp_path / "f.flac"
+    sf.write(flac, y, SAMPLE_RATE, subtype="PCM_24")
+    files, _ = predict.predict_files(model, [mono, stereo, flac])
+    np.testing.assert_allclose(_probs(files[1]), _probs(files[0]), atol=1e-9)
+    assert files[2].emotion == files[0].emotion
+
+
+def test_long_files_are_scored_in_windows(model, synthetic, tmp_path, wav_writer):
+    waves = [load_audio(p) for p in synthetic.path.iloc[:8]]
+    long = np.concatenate(waves)
+    assert len(long) > predict.LONG_S * SAMPLE_RATE
+    (p,), windows = predict.predict_files(model, [wav_writer(tmp_path / "long.wav", long, SAMPLE_RATE, "FLOAT")])
+    spans = [(w.start, w.end) for w in windows]
+    assert spans[0][0] == 0 and spans[-1][1] == pytest.approx(len(long) / SAMPLE_RATE)
+    assert all(e - s == pytest.approx(predict.WINDOW_S) for s, e in spans)
+    assert all(b[0] - a[0] <= predict.HOP_S + 1e-9 for a, b in zip(spans, spans[1:]))  # no gap
+    np.testing.assert_allclose(_probs(p), np.mean([_probs(w) for w in windows], axis=0), atol=1e-9)
+
+
+def test_per_window_on_a_short_file(model, utterance, tmp_path, wav_writer):
+    y, _ = utterance
+    path = wav_writer(tmp_path / "short.wav", y, SAMPLE_RATE, subtype="FLOAT")
+    (whole,), windows = predict.predict_files(model, [path], per_window=True)
+    assert len(windows) == len(predict.windows(len(y))) >= 1
+    (alone,), _ = predict.predict_files(model, [path])
+    np.testing.assert_allclose(_probs(whole), _probs(alone), atol=1e-9)  # the file is still scored whole
+
+
+def test_windows_cover_the_signal():
+    sr = SAMPLE_RATE
+    assert predict.windows(2 * sr) == [(0, 2 * sr)]
+    spans = predict.windows(int(12.3 * sr))
+    assert spans[0][0] == 0 and spans[-1][1] == int(12.3 * sr)
+    assert all(e - s == int(predict.WINDOW_S * sr) for s, e in spans)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p, w: w(p, np.zeros(SAMPLE_RATE), SAMPLE_RATE), "silent"),
+    (lambda p, w: w(p, np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE // 5), SAMPLE_RATE), "too short"),
+    (lambda p, w: p.write_text("not audio at all\n") and p, "not a readable audio file"),
+])
+def test_bad_files_are_refused_by_name(model, utterance, tmp_path, wav_writer, make, words):
+    bad = make(tmp_path / "bad.wav", wav_writer)
+    good = wav_writer(tmp_path / "good.wav", utterance[0], SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(EmolibError, match=words) as e:
+        predict.predict_files(model, [good, bad])
+    assert str(bad) in str(e.value) and str(good) not in str(e.value)
+
+
+def test_speaker_norm_needs_several_recordings(final_folder, synthetic, utterance, tmp_path, wav_writer):
+    final.build(synthetic, MODEL, speaker_norm=True, profile="smoke", corpus="synthetic", progress=False, log=None)
+    m = final.load(MODEL, speaker_norm=True, corpus="synthetic", profile="smoke")
+    one = wav_writer(tmp_path / "one.wav", utterance[0], SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(EmolibError, match="--speaker-norm needs at least"):
+        predict.predict_files(m, [one])
+    speaker = synthetic[synthetic.speaker == synthetic.speaker.iloc[0]]
+    files, _ = predict.predict_files(m, list(speaker.path))
+    assert len(files) == len(speaker) and all(abs(_probs(p).sum() - 1) < 1e-6 for p in files)
+
+
+def test_missing_model_says_how_to_build_it(final_folder, capsys, utterance, tmp_path, wav_writer):
+    path = wav_writer(tmp_path / "u.wav", utterance[0], SAMPLE_RATE, subtype="FLOAT")
+    rc = cli.main(["predict", str(path), "--model", "cnn_si5_whole", "--corpus", "synthetic", "--profile", "smoke"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "python -m emolib train-final --model cnn_si5_whole --profile smoke" in err
+
+
+def test_altered_model_is_refused(final_folder, synthetic):
+    final.build(synthetic, MODEL, profile="smoke", corpus="synthetic", progress=False, log=None)
+    blob = final_folder / MODEL / "model.safetensors"
+    blob.write_bytes(blob.read_bytes() + b"x")
+    try:
+        with pytest.raises(EmolibError, match="does not match"):
+            final.load(MODEL, corpus="synthetic", profile="smoke")
+    finally:
+        final.build(synthetic, MODEL, profile="smoke", corpus="synthetic", progress=False, log=None)
+
+
+def test_cli_table_and_json(model, utterance, tmp_path, wav_writer, capsys):
+    path = wav_writer(tmp_path / "cli.wav", utterance[0], SAMPLE_RATE, subtype="FLOAT")
+    args = ["predict", str(path), "--model", MODEL, "--corpus", "synthetic", "--profile", "smoke", "--jobs", "1"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["file", "emotion"] and out[1].startswith("cli.wav")
+    assert cli.main(args + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == MODEL and set(data["files"][0]["probabilities"]) == set(CLASSES)
+
+
+def test_fusion_model_stacks_its_systems(final_folder, synthetic, utterance):
+    name = "fusion_compare_egemaps_cnn"
+    final.build(synthetic, name, profile="smoke", corpus="synthetic", progress=False, log=None)
+    m = final.load(name, corpus="synthetic", profile="smoke")
+    assert m.systems == ["compare", "egemaps", "cnn"] and m.stacker is not None
+    feats = m.features([utterance[0]])
+    p = m.proba(feats)[0]
+    assert abs(p.sum() - 1) < 1e-6
+    # the stacker, not any one base system, decides: its input is every system's log-probabilities
+    assert m.stacker.coef.shape[1] == 3 * len(CLASSES)
+
+
+def test_best_is_chosen_among_the_fixed_candidates(tmp_path):
+    rows = {"baseline_compare_logreg": 0.78, "cnn_si5_whole": 0.56, "fusion_compare_egemaps_moco_cnn": 0.77,
+            "fusion_compare_egemaps_cnn": 0.99}  # a leave-one-out subset is never the default
+    for name, uar in rows.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({"uar": uar}))
+    name, found = final.best(False, tmp_path)
+    assert name == "baseline_compare_logreg" and "fusion_compare_egemaps_cnn" not in found
+    (tmp_path / "fusion_compare_egemaps_moco_cnn.json").write_text(json.dumps({"uar": 0.8}))
+    assert final.best(False, tmp_path)[0] == "fusion_compare_egemaps_moco_cnn"
+    with pytest.raises(EmolibError, match="--model"):
+        final.best(True, tmp_path)
+
+
+def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utterance):
+    final.build(synthetic, "moco_probe_logreg", profile="smoke", corpus="synthetic", progress=False, log=None)
+    m = final.load("moco_probe_logreg", corpus="synthetic", profile="smoke")
+    backbone, info = m.encoder
+    assert info["fold"] == -1  # pretrained on all speakers: no fold held out
+    history = [json.loads(line) for line in (final_folder / "moco_encoder" / "all" / "history.jsonl").read_text().splitlines()]
+    assert history and not any("knn_uar" in h for h in history)  # no held-out speakers to monitor
+    p = m.proba(m.features([utterance[0]]))[0]
+    assert abs(p.sum() - 1) < 1e-6
+    assert m.info["encoder"]["sha256"][0] == sha256_file(
+        final_folder / "moco_encoder" / "all" / "backbone.safetensors")
+
+
+def test_linear_model_arrays_give_scikit_learns_probabilities():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(140, 12)) * rng.uniform(0.1, 10, 12) + rng.normal(size=12)
+    y = np.array(CLASSES)[rng.integers(0, len(CLASSES), 140)]
+    X[:, 0] += 3 * (y == "anger")
+    for model in (make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), LogisticRegression(C=0.1)):
+        model.fit(X, y)
+        lin = final.LinearModel.of(model)
+        back = final.LinearModel.from_arrays(lin.arrays("m"), "m", list(lin.classes_))
+        np.testing.assert_allclose(back.predict_proba(X), model.predict_proba(X), atol=1e-10)
+        assert list(back.classes_) == list(model.classes_)
