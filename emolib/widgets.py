@@ -4,6 +4,8 @@
 see its waveform and log-mel spectrogram.
 :class:`AugmentationExplorer`: choose an utterance and an augmentation, move its parameters,
 hear the result and compare the log-mels before and after on one colour scale.
+:class:`TryIt`: upload a recording or pick an EmoDB file; hear it and see what a trained model
+(:mod:`emolib.final`) says about it, over time for long files.
 
 The audio is an ``ipywidgets.Audio`` (an ``<audio>`` element in the browser) and the figure an
 ``ipywidgets.Image`` (an ``<img>``), both replaced on every change.
@@ -24,6 +26,7 @@ from .audio import load_audio
 from .corpus import EMOTIONS, TEXTS
 from .features import LogMelConfig, Standardizer, log_mel
 from .plots import logmel_grid, waveform_and_logmel
+from .plots import prediction as prediction_figure
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
@@ -267,3 +270,77 @@ def griffin_lim(mel: np.ndarray, cfg: LogMelConfig = LogMelConfig(),
                            random_state=0)  # seeded phase initialisation: same input, same sound
     peak = np.abs(y).max()
     return (y / peak * 0.9 if peak > 1 else y).astype(np.float32)
+
+
+class TryIt(W.VBox):
+    """Upload a recording (or pick an EmoDB file), hear it and see what a trained model says: its
+    log-mel, the seven class probabilities and, for files scored in windows, the emotion over time.
+
+    ``model``: a :class:`emolib.final.FinalModel` (without speaker normalisation: one recording
+    cannot give a speaker's statistics).  ``held_out``: optional ``{file: emotion}`` predicted for each
+    EmoDB file under SI-5 by a model that never heard its speaker (a committed predictions table), shown
+    beside the final model's answer, since the final model was trained on every EmoDB file.
+    """
+
+    def __init__(self, model, meta: pd.DataFrame, held_out: dict[str, str] | None = None,
+                 file: str | None = None, cfg: LogMelConfig = LogMelConfig()):
+        if model.speaker_norm:
+            raise ValueError("TryIt scores one recording at a time: give it a model without speaker normalisation")
+        self.model, self.meta, self.cfg = model, meta.set_index("file", drop=False), cfg
+        self.held_out = held_out or {}
+        self.pick = W.Dropdown(description="EmoDB file", layout=W.Layout(width="30em"), options=[
+            (f"{r.file} · {r.emotion} · speaker {r.speaker}", r.file) for r in meta.itertuples()],
+            value=file or meta.file.iloc[0])
+        self.upload = W.FileUpload(accept=".wav,.flac,.ogg,.mp3,audio/*", multiple=False,
+                                   description="upload a recording")
+        self.status = W.HTML()
+        self.audio = W.Audio(format="wav", autoplay=False, loop=False)
+        self.image = W.Image(format="png")
+        self.pick.observe(self._picked, names="value")
+        self.upload.observe(self._uploaded, names="value")
+        super().__init__([W.HBox([self.pick, self.upload]), self.status, self.audio, self.image])
+        self.add_class("emolib-try-it")  # a handle for styling and the browser test
+        self._picked()
+
+    def _picked(self, change=None) -> None:
+        row = self.meta.loc[self.pick.value]
+        note = (f"Labelled <b>{row.emotion}</b>. The final model was trained on this very file, so it knows the "
+                "answer; ")
+        if row.file in self.held_out:
+            note += (f"under SI-5 the model that never heard speaker {row.speaker} said "
+                     f"<b>{self.held_out[row.file]}</b>.")
+        else:
+            note += "upload a recording it has not heard to see it guess."
+        self._show(row.path, row.file, note)
+
+    def _uploaded(self, change=None) -> None:
+        import os
+        import tempfile
+
+        if not self.upload.value:
+            return
+        item = self.upload.value[0]
+        name = os.path.basename(item["name"])
+        with tempfile.TemporaryDirectory(prefix="emolib-upload-") as tmp:  # removed again at once
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(bytes(item["content"]))
+            self._show(path, name, "An uploaded recording: the model has never heard it (nor, most likely, "
+                       "its speaker).")
+
+    def _show(self, path, name: str, note: str) -> None:
+        from .errors import EmolibError
+        from .predict import predict_waves, read
+
+        try:
+            (y,) = read([path])
+        except EmolibError as e:
+            self.status.value = f"<b>{name}</b>: cannot be scored: {str(e).splitlines()[0]}"
+            self.audio.value, self.image.value = b"", b""
+            return
+        (p,), windows = predict_waves(self.model, [y], [name], per_window=True)
+        self.audio.value = wav_bytes(y, self.cfg.sample_rate)
+        title = f"{name}: {p.emotion} ({100 * p.probabilities[p.emotion]:.0f} %)"
+        self.image.value = png_bytes(prediction_figure(log_mel(y, self.cfg), p.probabilities, windows, title, self.cfg))
+        self.status.value = (f"<b>{name}</b> · {len(y) / self.cfg.sample_rate:.2f} s · predicted "
+                             f"<b>{p.emotion}</b> by {self.model.info['row']}. {note}")

@@ -1,7 +1,8 @@
 """End to end in a real browser, as users meet the project: JupyterLab serves copies of notebooks
 01 and 02, headless Chromium (Debian's ``chromium``, driven by Playwright, no browser download)
 runs them, and changing a dropdown or a slider of the utterance player or the augmentation
-explorer must bring a new, playable audio clip and a new spectrogram image.
+explorer must bring a new, playable audio clip and a new spectrogram image; uploading a recording
+to notebook 06's "Try it" must bring its clip and a new prediction chart.
 
 Skipped, with the reason, where Chromium or Playwright is absent, except where
 ``EMOLIB_REQUIRE_BROWSER=1`` (set by ``.ci/run``): there a missing browser fails.
@@ -57,7 +58,7 @@ def lab(chromium, emodb_root, tmp_path_factory):
     """JupyterLab on 127.0.0.1 with a token of the test's, serving copies of the notebooks
     (so that nothing the browser does, autosave included, touches the committed ones)."""
     root = tmp_path_factory.mktemp("lab")
-    for name in ("01_dataset_exploration.ipynb", "02_augmentation_and_spectrograms.ipynb"):
+    for name in ("01_dataset_exploration.ipynb", "02_augmentation_and_spectrograms.ipynb", "06_try_it.ipynb"):
         shutil.copy(NOTEBOOKS / name, root / name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "EMODB_ROOT": str(emodb_root), "EMOLIB_PROFILE": "smoke",
@@ -171,4 +172,30 @@ def test_augmentation_explorer_in_jupyterlab(browser, lab):
         handle.press("ArrowRight")
     _wait_for_new_media(page, explorer, before)
     assert "1.2" in explorer.locator(".widget-slider:has(label:text-is('semitones'))").inner_text()
+    page.close()
+
+
+def test_try_it_upload_in_jupyterlab(browser, lab, emodb_root, tmp_path):
+    """Upload a recording the way a user would (the file chooser of the FileUpload widget): a stereo
+    44.1 kHz WAV that is not an EmoDB file; the widget must play it and draw a new chart."""
+    import numpy as np
+    import soundfile as sf
+
+    from emolib.audio import load_audio
+
+    y = load_audio(next((emodb_root / "wav").glob("16a01W*.wav")))
+    import librosa
+
+    y44 = librosa.resample(y, orig_sr=16_000, target_sr=44_100)
+    upload = tmp_path / "my_recording.wav"
+    sf.write(upload, np.stack([y44, 0.5 * y44], axis=1), 44_100, subtype="PCM_16")
+
+    page, widget = _run_notebook(browser, lab, "06_try_it.ipynb", "emolib-try-it")
+    _wait_for_media(page, widget)
+    before = _media(widget)
+    with page.expect_file_chooser() as chooser:  # the widget's button opens the browser's file dialog
+        widget.locator(".widget-upload").click()
+    chooser.value.set_files(str(upload))
+    _wait_for_new_media(page, widget, before)
+    assert "my_recording.wav" in widget.inner_text() and "predicted" in widget.inner_text()
     page.close()
