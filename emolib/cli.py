@@ -74,7 +74,7 @@ def _data_download(args) -> int:
 def _reproduce(args) -> int:
     from .reproduce import reproduce
 
-    return reproduce(profile=args.profile, corpus=args.corpus)
+    return reproduce(profile=args.profile, corpus=args.corpus, only=args.only or (), start=args.start)
 
 
 def _results(args) -> int:
@@ -251,9 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dest", help="target folder (default: the per-user cache)")
     dl.set_defaults(func=_data_download)
 
-    rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place")
+    rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place",
+                         description="Each notebook's wall time is printed and kept in results/timings.json "
+                         "(results/<corpus>-<profile>/ off the full EmoDB run). Examples: python -m emolib reproduce; "
+                         "python -m emolib reproduce --only 06; python -m emolib reproduce --from 04 --profile smoke")
     rep.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     rep.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    part = rep.add_mutually_exclusive_group()
+    part.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number or name)")
+    part.add_argument("--from", dest="start", metavar="NN", help="run this notebook and those after it")
     rep.set_defaults(func=_reproduce)
 
     res = sub.add_parser("results", help="print the table of evaluated runs (results/)")

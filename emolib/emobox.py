@@ -137,7 +137,7 @@ def comparison(folder: str | Path | None = None) -> pd.DataFrame:
     speaker normalisation, and the gain from speaker overlap (EmoBox minus SI-5); NaN where a
     row is missing.  Read from the rows in ``folder`` (default: this corpus and profile)."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    rows = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")} if folder.is_dir() else {}
+    rows = {p.stem: json.loads(p.read_text()) for p in evaluation.row_paths(folder)}
     out = []
     for system, si5 in COMPARED:
         box = emobox_run(si5)

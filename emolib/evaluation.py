@@ -206,11 +206,20 @@ TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar
                  "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
 
 
+#: Files in a results folder that are not rows: ``reproduce``'s notebook timings.
+NOT_ROWS = ("timings.json",)
+
+
+def row_paths(folder: Path) -> list[Path]:
+    """The results rows (``<run>.json``) in ``folder``, sorted."""
+    return sorted(p for p in Path(folder).glob("*.json") if p.name not in NOT_ROWS) if Path(folder).is_dir() else []
+
+
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
     """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
     numbers.  Rows written before macro-F1 was stored get it from their predictions."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    rows = [json.loads(p.read_text()) for p in row_paths(folder)]
     for r in rows:
         if "f1" not in r and (folder / f"{r['run']}_predictions.csv").is_file():  # rows from before F1 was stored
             pred = pd.read_csv(folder / f"{r['run']}_predictions.csv", usecols=["y_true", "y_pred"])
@@ -317,7 +326,7 @@ def verify_results(folder: Path | None = None) -> int:
     file was tested in its EmoBox fold.  Raises AssertionError naming the first run that fails;
     returns the count."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    runs = sorted(p.stem for p in folder.glob("*.json"))
+    runs = [p.stem for p in row_paths(folder)]
     for run in runs:
         stored = json.loads((folder / f"{run}.json").read_text())
         pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})

@@ -2,17 +2,26 @@
 
 The notebooks are the pipeline; this only runs them (nbclient, one kernel per notebook,
 with ``EMOLIB_PROFILE`` and ``EMOLIB_CORPUS`` set for the kernel), shows a progress bar of
-cells per notebook, and writes each executed notebook back atomically.  A notebook whose
-cell fails is left as it was on disk, and the run stops with the failing cell named.
+cells per notebook, prints each notebook's wall time and the total, and writes each executed
+notebook back atomically.  A notebook whose cell fails, runs past the profile's per-cell timeout
+(:data:`CELL_TIMEOUT`) or whose kernel dies is left as it was on disk, and the run stops with one
+line naming the notebook and the cell.  Each finished notebook's time is recorded in
+``<results>/timings.json`` (notebook, profile, corpus, device, seconds, date); ``only`` / ``start``
+run part of the pipeline (``--only 04``, ``--from 03``).
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Sequence
 
 from . import config
 from .config import NOTEBOOKS, REPO, figures_dir
+from .errors import EmolibError
 from .evaluation import print_results
 from .files import atomic_write
 
@@ -22,13 +31,19 @@ def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+#: The per-cell timeout of each profile, in seconds: a smoke cell takes seconds to a minute; the
+#: longest full cell (notebook 05's segment study) takes about 80 min on a 2-core CPU.
+CELL_TIMEOUT = {"smoke": 900, "full": 4 * 3600}
+
+
 def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
-                     timeout: int = 7200) -> None:
+                     timeout: int = CELL_TIMEOUT["full"]) -> None:
     """Execute ``path`` top to bottom in its own folder; write the result atomically to
-    ``out`` (default: back to ``path``)."""
+    ``out`` (default: back to ``path``).  A failing cell, a cell past ``timeout`` seconds or a dead
+    kernel raise RuntimeError naming the notebook and the cell; the file is left unchanged."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from tqdm.auto import tqdm
 
     nb = nbformat.read(path, as_version=4)
@@ -42,11 +57,59 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
             client.execute(env={**os.environ, **env})
         except CellExecutionError as e:
             raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
+        except CellTimeoutError:
+            raise RuntimeError(f"{path.name}: code cell {bar.n + 1} of {n_code} ran past the {timeout} s cell "
+                               "timeout; the notebook on disk is unchanged") from None
+        except DeadKernelError:
+            raise RuntimeError(f"{path.name}: the kernel died in code cell {bar.n + 1} of {n_code} (out of memory?); "
+                               "the notebook on disk is unchanged") from None
     atomic_write(path if out is None else out, (nbformat.writes(nb) + "\n").encode("utf-8"))
 
 
+def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | None = None) -> list[Path]:
+    """The notebooks ``only`` names (by number, ``04``, or name) or those from ``start`` on; a name
+    that matches none is a one-line error listing the notebooks."""
+    def number(p: Path) -> str:
+        return p.name[:2]
+
+    def find(key: str) -> Path:
+        hits = [p for p in notebooks if key in (number(p), p.stem, p.name) or number(p) == key.zfill(2)]
+        if not hits:
+            raise EmolibError(f"no notebook {key!r}; choose from {', '.join(p.stem for p in notebooks)}")
+        return hits[0]
+
+    if only and start:
+        raise EmolibError("--only and --from exclude each other")
+    if only:
+        chosen = {find(k) for k in only}
+        return [p for p in notebooks if p in chosen]
+    if start:
+        first = find(start)
+        return [p for p in notebooks if number(p) >= number(first)]
+    return list(notebooks)
+
+
+def device() -> str:
+    """Where the notebooks' torch work runs by default: the GPU's name, or ``cpu``."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def record_timing(folder: Path, entry: dict) -> None:
+    """Add ``entry`` to ``<folder>/timings.json``, replacing the notebook's earlier entry."""
+    path = folder / "timings.json"
+    try:
+        entries = json.loads(path.read_text()) if path.is_file() else []
+    except ValueError:
+        entries = []  # a damaged file is rewritten, never trusted
+    entries = [e for e in entries if e.get("notebook") != entry["notebook"]] + [entry]
+    entries.sort(key=lambda e: e["notebook"])
+    atomic_write(path, (json.dumps(entries, indent=1) + "\n").encode())
+
+
 def reproduce(profile: str | None = None, corpus: str | None = None,
-              notebooks: list[Path] | None = None) -> int:
+              notebooks: list[Path] | None = None, only: Sequence[str] = (), start: str | None = None) -> int:
     """Run the numbered notebooks in order; returns a process exit status.
 
     Only the real run (EmoDB, ``full`` profile) executes the notebooks in place.  Any other
@@ -56,22 +119,32 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus)}
     if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
         env["EMODB_ROOT"] = str(Path(os.environ["EMODB_ROOT"]).resolve())
-    notebooks = numbered_notebooks() if notebooks is None else notebooks
+    notebooks = select(numbered_notebooks() if notebooks is None else notebooks, only, start)
     if not notebooks:
         print(f"no numbered notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
     in_place = env["EMOLIB_CORPUS"] == "emodb" and env["EMOLIB_PROFILE"] == "full"
     out_dir = None if in_place else REPO / "build" / f"{env['EMOLIB_CORPUS']}-{env['EMOLIB_PROFILE']}"
-    print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']}: "
-          f"{len(notebooks)} notebook(s)")
+    timings = config.run_dir(config.RESULTS, env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
+    where = device()
+    print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']} device={where}: "
+          f"{len(notebooks)} notebook(s): {', '.join(p.stem for p in notebooks)}")
+    total = time.perf_counter()
     for path in notebooks:
+        t0 = time.perf_counter()
         try:
-            execute_notebook(path, env, out=None if in_place else out_dir / path.name)
+            execute_notebook(path, env, out=None if in_place else out_dir / path.name,
+                             timeout=CELL_TIMEOUT[env["EMOLIB_PROFILE"]])
         except RuntimeError as e:
             print(str(e), file=sys.stderr)
             return 1
+        seconds = time.perf_counter() - t0
+        print(f"{path.stem}: {seconds / 60:.1f} min")
+        record_timing(timings, {"notebook": path.stem, "profile": env["EMOLIB_PROFILE"], "corpus": env["EMOLIB_CORPUS"],
+                                "device": where, "seconds": round(seconds, 1),
+                                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
     figures = figures_dir(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
-    print(f"done: executed notebooks in {out_dir or NOTEBOOKS}; "
-          f"{len(list(figures.glob('*.png')))} figure(s) in {figures}")
+    print(f"done in {(time.perf_counter() - total) / 60:.1f} min: executed notebooks in {out_dir or NOTEBOOKS}; "
+          f"{len(list(figures.glob('*.png')))} figure(s) in {figures}; times in {config.repo_relative(timings)}/timings.json")
     print_results(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     return 0

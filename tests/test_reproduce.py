@@ -4,6 +4,7 @@ import os
 import nbformat
 import pytest
 
+import emolib.reproduce
 from emolib.reproduce import numbered_notebooks, reproduce
 
 
@@ -90,3 +91,46 @@ def test_committed_notebooks_carry_no_widget_state():
 
     for path in numbered_notebooks():
         assert "widgets" not in nbformat.read(path, as_version=4).metadata, path.name
+
+
+def test_only_and_from_choose_part_of_the_pipeline(tmp_path):
+    from emolib.errors import EmolibError
+    from emolib.reproduce import select
+
+    paths = [_notebook(tmp_path / f"0{i}_n{i}.ipynb", "1") for i in (1, 2, 3)]
+    assert select(paths, only=["02"]) == [paths[1]]
+    assert select(paths, only=["3", "01_n1"]) == [paths[0], paths[2]]
+    assert select(paths, start="02") == paths[1:]
+    assert select(paths) == paths
+    with pytest.raises(EmolibError, match="no notebook '09'; choose from 01_n1, 02_n2, 03_n3"):
+        select(paths, only=["09"])
+
+
+def test_timings_are_recorded_per_notebook(tmp_path, monkeypatch):
+    import json
+
+    from emolib import config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    first = _notebook(tmp_path / "01_a.ipynb", "1")
+    second = _notebook(tmp_path / "02_b.ipynb", "2")
+    assert reproduce(profile="smoke", notebooks=[first, second]) == 0
+    assert reproduce(profile="smoke", notebooks=[first, second], only=["02"]) == 0
+    entries = json.loads((tmp_path / "results" / "smoke" / "timings.json").read_text())
+    assert [e["notebook"] for e in entries] == ["01_a", "02_b"]  # 02's entry replaced, 01's kept
+    assert all(e["profile"] == "smoke" and e["seconds"] > 0 and e["device"] for e in entries)
+
+
+@pytest.mark.parametrize("source, words", [("import time; time.sleep(30)", "ran past the 2 s cell timeout"),
+                                           ("import os; os._exit(1)", "the kernel died")])
+def test_timeouts_and_dead_kernels_are_one_line(tmp_path, monkeypatch, capsys, source, words):
+    monkeypatch.setitem(emolib.reproduce.CELL_TIMEOUT, "smoke", 2)
+    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_stuck.ipynb", "1 + 1", source)
+    before = path.read_bytes()
+    assert reproduce(profile="smoke", notebooks=[path]) == 1
+    err = capsys.readouterr().err.strip()  # the progress bar, then the error
+    line = err.splitlines()[-1]
+    assert "Traceback" not in err and line.startswith("01_stuck.ipynb: ") and "code cell 2 of 2" in line and words in line
+    assert path.read_bytes() == before
