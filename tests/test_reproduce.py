@@ -15,7 +15,10 @@ def _notebook(path, *sources):
     return path
 
 
-def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path):
+def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path, monkeypatch):
+    from emolib import config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")  # the full run's timings.json goes here
     first = _notebook(tmp_path / "01_a.ipynb", "import os, pathlib\n"
                       "pathlib.Path('order.txt').write_text('01')\n"
                       "print(os.environ['EMOLIB_PROFILE'], os.environ['EMOLIB_CORPUS'])")
@@ -27,6 +30,7 @@ def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path):
     out = nbformat.read(first, as_version=4).cells[0]
     assert out.execution_count == 1 and out.outputs[0].text == "full emodb\n"
     assert (tmp_path / "order.txt").read_text() == "01 02"  # ran in order, in the notebooks' folder
+    assert (tmp_path / "results" / "timings.json").is_file()
 
 
 def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
