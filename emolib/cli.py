@@ -243,12 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     info = dsub.add_parser("info", help="counts by emotion, speaker and gender; total duration")
     info.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     info.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
+    info.epilog = "Examples: python -m emolib data info; python -m emolib data info --corpus synthetic"
     info.set_defaults(func=_data_info)
     ver = dsub.add_parser("verify", help="check every WAV against the SHA-256 manifest")
     ver.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
+    ver.epilog = "Example: python -m emolib data verify --root ~/data/emodb"
     ver.set_defaults(func=_data_verify)
     dl = dsub.add_parser("download", help="download, verify and install EmoDB")
     dl.add_argument("--dest", help="target folder (default: the per-user cache)")
+    dl.epilog = "Examples: python -m emolib data download; python -m emolib data download --dest ~/data/emodb"
     dl.set_defaults(func=_data_download)
 
     rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place",
@@ -325,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--warp-views", choices=["both", "one"], help="warp each view (both) or view 2 only")
     pre.add_argument("--adversary", type=float, metavar="WEIGHT",
                      help="gradient-reversed speaker head on the training speakers, with this weight (0: off)")
+    pre.epilog = ("Examples: python -m emolib pretrain --fold 0 --epochs 40; python -m emolib pretrain --batch-by speaker "
+                  "--warp 0.15 --out checkpoints/warp; torchrun --nproc_per_node=2 -m emolib pretrain --device cuda")
     pre.set_defaults(func=_pretrain)
 
     prb = sub.add_parser("probe", help="linear probes (SI-5, with and without speaker normalisation) of the "
@@ -335,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
     _common(prb)
+    prb.epilog = "Example: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4"
     prb.set_defaults(func=_probe)
 
     abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "
@@ -432,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n", type=int, default=64, help="augment: utterances to use (default 64)")
     bench.add_argument("--seconds", type=float, default=3.0,
                        help="augment: how long to time our pipeline (default 3 s)")
+    bench.epilog = ("Examples: python -m emolib bench features; python -m emolib bench augment --n 64; "
+                    "python -m emolib bench predict --speaker-norm")
     bench.set_defaults(func=_bench)
     return p
 

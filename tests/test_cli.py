@@ -174,3 +174,28 @@ def test_results_verify_names_a_row_that_does_not_recompute(tmp_path):
                            "sys.exit(cli.main(['results', '--verify', '--profile', 'full', '--corpus', 'emodb']))"],
                           capture_output=True, text=True, timeout=120)
     assert code.returncode == 1 and code.stderr.startswith("FAILED: toy: wa")
+
+
+def _subparsers(parser, prefix=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                    yield from _subparsers(sub, prefix + (name,))
+                else:
+                    yield " ".join(prefix + (name,)), sub
+
+
+def test_every_command_has_an_example_in_its_help():
+    from emolib.cli import build_parser
+
+    commands = dict(_subparsers(build_parser()))
+    assert {"data info", "reproduce", "pretrain", "predict", "train-final", "bench"} <= set(commands)
+    def text(sub):
+        return " ".join(sub.format_help().split())
+
+    missing = [name for name, sub in commands.items()
+               if "Example" not in text(sub) or f"python -m emolib {name} " not in text(sub) + " "]
+    assert not missing, missing
