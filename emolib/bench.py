@@ -11,6 +11,13 @@ that depend on the machine.
   (:class:`~emolib.augment.TwoViews`, recipe ``report+byol-a``: cached report variants plus
   batched spectrogram augmentations, on the CPU).  Building the variant cache is a one-off
   cost, like the log-mels' (it is timed and printed, not part of the rate).  Target: ≥ 50×.
+- ``pretrain``: MoCo v3 pretraining samples per second, (a) the report's pipeline per sample (its two
+  waveform views made on the fly with librosa, each a 224×224 dB mel image, and a ViT-S/16 step with
+  its momentum encoder; the report's three identical channels enter as one, which changes nothing but
+  the patch embedding's input) against (b) ours (cached variants and batched spectrogram views of
+  1×64×96 crops, the ``full`` profile's ViT and batch), both with AdamW on the CPU; and the peak resident
+  memory of the process after our steps at batch 256 (measured before the baseline runs).  Writes the
+  JSON line to ``<results>/bench_pretrain.json``.  Targets: speedup ≥ 20, peak RSS ≤ 4 GB.
 - ``predict``: ``python -m emolib predict`` on every file of the corpus in one call (reading, features,
   the trained model of ``train-final``), with one feature process against all cores.  Target: the
   535 EmoDB files in under 30 s on a 2-core CPU.
@@ -99,6 +106,85 @@ def bench_augment(args) -> dict:
             "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads()}
 
 
+def _moco_steps(model, optimizer, batches) -> int:
+    """Pretraining steps on ``(x1, x2)`` batches; returns the samples seen."""
+    n = 0
+    for x1, x2 in batches:
+        loss = model(x1, x2, 0.99)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n += len(x1)
+    return n
+
+
+def bench_pretrain(args) -> dict:
+    import resource
+
+    import torch
+
+    from . import config
+    from .audio import load_audio
+    from .augment import ReportRecipe, TwoViews, recipe, report_variants
+    from .features import Standardizer
+    from .moco import MoCo
+    from .pretrain import profile_config
+    from .vit import BackboneConfig
+
+    torch.manual_seed(0)
+    meta = load_corpus(args.corpus, args.root)
+    n = min(args.n, len(meta))
+    paths = list(meta.sample(n=n, random_state=0).sort_index().path)
+    cfg = profile_config("full")
+    with tempfile.TemporaryDirectory(prefix="emolib-bench-") as tmp:
+        t0 = time.perf_counter()
+        clean = log_mels(paths, cache=FeatureCache(LogMelConfig(), root=tmp), progress=False)
+        variants = report_variants(paths, k=2, root=tmp, progress=False)
+        build_s = time.perf_counter() - t0
+    views = TwoViews(clean, Standardizer.fit(clean), recipe(cfg.aug, crop_frames=cfg.frames), variants=variants)
+    g = torch.Generator().manual_seed(0)
+
+    def ours_batches(batch, steps):
+        return (views(torch.randint(n, (batch,), generator=g), g) for _ in range(steps))
+
+    model = MoCo(cfg.backbone(), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=cfg.weight_decay)
+    _moco_steps(model, opt, ours_batches(cfg.batch_size, 1))  # warm up
+    seen, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < args.seconds or seen < 2 * cfg.batch_size:
+        seen += _moco_steps(model, opt, ours_batches(cfg.batch_size, 1))
+    ours = seen / (time.perf_counter() - t0)
+    _moco_steps(model, opt, ours_batches(256, 2))
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # kB on Linux
+    del model, opt
+
+    waves = [load_audio(p) for p in paths]
+    rng = np.random.default_rng(0)
+    report = MoCo(BackboneConfig("vit_small", 12, 224, 224, 16), 256, 4096, 0.2)
+    opt = torch.optim.AdamW(report.parameters(), lr=1e-4, weight_decay=0.1)
+    batch = 8
+
+    def report_batches(steps):
+        for s in range(steps):
+            pairs = torch.stack([report_pair(waves[(s * batch + i) % n], rng, ReportRecipe()) for i in range(batch)])
+            yield pairs[:, 0, :1], pairs[:, 1, :1]  # (B, 1, 224, 224): one of the three equal channels
+
+    _moco_steps(report, opt, report_batches(1))  # warm up librosa, numba and torch
+    t0 = time.perf_counter()
+    baseline = _moco_steps(report, opt, report_batches(args.report_steps)) / (time.perf_counter() - t0)
+    result = {"benchmark": "pretrain", "utterances": n, "baseline_samples_per_s": round(baseline, 2),
+              "baseline": f"report: librosa views per sample, 224x224 ViT-S/16, batch {batch}",
+              "ours_samples_per_s": round(ours, 1),
+              "ours": f"cached views, 64x{cfg.frames} {cfg.arch}/{cfg.depth}, batch {cfg.batch_size}",
+              "speedup": round(ours / baseline, 1), "peak_rss_gb_bs256": round(peak_gb, 2),
+              "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads()}
+    out = config.run_dir(config.RESULTS, args.corpus, "full") / "bench_pretrain.json"
+    from .files import atomic_write
+
+    atomic_write(out, (json.dumps(result) + "\n").encode())
+    return result
+
+
 def bench_predict(args) -> dict:
     import os
 
@@ -122,8 +208,13 @@ def bench_predict(args) -> dict:
 
 
 def run(name: str, args) -> int:
-    result = {"features": bench_features, "augment": bench_augment, "predict": bench_predict}[name](args)
-    if name == "predict":
+    result = {"features": bench_features, "augment": bench_augment, "predict": bench_predict,
+              "pretrain": bench_pretrain}[name](args)
+    if name == "pretrain":
+        print(f"pretraining: the report's pipeline {result['baseline_samples_per_s']} samples/s, ours "
+              f"{result['ours_samples_per_s']} samples/s -> {result['speedup']}x faster; peak memory at batch 256 "
+              f"{result['peak_rss_gb_bs256']} GB")
+    elif name == "predict":
         print(f"predict ({result['model']}): {result['files']} files in {result['all_jobs_s']} s with "
               f"{result['jobs']} feature processes ({result['files_per_s']} files/s), {result['one_job_s']} s "
               f"with one -> {result['speedup']}x")

@@ -13,6 +13,7 @@
     predict FILE… [--model …] [--json] [--per-window]    the emotion of any recording
     bench features [--root PATH]                         first vs second pass over the feature cache
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
+    bench pretrain [--root PATH] [--n N]                 pretraining samples/s: the report's vs ours; peak memory
     bench predict [--root PATH] [--model …]              predict on every corpus file: seconds, 1 vs N jobs
     results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs
 
@@ -429,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     prd.set_defaults(func=_predict)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
-    bench.add_argument("name", choices=["features", "augment", "predict"])
+    bench.add_argument("name", choices=["features", "augment", "pretrain", "predict"])
     bench.add_argument("--model", default="best", help="predict: " + model_help)
     bench.add_argument("--speaker-norm", action="store_true", help="predict: the speaker-normalised variant")
     bench.add_argument("--profile", choices=config.PROFILES, help="predict: whose trained model")
@@ -437,8 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     bench.add_argument("--n", type=int, default=64, help="augment: utterances to use (default 64)")
     bench.add_argument("--seconds", type=float, default=3.0,
-                       help="augment: how long to time our pipeline (default 3 s)")
-    bench.epilog = ("Examples: python -m emolib bench features; python -m emolib bench augment --n 64; "
+                       help="augment, pretrain: how long to time our pipeline (default 3 s)")
+    bench.add_argument("--report-steps", type=int, default=4,
+                       help="pretrain: steps of 8 samples to time the report's pipeline (default 4)")
+    bench.epilog = ("Examples: python -m emolib bench features; python -m emolib bench pretrain; "
                     "python -m emolib bench predict --speaker-norm")
     bench.set_defaults(func=_bench)
     return p

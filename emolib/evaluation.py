@@ -206,8 +206,8 @@ TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar
                  "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
 
 
-#: Files in a results folder that are not rows: ``reproduce``'s notebook timings.
-NOT_ROWS = ("timings.json",)
+#: Files in a results folder that are not rows: ``reproduce``'s notebook timings, a benchmark's line.
+NOT_ROWS = ("timings.json", "bench_pretrain.json")
 
 
 def row_paths(folder: Path) -> list[Path]:

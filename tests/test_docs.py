@@ -23,3 +23,12 @@ def test_every_docs_page_named_exists():
 def test_no_reference_to_an_outside_guide():
     cited = [p.relative_to(REPO) for p in SOURCES if re.search(r"GUIDE\s*§|GUIDE\.md", p.read_text())]
     assert not cited, cited
+
+
+def test_readme_quotes_the_pretrain_benchmark_as_written():
+    import json
+
+    written = (REPO / "results" / "bench_pretrain.json").read_text().strip()
+    readme = (REPO / "README.md").read_text()
+    assert "results/bench_pretrain.json" in readme and written in readme
+    assert json.loads(written)["benchmark"] == "pretrain"
