@@ -49,6 +49,8 @@ def wav_truncation(path: Path) -> str | None:
 def describe_format(path: Path) -> sf._SoundFileInfo:
     """soundfile's header information, or AudioError if the file is not readable audio."""
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"{path}: a folder, not an audio file; name its files (e.g. {path}/*.wav)")
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:

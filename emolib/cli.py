@@ -189,6 +189,10 @@ def _train_final(args) -> int:
     from .corpus import load_corpus
 
     name, line = _model_name(args)  # before the corpus is read
+    if args.device:
+        from .pretrain import _device
+
+        _device(args.device)
     if line:
         print(line)
     meta = load_corpus(args.corpus, args.root)
@@ -202,6 +206,8 @@ def _predict(args) -> int:
 
     from . import final, predict
 
+    if args.jobs < 1:
+        raise EmolibError(f"--jobs {args.jobs}: give 1 or more feature processes")
     name, line = _model_name(args)
     model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
     files, windows = predict.predict_files(model, args.files, per_window=args.per_window, jobs=args.jobs)

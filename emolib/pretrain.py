@@ -296,8 +296,20 @@ def device_name(dev: torch.device) -> str:
 
 
 def _device(requested: str | None) -> torch.device:
-    if requested:
-        return torch.device(requested)
+    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``/None (the GPU when there is one), or a
+    one-line error naming it."""
+    if requested and requested != "auto":
+        try:
+            dev = torch.device(requested)
+        except RuntimeError:
+            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto") from None
+        if dev.type not in ("cpu", "cuda"):
+            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto")
+        if dev.type == "cuda" and (not torch.cuda.is_available()
+                                   or (dev.index or 0) >= torch.cuda.device_count()):
+            raise EmolibError(f"--device {requested}: no such GPU here ({torch.cuda.device_count()} visible); "
+                              "use cpu or auto")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device("cpu")
@@ -518,6 +530,7 @@ def main(args) -> int:
 
     cfg = profile_config(args.profile, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
     parse_fold(args.fold, cfg.protocol)  # every argument is checked before the corpus is read
+    _device(args.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"

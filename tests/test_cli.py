@@ -68,6 +68,18 @@ def test_bad_root_is_one_clear_line(tmp_path):
     assert str(tmp_path) in r.stderr and "EmoDB" in r.stderr
 
 
+@pytest.mark.parametrize("args, words", [
+    (["pretrain", "--device", "bogus", "--fold", "0"], "--device bogus: use cpu, cuda, cuda:N or auto"),
+    (["train-final", "--device", "gpu"], "--device gpu: use cpu, cuda, cuda:N or auto"),
+    (["predict", "x.wav", "--jobs", "0"], "--jobs 0: give 1 or more feature processes"),
+    (["train-final", "--model", "fusion_moco"], "--model 'fusion_moco': choose 'best' or one of"),
+])
+def test_bad_arguments_are_one_line_before_any_work(args, words):
+    r = emolib(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {r.stderr.strip()[7:]}"] and words in r.stderr
+
+
 def test_download_refuses_a_non_empty_destination(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     r = emolib("data", "download", "--dest", str(tmp_path))

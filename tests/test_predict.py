@@ -128,6 +128,11 @@ def test_bad_files_are_refused_by_name(model, utterance, tmp_path, wav_writer, m
     assert str(bad) in str(e.value) and str(good) not in str(e.value)
 
 
+def test_a_folder_is_named_as_a_folder(tmp_path):
+    with pytest.raises(EmolibError, match="a folder, not an audio file; name its files"):
+        predict.read([tmp_path])
+
+
 def test_speaker_norm_needs_several_recordings(final_folder, synthetic, utterance, tmp_path, wav_writer):
     final.build(synthetic, MODEL, speaker_norm=True, profile="smoke", corpus="synthetic", progress=False, log=None)
     m = final.load(MODEL, speaker_norm=True, corpus="synthetic", profile="smoke")
