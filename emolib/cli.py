@@ -75,7 +75,8 @@ def _data_download(args) -> int:
 def _reproduce(args) -> int:
     from .reproduce import reproduce
 
-    return reproduce(profile=args.profile, corpus=args.corpus, only=args.only or (), start=args.start)
+    return reproduce(profile=args.profile, corpus=args.corpus, only=args.only or (), start=args.start,
+                     device_request=args.device)
 
 
 def _results(args) -> int:
@@ -270,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     part = rep.add_mutually_exclusive_group()
     part.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number or name)")
     part.add_argument("--from", dest="start", metavar="NN", help="run this notebook and those after it")
+    rep.add_argument("--device", help="where the notebooks pretrain: auto (default: the GPU when there is one), cpu, "
+                     "cuda or cuda:N (sets EMOLIB_DEVICE for their kernels)")
     rep.set_defaults(func=_reproduce)
 
     res = sub.add_parser("results", help="print the table of evaluated runs (results/)")

@@ -2,6 +2,9 @@
 
 - ``EMOLIB_PROFILE``: ``full`` (default, the real run) or ``smoke`` (same code, tiny budgets).
 - ``EMOLIB_CORPUS``: ``emodb`` (default) or ``synthetic`` (docs/data.md; never reported as EmoDB).
+- ``EMOLIB_DEVICE``: where torch pretraining runs when a command or notebook does not say:
+  ``auto`` (default: the GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``
+  (``reproduce --device`` sets it for the notebooks' kernels).
 - ``EMOLIB_CACHE``: where downloads and feature caches go; default
   ``$XDG_CACHE_HOME/emolib`` or ``~/.cache/emolib``.
 """
@@ -37,6 +40,12 @@ def profile(name: str | None = None) -> str:
 def corpus_name(name: str | None = None) -> str:
     """The corpus to use: ``name`` if given, else ``EMOLIB_CORPUS``, else ``emodb``."""
     return _choice(name, "EMOLIB_CORPUS", "emodb", CORPORA)
+
+
+def device_request(name: str | None = None) -> str:
+    """The device asked for: ``name`` if given, else ``EMOLIB_DEVICE``, else ``auto`` (checked where it
+    is used, :func:`emolib.pretrain._device`)."""
+    return name or os.environ.get("EMOLIB_DEVICE") or "auto"
 
 
 def cache_dir() -> Path:

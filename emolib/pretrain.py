@@ -296,9 +296,10 @@ def device_name(dev: torch.device) -> str:
 
 
 def _device(requested: str | None) -> torch.device:
-    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``/None (the GPU when there is one), or a
-    one-line error naming it."""
-    if requested and requested != "auto":
+    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (the GPU when there is one); None takes
+    ``EMOLIB_DEVICE`` (:func:`emolib.config.device_request`).  A bad value is a one-line error naming it."""
+    requested = config.device_request(requested)
+    if requested != "auto":
         try:
             dev = torch.device(requested)
         except RuntimeError:

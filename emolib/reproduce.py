@@ -89,11 +89,12 @@ def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | Non
     return list(notebooks)
 
 
-def device() -> str:
-    """Where the notebooks' torch work runs by default: the GPU's name, or ``cpu``."""
-    import torch
+def device(requested: str | None = None) -> str:
+    """Where the notebooks' pretraining runs (``requested``, else ``EMOLIB_DEVICE``, else auto): the
+    GPU's name, or ``cpu``."""
+    from .pretrain import _device, device_name
 
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return device_name(_device(requested))
 
 
 def record_timing(folder: Path, entry: dict) -> None:
@@ -109,14 +110,17 @@ def record_timing(folder: Path, entry: dict) -> None:
 
 
 def reproduce(profile: str | None = None, corpus: str | None = None,
-              notebooks: list[Path] | None = None, only: Sequence[str] = (), start: str | None = None) -> int:
+              notebooks: list[Path] | None = None, only: Sequence[str] = (), start: str | None = None,
+              device_request: str | None = None) -> int:
     """Run the numbered notebooks in order; returns a process exit status.
 
     Only the real run (EmoDB, ``full`` profile) executes the notebooks in place.  Any other
     run writes the executed copies to ``build/<corpus>-<profile>/`` (figures and results to
     their own subfolders too), so a smoke run or a demo never overwrites committed files.
     """
-    env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus)}
+    env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus),
+           "EMOLIB_DEVICE": config.device_request(device_request)}
+    where = device(env["EMOLIB_DEVICE"])  # a bad --device stops here, before any notebook runs
     if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
         env["EMODB_ROOT"] = str(Path(os.environ["EMODB_ROOT"]).resolve())
     notebooks = select(numbered_notebooks() if notebooks is None else notebooks, only, start)
@@ -126,7 +130,6 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     in_place = env["EMOLIB_CORPUS"] == "emodb" and env["EMOLIB_PROFILE"] == "full"
     out_dir = None if in_place else REPO / "build" / f"{env['EMOLIB_CORPUS']}-{env['EMOLIB_PROFILE']}"
     timings = config.run_dir(config.RESULTS, env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
-    where = device()
     print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']} device={where}: "
           f"{len(notebooks)} notebook(s): {', '.join(p.stem for p in notebooks)}")
     total = time.perf_counter()

@@ -138,3 +138,33 @@ def test_timeouts_and_dead_kernels_are_one_line(tmp_path, monkeypatch, capsys, s
     line = err.splitlines()[-1]
     assert "Traceback" not in err and line.startswith("01_stuck.ipynb: ") and "code cell 2 of 2" in line and words in line
     assert path.read_bytes() == before
+
+
+def test_device_reaches_the_kernels_and_the_timings(tmp_path, monkeypatch, capsys):
+    import json
+
+    from emolib import config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_DEVICE'])")
+    assert reproduce(profile="smoke", notebooks=[path], device_request="cpu") == 0
+    out = nbformat.read(tmp_path / "repo" / "build" / "emodb-smoke" / "01_a.ipynb", as_version=4)
+    assert out.cells[0].outputs[0].text == "cpu\n"
+    assert json.loads((tmp_path / "results" / "smoke" / "timings.json").read_text())[0]["device"] == "cpu"
+    from emolib.errors import EmolibError
+
+    with pytest.raises(EmolibError, match="--device tpu"):
+        reproduce(profile="smoke", notebooks=[path], device_request="tpu")
+
+
+def test_emolib_device_is_the_default_device(monkeypatch):
+    from emolib.errors import EmolibError
+    from emolib.pretrain import _device
+
+    monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
+    assert _device(None).type == "cpu"
+    monkeypatch.setenv("EMOLIB_DEVICE", "bogus")
+    with pytest.raises(EmolibError, match="--device bogus"):
+        _device(None)
+    assert _device("cpu").type == "cpu"  # an explicit --device wins
