@@ -332,6 +332,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
     norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
     with evaluation.Timer() as t:
         fused = len(systems) > 1
+        fold_enc = fold_info = None
         # the base systems' features: one table for all folds, except the MoCo encoder's (per fold for
         # the stacker's out-of-fold data, pretrained on every speaker for the final fit)
         feats = {s: fusion.corpus_features(meta, s, progress) for s in systems if s != "moco"}
@@ -339,10 +340,16 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
         if "moco" in systems:
             encoder = final_encoder(meta, profile, corpus, device, progress)
             feats["moco"] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
-            if fused:
+            if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
                 from .pretrain import default_out
+                from .probe import encoder_summary
 
-                fold_emb = fold_embeddings(meta, encoders or default_out(corpus, profile, "si5"), progress=progress)
+                fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
+                fold_info = encoder_summary(fold_enc)
+                if fold_info["protocol"] != "si5":
+                    raise EmolibError(f"{fold_enc}: its encoders were pretrained on {fold_info['protocol']} folds; a final "
+                                      "fusion's stacker needs SI-5 fold encoders (notebook 03, python -m emolib pretrain)")
+                fold_emb = fold_embeddings(meta, fold_enc, progress=progress)
         fitted, oof = {}, []
         for s in systems:
             clf = _classifiers(profile)[s]
@@ -362,10 +369,12 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
     info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
             "systems": systems, "speaker_norm": speaker_norm, "profile": profile, "corpus": corpus,
             "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
-            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() else None,
+            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and profile == "full" else None,
             "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds,
             "encoder": ({"folder": config.repo_relative(encoder),
                          "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),
+            "fold_encoders": ({"folder": config.repo_relative(fold_enc), "sha256": fold_info["sha256"]}
+                              if fold_info else None),
             "sha256": hashlib.sha256(blob).hexdigest(), "wall_s": round(t.seconds, 1),
             **evaluation.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     atomic_write(folder / "model.safetensors", blob)  # the JSON last: a folder without it is not a model
@@ -408,5 +417,10 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
             raise EmolibError(f"{files[0]}: the MoCo encoder is missing or not the one {row_name(name, speaker_norm)} "
                               f"was fitted on; build the model again: {how}")
         encoder = load_encoder(enc, ALL_SPEAKERS, device=device)
+        from .probe import speaker_input
+
+        if speaker_input(encoder[1]):  # FinalModel.features standardises with the encoder's corpus statistics
+            raise EmolibError(f"{files[1]}: pretrained on per-speaker inputs, which final models do not support; "
+                              f"build the model again: {how}")
     stacker = models.pop("stacker", None)
     return FinalModel(info, models, stacker, encoder)

@@ -23,7 +23,6 @@ import numpy as np
 from .audio import SAMPLE_RATE, load_audio
 from .corpus import CLASSES
 from .errors import AudioError, EmolibError
-from .features import speaker_standardize
 from .final import FinalModel
 
 LONG_S = 10.0     # EmoDB's longest utterance is under 9 s: anything up to this is scored whole
@@ -100,12 +99,14 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
     """File predictions (one per wave) and window predictions (long files', or every file's with
     ``per_window``)."""
     pieces, where, whole = _units(waves, per_window)
+    # the units that make the files' predictions: whole files, and the windows of long files
+    units = np.array([whole[j] or len(waves[f]) > LONG_S * SAMPLE_RATE for j, (f, _, _) in enumerate(where)])
+    if model.speaker_norm and units.sum() < MIN_NORM_UNITS:
+        raise EmolibError(f"--speaker-norm needs at least {MIN_NORM_UNITS} recordings (or windows of long ones) of the "
+                          f"speaker in one call for its statistics, got {units.sum()}; give more files, or leave it out")
     feats = model.features(pieces, jobs=jobs)
-    if model.speaker_norm:
-        if len(pieces) < MIN_NORM_UNITS:
-            raise EmolibError(f"--speaker-norm needs at least {MIN_NORM_UNITS} recordings (or windows) of the speaker "
-                              f"in one call for its statistics, got {len(pieces)}; give more files, or leave it out")
-        feats = {s: speaker_standardize(X, np.zeros(len(X))) for s, X in feats.items()}
+    if model.speaker_norm:  # as features.speaker_standardize, with the statistics of the file units only
+        feats = {s: (X - X[units].mean(axis=0)) / np.maximum(X[units].std(axis=0), 1e-8) for s, X in feats.items()}
     proba = model.proba(feats)
 
     def pred(name, p, start=0.0, end=0.0):
@@ -129,13 +130,17 @@ def predict_files(model: FinalModel, paths: Sequence[str | os.PathLike], per_win
 
 
 def table(preds: Sequence[Prediction], windows: bool = False) -> str:
-    """A fixed-width table: file (and window), predicted emotion, the seven probabilities in %."""
-    name_w = max([len("file")] + [len(Path(p.file).name) for p in preds])
+    """A fixed-width table: file (and window), predicted emotion, the seven probabilities in %.  Files are
+    shown by name, or by their path where two names are the same."""
+    names = {p.file: Path(p.file).name for p in preds}
+    if len(set(names.values())) < len(names):
+        names = {f: f for f in names}
+    name_w = max([len("file")] + [len(n) for n in names.values()])
     head = f"{'file':<{name_w}}" + ("  window (s)  " if windows else "  ") + f"{'emotion':<10}" + "".join(
         f"{c:>10}" for c in CLASSES)
     lines = [head]
     for p in preds:
         span = f"{p.start:5.1f}-{p.end:5.1f}  " if windows else ""
-        lines.append(f"{Path(p.file).name:<{name_w}}  {span}{p.emotion:<10}"
+        lines.append(f"{names[p.file]:<{name_w}}  {span}{p.emotion:<10}"
                      + "".join(f"{100 * p.probabilities[c]:10.1f}" for c in CLASSES))
     return "\n".join(lines)

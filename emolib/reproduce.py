@@ -103,6 +103,8 @@ def record_timing(folder: Path, entry: dict) -> None:
     try:
         entries = json.loads(path.read_text()) if path.is_file() else []
     except ValueError:
+        entries = []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "notebook" in e for e in entries):
         entries = []  # a damaged file is rewritten, never trusted
     entries = [e for e in entries if e.get("notebook") != entry["notebook"]] + [entry]
     entries.sort(key=lambda e: e["notebook"])

@@ -12,6 +12,7 @@ The audio is an ``ipywidgets.Audio`` (an ``<audio>`` element in the browser) and
 """
 from __future__ import annotations
 
+import html
 import io
 
 import ipywidgets as W
@@ -320,22 +321,25 @@ class TryIt(W.VBox):
         if not self.upload.value:
             return
         item = self.upload.value[0]
-        name = os.path.basename(item["name"])
+        name = os.path.basename(item["name"]) or "upload"
         with tempfile.TemporaryDirectory(prefix="emolib-upload-") as tmp:  # removed again at once
-            path = os.path.join(tmp, name)
+            path = os.path.join(tmp, "recording" + os.path.splitext(name)[1])
             with open(path, "wb") as f:
                 f.write(bytes(item["content"]))
             self._show(path, name, "An uploaded recording: the model has never heard it (nor, most likely, "
                        "its speaker).")
+        self.upload.value = ()  # so that uploading the same file again is a change too
 
     def _show(self, path, name: str, note: str) -> None:
         from .errors import EmolibError
         from .predict import predict_waves, read
 
+        name = html.escape(name)
         try:
             (y,) = read([path])
         except EmolibError as e:
-            self.status.value = f"<b>{name}</b>: cannot be scored: {str(e).splitlines()[0]}"
+            reason = str(e).splitlines()[0].replace(str(path), "the file")
+            self.status.value = f"<b>{name}</b>: cannot be scored: {html.escape(reason)}"
             self.audio.value, self.image.value = b"", b""
             return
         (p,), windows = predict_waves(self.model, [y], [name], per_window=True)

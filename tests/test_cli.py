@@ -118,15 +118,18 @@ def test_bench_pretrain_reports_rates_ratio_and_memory():
 
     from emolib import config
 
+    committed = config.RESULTS / "bench_pretrain.json"
+    before = committed.read_bytes() if committed.is_file() else None
     r = emolib("bench", "pretrain", "--corpus", "synthetic", "--n", "4", "--seconds", "0.5", "--report-steps", "1")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert result["benchmark"] == "pretrain" and result["utterances"] == 4
+    assert result["settings"] == {"n": 4, "seconds": 0.5, "report_steps": 1}
     assert result["speedup"] == pytest.approx(result["ours_samples_per_s"] / result["baseline_samples_per_s"],
                                               rel=0.01, abs=0.1)
     assert 0 < result["peak_rss_gb_bs256"] < 64
-    written = config.run_dir(config.RESULTS, "synthetic", "full") / "bench_pretrain.json"
-    assert json.loads(written.read_text()) == result  # the file the README quotes
+    # only the default run on EmoDB writes the file the README quotes
+    assert (committed.read_bytes() if committed.is_file() else None) == before
 
 
 def test_readme_test_command_is_what_ci_runs():

@@ -36,6 +36,12 @@ def model(final_folder, synthetic):
 
 
 @pytest.fixture(scope="module")
+def spk_model(final_folder, synthetic):
+    final.build(synthetic, MODEL, speaker_norm=True, profile="smoke", corpus="synthetic", progress=False, log=None)
+    return final.load(MODEL, speaker_norm=True, corpus="synthetic", profile="smoke")
+
+
+@pytest.fixture(scope="module")
 def utterance(synthetic):
     """A synthetic utterance of the training corpus (16 kHz mono) and its emotion."""
     row = synthetic.iloc[3]
@@ -133,15 +139,19 @@ def test_a_folder_is_named_as_a_folder(tmp_path):
         predict.read([tmp_path])
 
 
-def test_speaker_norm_needs_several_recordings(final_folder, synthetic, utterance, tmp_path, wav_writer):
-    final.build(synthetic, MODEL, speaker_norm=True, profile="smoke", corpus="synthetic", progress=False, log=None)
-    m = final.load(MODEL, speaker_norm=True, corpus="synthetic", profile="smoke")
+def test_speaker_norm_needs_several_recordings(spk_model, synthetic, utterance, tmp_path, wav_writer):
+    m = spk_model
     one = wav_writer(tmp_path / "one.wav", utterance[0], SAMPLE_RATE, subtype="FLOAT")
     with pytest.raises(EmolibError, match="--speaker-norm needs at least"):
         predict.predict_files(m, [one])
     speaker = synthetic[synthetic.speaker == synthetic.speaker.iloc[0]]
     files, _ = predict.predict_files(m, list(speaker.path))
-    assert len(files) == len(speaker) and all(abs(_probs(p).sum() - 1) < 1e-6 for p in files)
+    # the speaker's own statistics, as in training: the same as normalising the corpus features per speaker
+    from emolib import fusion
+    from emolib.features import speaker_standardize
+
+    X = speaker_standardize(fusion.corpus_features(speaker, "egemaps"), speaker.speaker.astype(str))
+    np.testing.assert_allclose([_probs(p) for p in files], m.proba({"egemaps": X}), atol=1e-6)
 
 
 def test_missing_model_says_how_to_build_it(final_folder, capsys, utterance, tmp_path, wav_writer):
@@ -208,8 +218,31 @@ def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utteranc
     assert history and not any("knn_uar" in h for h in history)  # no held-out speakers to monitor
     p = m.proba(m.features([utterance[0]]))[0]
     assert abs(p.sum() - 1) < 1e-6
-    assert m.info["encoder"]["sha256"][0] == sha256_file(
-        final_folder / "moco_encoder" / "all" / "backbone.safetensors")
+    weights = final_folder / "moco_encoder" / "all" / "backbone.safetensors"
+    assert m.info["encoder"]["sha256"][0] == sha256_file(weights)
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # another encoder than the one it was fitted on
+    with pytest.raises(EmolibError, match="not the one moco_probe_logreg was fitted on"):
+        final.load("moco_probe_logreg", corpus="synthetic", profile="smoke")
+
+
+@pytest.mark.parametrize("system", ["compare", "egemaps", "cnn"])
+def test_prediction_features_are_the_training_features(synthetic, system):
+    """What predict computes from a waveform equals the cached corpus features the model was fitted on."""
+    from emolib import fusion
+
+    rows = synthetic.iloc[:3]
+    train = fusion.corpus_features(rows, system)
+    pred = np.stack(final.waveform_features(system, [load_audio(p) for p in rows.path]))
+    np.testing.assert_allclose(pred, train, rtol=1e-5, atol=1e-6)
+
+
+def test_speaker_norm_statistics_come_from_the_files_not_the_windows(spk_model, synthetic):
+    m = spk_model
+    paths = list(synthetic[synthetic.speaker == synthetic.speaker.iloc[0]].path)
+    plain, _ = predict.predict_files(m, paths)
+    windowed, windows = predict.predict_files(m, paths, per_window=True)
+    assert windows
+    np.testing.assert_allclose([_probs(p) for p in windowed], [_probs(p) for p in plain], atol=1e-9)
 
 
 def test_linear_model_arrays_give_scikit_learns_probabilities():

@@ -47,8 +47,10 @@ def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
 def test_smoke_runs_and_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeypatch, corpus,
                                                                               variable, printed):
     import emolib.reproduce
+    from emolib import config
 
     monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     path = _notebook(tmp_path / "01_a.ipynb", f"import os; print(os.environ['{variable}'])")
     before = path.read_bytes()
     assert reproduce(profile="smoke", corpus=corpus, notebooks=[path]) == 0
@@ -168,3 +170,13 @@ def test_emolib_device_is_the_default_device(monkeypatch):
     with pytest.raises(EmolibError, match="--device bogus"):
         _device(None)
     assert _device("cpu").type == "cpu"  # an explicit --device wins
+
+
+def test_a_damaged_timings_file_is_rewritten(tmp_path):
+    import json
+
+    from emolib.reproduce import record_timing
+
+    (tmp_path / "timings.json").write_text('{"not": "a list"}')
+    record_timing(tmp_path, {"notebook": "01_a", "seconds": 1.0})
+    assert json.loads((tmp_path / "timings.json").read_text()) == [{"notebook": "01_a", "seconds": 1.0}]
