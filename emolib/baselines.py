@@ -13,9 +13,8 @@ Features (utterance-level *functionals*, one vector per file, from ``opensmile``
 They are the anchors of speech emotion recognition because they are fixed (no learning on
 the corpus), public and re-implementable bit for bit, and have been reported on EmoDB for
 years: a learned model that does not beat them under the same speaker-independent protocol
-has not learned anything the field did not already have.  Reference values measured elsewhere
-(speaker-independent, UAR): eGeMAPS + linear SVM about 66 %; ComParE + logistic regression with
-speaker normalisation about 86 %.
+has not learned anything the field did not already have.  Their SI-5 numbers here are the rows
+``baseline_<set>_<classifier>[_spknorm]`` (``python -m emolib results --protocol si5``).
 
 Classifiers are scikit-learn pipelines, ``StandardScaler`` then the model, refitted from scratch
 on the training speakers of each fold (so the scaler's statistics never see a test speaker).
@@ -32,17 +31,12 @@ The linear SVM needs a different ``C`` per feature set: after standardisation ``
 about the number of features (88 vs 6373), so the same ``C`` is ~70 times weaker
 regularisation on ComParE, and the best values on EmoDB are 100 times apart (0.1 vs 1e-3;
 the best single compromise, 1e-2, loses about 2 points on average and makes liblinear's dual
-solver several times slower on ComParE).  Logistic regression is flat over ``C`` in [0.1, 1]
+solver several times slower on ComParE; quoted from the one-off sweep that chose the values, which
+no command here re-runs).  Logistic regression is flat over ``C`` in [0.1, 1]
 on both sets, so it keeps one value, ``C = 1`` (scikit-learn's default).
 
-Measured on EmoDB, SI-5, these defaults (UAR / WA, 535 pooled out-of-fold predictions):
-
-====================  ===========  ===========  ===========  ===========
-features              SVM          SVM + spk    logreg       logreg + spk
-====================  ===========  ===========  ===========  ===========
-eGeMAPSv02            66.0 / 67.5  79.4 / 80.7  67.7 / 69.0  79.8 / 80.7
-ComParE_2016          77.6 / 77.9  85.1 / 86.0  78.4 / 80.0  85.9 / 86.9
-====================  ===========  ===========  ===========  ===========
+What these defaults give on EmoDB under SI-5 (UAR / WA / macro-F1 from the 535 pooled out-of-fold
+predictions) is in their rows, not here: ``python -m emolib results --protocol si5`` prints them.
 
 Speaker normalisation (``speaker_norm=True``) z-scores every feature per speaker with
 :func:`emolib.features.speaker_standardize`; it uses the test speakers' unlabelled audio, which
@@ -72,13 +66,14 @@ from .splits import PROTOCOL_NAMES
 FEATURE_SETS = {"eGeMAPSv02": "egemaps", "ComParE_2016": "compare"}
 
 #: Inverse regularisation strength of the linear SVM per feature set (fixed; module docstring).
-#: Chosen by EmoDB SI-5 UAR averaged over speaker_norm off/on, from 1e-4 ... 3 on eGeMAPS and
+#: Chosen by EmoDB SI-5 UAR averaged over speaker_norm off/on (quoted from that one-off sweep, which no
+#: command here re-runs), from 1e-4 ... 3 on eGeMAPS and
 #: 1e-4 ... 1e-2 on ComParE (larger C: declining UAR and minutes per run):
 #: eGeMAPS 0.727 at C=0.1 (0.718 at 0.03, 0.708 at 0.3); ComParE 0.814 at C=1e-3 (0.812 at
 #: 3e-4, 0.808 at 3e-3).
 SVM_C = {"eGeMAPSv02": 0.1, "ComParE_2016": 1e-3}
 #: Inverse regularisation strength of logistic regression, one value for both sets (fixed).
-#: Chosen the same way from 1e-4 ... 1 (... 10 on eGeMAPS), averaged over both sets and
+#: Chosen the same way (quoted likewise) from 1e-4 ... 1 (... 10 on eGeMAPS), averaged over both sets and
 #: speaker_norm off/on: 0.7795 at C=1, 0.7794 at 0.1, 0.774 at 0.3, 0.770 at 3e-2, 0.719 at 3e-3.
 LOGREG_C = {"eGeMAPSv02": 1.0, "ComParE_2016": 1.0}
 SEED = 0
