@@ -72,16 +72,29 @@ def report_pair(y: np.ndarray, rng: np.random.Generator, recipe) -> "torch.Tenso
     return torch.stack(images)
 
 
+def _our_inputs(args) -> tuple[list, list, list, float]:
+    """``args.n`` utterances of the corpus (a fixed sample), their log-mels and 2 cached report variants
+    each, built in a throw-away cache: ``(paths, log-mels, variants, seconds the build took)``."""
+    from .augment import report_variants
+
+    meta = load_corpus(args.corpus, args.root)
+    paths = list(meta.sample(n=min(args.n, len(meta)), random_state=0).sort_index().path)
+    with tempfile.TemporaryDirectory(prefix="emolib-bench-") as tmp:
+        t0 = time.perf_counter()
+        clean = log_mels(paths, cache=FeatureCache(LogMelConfig(), root=tmp), progress=False)
+        variants = report_variants(paths, k=2, root=tmp, progress=False)
+        return paths, clean, variants, time.perf_counter() - t0
+
+
 def bench_augment(args) -> dict:
     import torch
 
     from .audio import load_audio
-    from .augment import ReportRecipe, TwoViews, recipe, report_variants
+    from .augment import ReportRecipe, TwoViews, recipe
     from .features import Standardizer
 
-    meta = load_corpus(args.corpus, args.root)
-    n = min(args.n, len(meta))
-    paths = list(meta.sample(n=n, random_state=0).sort_index().path)
+    paths, clean, variants, build_s = _our_inputs(args)
+    n = len(paths)
     waves = [load_audio(p) for p in paths]
     rng = np.random.default_rng(0)
     report_pair(waves[0], rng, ReportRecipe())  # warm up librosa, numba and torch
@@ -90,11 +103,6 @@ def bench_augment(args) -> dict:
         report_pair(y, rng, ReportRecipe())
     baseline = n / (time.perf_counter() - t0)
 
-    with tempfile.TemporaryDirectory(prefix="emolib-bench-") as tmp:
-        t0 = time.perf_counter()
-        clean = log_mels(paths, cache=FeatureCache(LogMelConfig(), root=tmp), progress=False)
-        variants = report_variants(paths, k=2, root=tmp, progress=False)
-        build_s = time.perf_counter() - t0
     views = TwoViews(clean, Standardizer.fit(clean), recipe("report+byol-a"), variants=variants)
     g = torch.Generator().manual_seed(0)
     batch = 256
@@ -132,22 +140,16 @@ def bench_pretrain(args) -> dict:
 
     from . import config
     from .audio import load_audio
-    from .augment import ReportRecipe, TwoViews, recipe, report_variants
+    from .augment import ReportRecipe, TwoViews, recipe
     from .features import Standardizer
     from .moco import MoCo
     from .pretrain import profile_config
     from .vit import BackboneConfig
 
     torch.manual_seed(0)
-    meta = load_corpus(args.corpus, args.root)
-    n = min(args.n, len(meta))
-    paths = list(meta.sample(n=n, random_state=0).sort_index().path)
+    paths, clean, variants, build_s = _our_inputs(args)
+    n = len(paths)
     cfg = profile_config("full")
-    with tempfile.TemporaryDirectory(prefix="emolib-bench-") as tmp:
-        t0 = time.perf_counter()
-        clean = log_mels(paths, cache=FeatureCache(LogMelConfig(), root=tmp), progress=False)
-        variants = report_variants(paths, k=2, root=tmp, progress=False)
-        build_s = time.perf_counter() - t0
     views = TwoViews(clean, Standardizer.fit(clean), recipe(cfg.aug, crop_frames=cfg.frames), variants=variants)
     g = torch.Generator().manual_seed(0)
 
@@ -198,7 +200,7 @@ def bench_predict(args) -> dict:
 
     from . import final, predict
 
-    name = args.model if args.model != "best" else final.best(args.speaker_norm, corpus=args.corpus)[0]
+    name = final.resolve(args.model, args.speaker_norm, args.corpus)[0]
     model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
     paths = list(load_corpus(args.corpus, args.root).path)
     predict.predict_files(model, paths[:predict.MIN_NORM_UNITS], jobs=1)  # warm up imports and openSMILE

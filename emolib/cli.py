@@ -173,23 +173,11 @@ def _fusion(args) -> int:
     return 0
 
 
-def _model_name(args) -> tuple[str, str]:
-    """``--model`` resolved (``best``: :func:`emolib.final.best`), and a line saying which it is."""
-    from . import final
-
-    if args.model != "best":
-        final.systems_of(args.model)
-        return args.model, ""
-    name, found = final.best(args.speaker_norm, corpus=args.corpus)
-    row = final.row_name(name, args.speaker_norm)
-    return name, f"model: {row} (the best system: SI-5 UAR {100 * found[name]:.1f} %)"
-
-
 def _train_final(args) -> int:
     from . import final
     from .corpus import load_corpus
 
-    name, line = _model_name(args)  # before the corpus is read
+    name, line = final.resolve(args.model, args.speaker_norm, args.corpus)  # before the corpus is read
     if args.device:
         from .pretrain import _device
 
@@ -209,7 +197,7 @@ def _predict(args) -> int:
 
     if args.jobs < 1:
         raise EmolibError(f"--jobs {args.jobs}: give 1 or more feature processes")
-    name, line = _model_name(args)
+    name, line = final.resolve(args.model, args.speaker_norm, args.corpus)
     model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
     files, windows = predict.predict_files(model, args.files, per_window=args.per_window, jobs=args.jobs)
     if args.json:

@@ -102,6 +102,18 @@ def load_predictions(run: str, folder: Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"speaker": str})
 
 
+def row_f1(row: dict, folder: Path) -> float:
+    """A row's macro-F1: stored, or (rows written before it was stored) from its predictions; NaN
+    without them."""
+    if "f1" in row:
+        return row["f1"]
+    path = Path(folder) / f"{row['run']}_predictions.csv"
+    if not path.is_file():
+        return np.nan
+    pred = pd.read_csv(path, usecols=["y_true", "y_pred"])
+    return macro_f1(pred.y_true, pred.y_pred)
+
+
 def cross_validate(fit_predict: Callable[..., np.ndarray], X: np.ndarray | dict[int, np.ndarray],
                    meta: pd.DataFrame, protocol: str = "si5", groups=None,
                    folds: Sequence[int] | None = None) -> pd.DataFrame:
@@ -199,7 +211,7 @@ def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, pr
 def recompute(run: str, folder: Path | None = None) -> dict:
     """UAR, WA and fold UARs recomputed from a run's predictions file."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    return summarize(pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str}))
+    return summarize(load_predictions(run, folder))
 
 
 TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
@@ -222,8 +234,7 @@ def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFra
     rows = [json.loads(p.read_text()) for p in row_paths(folder)]
     for r in rows:
         if "f1" not in r and (folder / f"{r['run']}_predictions.csv").is_file():  # rows from before F1 was stored
-            pred = pd.read_csv(folder / f"{r['run']}_predictions.csv", usecols=["y_true", "y_pred"])
-            r["f1"] = macro_f1(pred.y_true, pred.y_pred)
+            r["f1"] = row_f1(r, folder)
         f = r["fold_uar"]
         r["fold UAR (mean ± std)"] = f"{np.mean(f):.3f} ± {np.std(f):.3f}" if len(f) > 1 else "—"
     if quoted:
@@ -329,7 +340,7 @@ def verify_results(folder: Path | None = None) -> int:
     runs = [p.stem for p in row_paths(folder)]
     for run in runs:
         stored = json.loads((folder / f"{run}.json").read_text())
-        pred = pd.read_csv(folder / f"{run}_predictions.csv", dtype={"speaker": str})
+        pred = load_predictions(run, folder)
         again = summarize(pred)
         for key in ("uar", "wa", "fold_uar", "n") + (("f1",) if "f1" in stored else ()):
             assert again[key] == stored[key], f"{run}: {key} {stored[key]} != recomputed {again[key]}"

@@ -234,9 +234,10 @@ def fit_standardizer(mels: Sequence[np.ndarray], fold: Fold) -> Standardizer:
     return Standardizer.fit([mels[i] for i in fold.train])
 
 
-def speaker_standardize(X: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+def speaker_standardize(X: np.ndarray, speakers: Sequence[str], fit: np.ndarray | None = None) -> np.ndarray:
     """Speaker normalisation: z-score each row of ``X`` (one per utterance or segment) with
-    the mean and standard deviation of its own speaker's rows.
+    the mean and standard deviation of its own speaker's rows (only those where the boolean ``fit``
+    is true, when given: e.g. whole recordings, not the windows also scored from them).
 
     It uses each speaker's unlabelled audio, test speakers included, which SI-5 allows but
     which is always reported as its own row (docs/protocol.md).
@@ -244,7 +245,9 @@ def speaker_standardize(X: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     speakers = np.asarray(speakers)
     out = np.empty_like(X)
+    fit = np.ones(len(X), bool) if fit is None else np.asarray(fit, bool)
     for s in np.unique(speakers):
         rows = speakers == s
-        out[rows] = (X[rows] - X[rows].mean(axis=0)) / np.maximum(X[rows].std(axis=0), 1e-8)
+        stats = X[rows & fit]
+        out[rows] = (X[rows] - stats.mean(axis=0)) / np.maximum(stats.std(axis=0), 1e-8)
     return out

@@ -87,6 +87,16 @@ def best(speaker_norm: bool, folder: Path | None = None, corpus: str | None = No
     return max(found, key=found.get), found
 
 
+def resolve(model: str, speaker_norm: bool, corpus: str | None = None) -> tuple[str, str]:
+    """``--model`` as a model name (``best``: :func:`best`), and a line saying which model that is
+    (empty when it was named)."""
+    if model != "best":
+        systems_of(model)
+        return model, ""
+    name, found = best(speaker_norm, corpus=corpus)
+    return name, f"model: {row_name(name, speaker_norm)} (the best system: SI-5 UAR {100 * found[name]:.1f} %)"
+
+
 def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.DataFrame:
     """Every model :func:`models` offers, one line each from its SI-5 rows: UAR and macro-F1 (%) without
     and with speaker normalisation, and whether it is a :data:`CANDIDATES` for the default."""
@@ -98,10 +108,7 @@ def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.Data
             path = folder / f"{row_name(name, norm)}.json"
             row = json.loads(path.read_text()) if path.is_file() else {}
             line[f"UAR {col}"] = 100 * row["uar"] if row else np.nan
-            if row and "f1" not in row:  # rows written before F1 was stored: from their predictions
-                pred = evaluation.load_predictions(row_name(name, norm), folder)
-                row["f1"] = evaluation.macro_f1(pred.y_true, pred.y_pred)
-            line[f"F1 {col}"] = 100 * row["f1"] if row else np.nan
+            line[f"F1 {col}"] = 100 * evaluation.row_f1(row, folder) if row else np.nan
         lines.append(line)
     return pd.DataFrame(lines).set_index("model")
 
@@ -121,41 +128,26 @@ def build_command(name: str, speaker_norm: bool, profile: str | None = None) -> 
 
 
 # --- features of waveforms (prediction) -----------------------------------------------------------
-#
-# The same front-ends that made the training features (cached over the corpus files), applied to
-# waveforms: the openSMILE functionals, the Conv1D's descriptor means over the whole waveform
-# (``segments.segment_means(…, None)``) and the MoCo class token averaged over 96-frame windows.
 
-def _frontend(system: str):
-    from .baselines import OpenSmileFunctionals
-    from .segments import ReportDescriptors
-
-    if system == "compare":
-        return OpenSmileFunctionals("ComParE_2016")
-    if system == "egemaps":
-        return OpenSmileFunctionals("eGeMAPSv02")
-    if system == "cnn":
-        return ReportDescriptors()
-    return None  # moco: log-mels and the encoder, in the main process
+def _vectors(systems: Sequence[str], y: np.ndarray) -> dict[str, np.ndarray]:
+    return {s: fusion.waveform_features(s, y) for s in systems}
 
 
-def _waveform_features(system: str, y: np.ndarray) -> np.ndarray:
-    from .features import log_mel
+def all_waveform_features(systems: Sequence[str], waves: Sequence[np.ndarray], jobs: int = 1) -> dict[str, list]:
+    """``{system: [`fusion.waveform_features` of each waveform]}`` (a log-mel for ``moco``), every system
+    of a waveform computed in one task, in ``jobs`` processes (joblib; each waveform is independent)."""
+    if jobs == 1 or len(waves) < 2 * jobs:
+        per_wave = [_vectors(systems, y) for y in waves]
+    else:
+        from joblib import Parallel, delayed
 
-    if system == "moco":
-        return log_mel(y)
-    out = _frontend(system)(y)
-    return out[:, 0] if system in ("compare", "egemaps") else out.mean(axis=1)
+        per_wave = Parallel(n_jobs=jobs)(delayed(_vectors)(systems, y) for y in waves)
+    return {s: [v[s] for v in per_wave] for s in systems}
 
 
 def waveform_features(system: str, waves: Sequence[np.ndarray], jobs: int = 1) -> list[np.ndarray]:
-    """One feature vector per waveform (16 kHz mono) for ``system`` (a log-mel for ``moco``), computed
-    in ``jobs`` processes (joblib; each waveform is independent)."""
-    if jobs == 1 or len(waves) < 2 * jobs:
-        return [_waveform_features(system, y) for y in waves]
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=jobs)(delayed(_waveform_features)(system, y) for y in waves)
+    """:func:`all_waveform_features` of one system."""
+    return all_waveform_features([system], waves, jobs)[system]
 
 
 # --- the model ---------------------------------------------------------------------------------------
@@ -251,8 +243,7 @@ class FinalModel:
         from .vit import embed
 
         out = {}
-        for s in self.systems:
-            rows = waveform_features(s, waves, jobs)
+        for s, rows in all_waveform_features(self.systems, waves, jobs).items():
             if s == "moco":
                 backbone, meta = self.encoder
                 norm = meta["normalization"]
@@ -270,15 +261,7 @@ class FinalModel:
         return fusion._aligned(model.predict_proba(fusion._stack_features(parts)), model.classes_)
 
     def classifier(self, system: str) -> fusion.Classifier:
-        return _classifiers(self.info["profile"])[system]
-
-
-def _classifiers(profile: str) -> dict[str, fusion.Classifier]:
-    from .probe import budget
-    from .segments import BUDGETS
-
-    return {"compare": fusion.logreg_proba("ComParE_2016"), "egemaps": fusion.logreg_proba("eGeMAPSv02"),
-            "cnn": fusion.cnn_proba(BUDGETS[profile]), "moco": fusion.probe_proba(budget(profile)["logreg_C"])}
+        return fusion.classifier(system, self.info["profile"])
 
 
 def _encoder_files(folder: Path) -> list[Path]:
@@ -352,7 +335,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
                 fold_emb = fold_embeddings(meta, fold_enc, progress=progress)
         fitted, oof = {}, []
         for s in systems:
-            clf = _classifiers(profile)[s]
+            clf = fusion.classifier(s, profile)
             fitted[s] = clf.fit(norm(feats[s]), y, speakers)
             log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers")
             if fused:

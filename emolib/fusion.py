@@ -131,6 +131,23 @@ class Base:
         return self.features[k] if isinstance(self.features, dict) else self.features
 
 
+#: The openSMILE feature set of each functionals system (:data:`emolib.baselines.FEATURE_SETS`, inverted).
+FEATURE_SET = {short: fs for fs, short in baselines.FEATURE_SETS.items()}
+
+
+def classifier(system: str, profile: str | None = None) -> Classifier:
+    """A system's classifier, as its single-system row fits it (``profile``'s budgets)."""
+    if system in FEATURE_SET:
+        return logreg_proba(FEATURE_SET[system])
+    if system == "moco":
+        from .probe import budget
+
+        return probe_proba(budget(profile)["logreg_C"])
+    if system == "cnn":
+        return cnn_proba(segments.BUDGETS[config.profile(profile)])
+    raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
+
+
 def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5", encoders=None,
                profile: str | None = None, progress: bool = False) -> list[Base]:
     """The base systems' features and classifiers (``systems`` checked by :func:`check_systems`
@@ -139,33 +156,50 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
     check_systems(systems)
     out = []
     for name in systems:
-        if name in ("compare", "egemaps"):
-            fs = {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}[name]
-            out.append(Base(name, corpus_features(meta, name, progress), logreg_proba(fs)))
-        elif name == "moco":
-            from .probe import budget, encoder_summary, fold_embeddings
+        if name == "moco":
+            from .probe import encoder_summary, fold_embeddings
 
             enc = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
             if encoder_summary(enc)["protocol"] != protocol:
                 raise EmolibError(f"{enc}: its encoders were not pretrained on {PROTOCOL_NAMES[protocol]} folds")
-            emb = fold_embeddings(meta, enc, progress=progress)
-            out.append(Base(name, emb, probe_proba(budget(profile)["logreg_C"])))
-        elif name == "cnn":
-            out.append(Base(name, corpus_features(meta, name, progress),
-                            cnn_proba(segments.BUDGETS[config.profile(profile)])))
+            features = fold_embeddings(meta, enc, progress=progress)
+        else:
+            features = corpus_features(meta, name, progress)
+        out.append(Base(name, features, classifier(name, profile)))
     return out
+
+
+def frontend(system: str):
+    """The front-end (:class:`emolib.features.Frontend`) of a system without an encoder: openSMILE
+    functionals, or the Conv1D's frame descriptors."""
+    if system in FEATURE_SET:
+        return baselines.OpenSmileFunctionals(FEATURE_SET[system])
+    if system == "cnn":
+        return segments.ReportDescriptors()
+    raise ValueError(f"{system!r} has no corpus-wide features (the MoCo encoder is per fold)")
 
 
 def corpus_features(meta: pd.DataFrame, system: str, progress: bool = False) -> np.ndarray:
     """The utterance features of a system without an encoder (``compare``, ``egemaps``, ``cnn``) for
     every row of ``meta`` (cached): openSMILE functionals, or the Conv1D's descriptor means over the
     whole utterance."""
-    if system in ("compare", "egemaps"):
-        return baselines.functionals(meta, {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}[system],
-                                     progress=progress)
+    if system in FEATURE_SET:
+        return baselines.functionals(meta, FEATURE_SET[system], progress=progress)
     if system == "cnn":
         return segments.segment_means(segments.descriptors(meta, progress=progress), None)[0]
     raise ValueError(f"{system!r} has no corpus-wide features (the MoCo encoder is per fold)")
+
+
+def waveform_features(system: str, y: np.ndarray) -> np.ndarray:
+    """What :func:`corpus_features` gives for one utterance, computed from its waveform (16 kHz mono):
+    the functionals, or the mean descriptor over all frames; for ``moco`` its log-mel (the encoder is
+    applied by the caller)."""
+    if system == "moco":
+        from .features import log_mel
+
+        return log_mel(y)
+    out = frontend(system)(y)
+    return out[:, 0] if system in FEATURE_SET else out.mean(axis=1)
 
 
 def normalised(bases: Sequence[Base], meta: pd.DataFrame, speaker_norm: bool) -> list[Base]:

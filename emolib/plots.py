@@ -131,11 +131,11 @@ def loss_curves(history: pd.DataFrame, title: str, ax=None):
     return fig
 
 
-def confusion_heatmap(cm: pd.DataFrame, title: str, ax=None):
+def confusion_heatmap(cm: pd.DataFrame, title: str, ax=None, colorbar: bool = True):
     """Row-normalised confusion matrix (rows: true emotion), in percent."""
     fig, ax = _axes(ax, (6, 5))
-    sns.heatmap(100 * cm, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True,
-                cbar_kws={"label": "% of true class"}, ax=ax)
+    sns.heatmap(100 * cm, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, cbar=colorbar,
+                cbar_kws={"label": "% of true class"} if colorbar else None, ax=ax)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return fig
 
@@ -483,8 +483,7 @@ def error_analysis(confusions: dict[str, pd.DataFrame], by_speaker: pd.DataFrame
     fig, axes = plt.subplots(1, n + 1, figsize=(5.2 * n + 4.5, 4.6), layout="constrained",
                              gridspec_kw={"width_ratios": [1] * n + [0.9]})
     for ax, (title, cm) in zip(axes, confusions.items()):
-        sns.heatmap(100 * cm, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, cbar=False, ax=ax)
-        ax.set(xlabel="predicted", ylabel="true", title=title)
+        confusion_heatmap(cm, title, ax=ax, colorbar=False)
     by_speaker.plot.barh(ax=axes[-1], width=0.8)
     axes[-1].invert_yaxis()
     axes[-1].set(xlabel="UAR (%)", ylabel="test speaker", xlim=(0, 100), title="UAR per speaker")

@@ -23,6 +23,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, load_audio
 from .corpus import CLASSES
 from .errors import AudioError, EmolibError
+from .features import speaker_standardize
 from .final import FinalModel
 
 LONG_S = 10.0     # EmoDB's longest utterance is under 9 s: anything up to this is scored whole
@@ -105,19 +106,19 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
         raise EmolibError(f"--speaker-norm needs at least {MIN_NORM_UNITS} recordings (or windows of long ones) of the "
                           f"speaker in one call for its statistics, got {units.sum()}; give more files, or leave it out")
     feats = model.features(pieces, jobs=jobs)
-    if model.speaker_norm:  # as features.speaker_standardize, with the statistics of the file units only
-        feats = {s: (X - X[units].mean(axis=0)) / np.maximum(X[units].std(axis=0), 1e-8) for s, X in feats.items()}
+    if model.speaker_norm:  # one speaker: the statistics of the file units only
+        feats = {s: speaker_standardize(X, np.zeros(len(X)), fit=units) for s, X in feats.items()}
     proba = model.proba(feats)
 
     def pred(name, p, start=0.0, end=0.0):
         return Prediction(name, CLASSES[int(np.argmax(p))], dict(zip(CLASSES, map(float, p))), start, end)
 
+    owner, whole = np.array([f for f, _, _ in where]), np.array(whole)
     files, wins = [], []
     for i, y in enumerate(waves):
-        mine = [j for j, (f, _, _) in enumerate(where) if f == i]
-        full = [j for j in mine if whole[j]]
-        parts = [j for j in mine if not whole[j]]
-        files.append(pred(names[i], proba[full[0]] if full else proba[parts].mean(axis=0), 0.0, len(y) / SAMPLE_RATE))
+        full = np.flatnonzero((owner == i) & whole)
+        parts = np.flatnonzero((owner == i) & ~whole)
+        files.append(pred(names[i], proba[full[0]] if len(full) else proba[parts].mean(axis=0), 0.0, len(y) / SAMPLE_RATE))
         wins += [pred(names[i], proba[j], where[j][1] / SAMPLE_RATE, where[j][2] / SAMPLE_RATE) for j in parts]
     return files, wins
 
