@@ -15,11 +15,16 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
 - ``pretrain``   pretraining runs per SI-5 fold: CPU / GPU / torchrun, exact resume, k-NN monitor
 - ``ablation``   the pretext ablation: each variant pretrained, probed and measured on all folds
+- ``fusion``     the best system: stacked fusion of the systems below, nested inside each fold
+- ``final``      a results system trained on every speaker, saved and checked (``train-final``)
+- ``portable``   fitted models as plain arrays (no pickles)
+- ``predict``    emotion predictions for any recording, whole or in windows (``predict``)
+- ``emobox``     the systems on EmoBox's speaker-dependent folds, beside SI-5
 - ``evaluation`` UAR / WA, cross-validation, the results store (``results/``)
 - ``cnn``        the report's Conv1D classifier (581,063 parameters) and its training loop
 - ``segments``   the report's 173 descriptors per segment and its segment study
 - ``baselines``  openSMILE eGeMAPS / ComParE functionals with linear classifiers
-- ``plots``, ``widgets``  figures, the utterance player and the augmentation explorer
+- ``plots``, ``widgets``  figures, the utterance player, the augmentation explorer and "Try it"
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
 - ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
 """

@@ -36,6 +36,7 @@ from .corpus import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
 from .files import atomic_write, sha256_file
+from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
 
 #: The single systems and the results row each reproduces.
 SINGLE = {"compare": "baseline_compare_logreg", "egemaps": "baseline_egemaps_logreg",
@@ -151,74 +152,6 @@ def waveform_features(system: str, waves: Sequence[np.ndarray], jobs: int = 1) -
 
 
 # --- the model ---------------------------------------------------------------------------------------
-
-@dataclass
-class LinearModel:
-    """A fitted (standardise +) multinomial logistic regression as plain arrays, so a saved model loads
-    without unpickling scikit-learn objects; :meth:`predict_proba` gives what scikit-learn's does
-    (``tests/test_predict.py`` checks it)."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    classes_: np.ndarray
-
-    @classmethod
-    def of(cls, model) -> "LinearModel":
-        """From a scikit-learn ``LogisticRegression`` or ``Pipeline(StandardScaler, LogisticRegression)``."""
-        steps = [m for _, m in model.steps] if hasattr(model, "steps") else [model]
-        lr = steps[-1]
-        n = lr.coef_.shape[1]
-        mean, scale = (steps[0].mean_, steps[0].scale_) if len(steps) == 2 else (np.zeros(n), np.ones(n))
-        if lr.coef_.shape[0] != len(lr.classes_):
-            raise ValueError("LinearModel holds multinomial models of three or more classes")
-        return cls(mean, scale, lr.coef_, lr.intercept_, np.asarray(lr.classes_))
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z = ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef.T + self.intercept
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.{k}": np.ascontiguousarray(getattr(self, k), dtype=np.float64)
-                for k in ("mean", "scale", "coef", "intercept")}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict, prefix: str, classes: Sequence[str]) -> "LinearModel":
-        return cls(*(arrays[f"{prefix}.{k}"] for k in ("mean", "scale", "coef", "intercept")), np.array(classes))
-
-
-def _to_arrays(fitted: dict, stacker) -> tuple[dict[str, np.ndarray], dict]:
-    """Every fitted model's parameters as named arrays, and what :func:`_from_arrays` needs besides."""
-    arrays, kinds = {}, {}
-    for s, m in {**fitted, **({"stacker": stacker} if stacker is not None else {})}.items():
-        if s == "cnn":
-            arrays.update({f"cnn.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()})
-            kinds[s] = {"kind": "ReportCNN", "n_features": m.n_features}
-        else:
-            lin = LinearModel.of(m)
-            arrays.update(lin.arrays(s))
-            kinds[s] = {"kind": "LinearModel", "classes": [str(c) for c in lin.classes_]}
-    return arrays, kinds
-
-
-def _from_arrays(arrays: dict, kinds: dict) -> dict:
-    import torch
-
-    from .cnn import ReportCNN
-
-    out = {}
-    for s, k in kinds.items():
-        if k["kind"] == "ReportCNN":
-            model = ReportCNN(n_features=k["n_features"])
-            model.load_state_dict({n[4:]: torch.from_numpy(v.copy()) for n, v in arrays.items() if n.startswith("cnn.")})
-            out[s] = model.eval()
-        else:
-            out[s] = LinearModel.from_arrays(arrays, s, k["classes"])
-    return out
-
 
 @dataclass
 class FinalModel:
@@ -346,7 +279,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
         stacker = fusion.stacker(oof, y, speakers) if fused else None
     from safetensors.numpy import save
 
-    arrays, kinds = _to_arrays(fitted, stacker)
+    arrays, kinds = to_arrays(fitted, stacker)
     blob = save(arrays)
     row = config.run_dir(config.RESULTS, corpus, "full") / f"{row_name(name, speaker_norm)}.json"
     info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
@@ -387,7 +320,7 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
         raise EmolibError(f"{blob_path}: its content does not match model.json's SHA-256; build the model again: {how}")
     from safetensors.numpy import load as load_arrays
 
-    models = _from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
+    models = from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
     encoder = None
     if info["encoder"]:
         from .pretrain import ALL_SPEAKERS
