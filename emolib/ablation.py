@@ -1,6 +1,6 @@
 """The pretext ablation: which way of denying MoCo the speaker shortcut helps the emotion probe?
 
-Each variant is the profile's pretraining budget (:data:`emolib.pretrain.PROFILES`: in ``full``,
+Each variant is the profile's pretraining budget (:data:`emolib.settings.PRETRAIN`: in ``full``,
 notebook 03's ViT, views and epochs) with the pretext options of :data:`VARIANTS` changed
 (:mod:`emolib.pretext`, :mod:`emolib.augment`).  For each variant, :func:`run_variant`
 

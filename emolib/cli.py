@@ -3,7 +3,7 @@
     data info [--root PATH] [--corpus emodb|synthetic]   counts by emotion, speaker, gender
     data verify [--root PATH]                            check all 535 files against the manifest
     data download [--dest PATH]                          download, verify and install EmoDB
-    reproduce [--profile smoke|full] [--corpus …]        execute the numbered notebooks in order
+    reproduce [--profile smoke|full|extended] [--only NN]  execute the numbered notebooks in order
     pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
     probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
     ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
@@ -15,7 +15,7 @@
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     bench pretrain [--root PATH] [--n N]                 pretraining samples/s: the report's vs ours; peak memory
     bench predict [--root PATH] [--model …]              predict on every corpus file: seconds, 1 vs N jobs
-    results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs
+    results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs (--timings: run times)
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
@@ -82,6 +82,11 @@ def _reproduce(args) -> int:
 def _results(args) -> int:
     from .evaluation import print_results, verify_results
 
+    if args.timings:
+        from .reproduce import timings_table
+
+        print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
+        return 0
     if args.verify:
         folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:
@@ -252,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place",
                          description="Each notebook's wall time is printed and kept in results/timings.json "
-                         "(results/<corpus>-<profile>/ off the full EmoDB run). Examples: python -m emolib reproduce; "
+                         "(results/<corpus>-<profile>/ off the real EmoDB run). full: the long studies "
+                         "(emolib.settings.LONG_STUDIES) are read from their committed rows; extended re-runs them. "
+                         "Examples: python -m emolib reproduce; "
                          "python -m emolib reproduce --only 06; python -m emolib reproduce --from 04 --profile smoke")
     rep.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
     rep.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
@@ -270,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--protocol", choices=["si5", "emobox", "leaky"],
                      help="only speaker-independent runs (si5: SI-5, LOSO), only the runs on EmoBox's "
                      "speaker-dependent folds, or only the leaky random-split runs and the report's quoted numbers")
+    res.add_argument("--timings", action="store_true", help="the run-time table of reproduce (results/timings.json) "
+                     "as Markdown, as in the README")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
@@ -279,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = sub.add_parser("pretrain", help="MoCo v3 pretraining on the training speakers of SI-5 folds",
                          description="MoCo v3 on log-mel ViTs. Flags named as in the official main_moco.py "
-                         "mean the same; unset flags take the profile's budget (emolib.pretrain.PROFILES). "
+                         "mean the same; unset flags take the profile's budget (emolib.settings.PRETRAIN). "
                          "Runs on the CPU, a GPU, or under torchrun --nproc_per_node=N -m emolib pretrain …")
     pre.add_argument("--fold", default="all", help="fold 0-4 of the protocol (0-9 for loso), or all (default)")
     pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],

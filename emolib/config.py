@@ -1,6 +1,7 @@
 """Run-wide settings read from the environment: profile, corpus and cache directory.
 
-- ``EMOLIB_PROFILE``: ``full`` (default, the real run) or ``smoke`` (same code, tiny budgets).
+- ``EMOLIB_PROFILE``: ``full`` (default, the real run), ``smoke`` (same code, tiny budgets) or
+  ``extended`` (``full`` plus the long studies; :mod:`emolib.settings` holds every budget).
 - ``EMOLIB_CORPUS``: ``emodb`` (default) or ``synthetic`` (docs/data.md; never reported as EmoDB).
 - ``EMOLIB_DEVICE``: where torch pretraining runs when a command or notebook does not say:
   ``auto`` (default: the GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``
@@ -21,7 +22,7 @@ NOTEBOOKS = REPO / "notebooks"
 FIGURES = REPO / "figures"
 RESULTS = REPO / "results"
 
-PROFILES = ("smoke", "full")
+PROFILES = ("smoke", "full", "extended")
 CORPORA = ("emodb", "synthetic")
 
 
@@ -35,6 +36,12 @@ def _choice(value: str | None, env: str, default: str, allowed: tuple[str, ...])
 def profile(name: str | None = None) -> str:
     """The profile to run: ``name`` if given, else ``EMOLIB_PROFILE``, else ``full``."""
     return _choice(name, "EMOLIB_PROFILE", "full", PROFILES)
+
+
+def level(name: str | None = None) -> str:
+    """The budget level of a profile: ``smoke``, or ``full`` for ``full`` and ``extended`` (which
+    adds studies, not budgets; :mod:`emolib.settings`)."""
+    return "smoke" if profile(name) == "smoke" else "full"
 
 
 def corpus_name(name: str | None = None) -> str:
@@ -67,10 +74,11 @@ def repo_relative(path) -> str:
 
 
 def run_dir(base: Path, corpus: str | None = None, profile_name: str | None = None) -> Path:
-    """``base`` itself for the real run (EmoDB, full profile); ``base/<corpus>-<profile>``
-    otherwise (e.g. ``figures/smoke``, ``results/synthetic-smoke``), so tests, smoke runs and
-    demos on synthetic data never overwrite the committed EmoDB results."""
-    parts = [p for p, real in ((corpus_name(corpus), "emodb"), (profile(profile_name), "full"))
+    """``base`` itself for the real run (EmoDB, ``full`` or ``extended`` profile, which write the
+    same rows); ``base/<corpus>-<profile>`` otherwise (e.g. ``figures/smoke``,
+    ``results/synthetic-smoke``), so tests, smoke runs and demos on synthetic data never overwrite
+    the committed EmoDB results."""
+    parts = [p for p, real in ((corpus_name(corpus), "emodb"), (level(profile_name), "full"))
              if p != real]
     return base / "-".join(parts) if parts else base
 

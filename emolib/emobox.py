@@ -100,7 +100,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
                                                     progress=progress)
                     rows.append(row)
     if "cnn" in systems:
-        budget = segments.BUDGETS[profile]
+        budget = segments.budget(profile)
         frames = segments.descriptors(meta, progress=progress)
         for norm in (False, True):
             with evaluation.Timer() as t:

@@ -227,6 +227,16 @@ def row_paths(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("*.json") if p.name not in NOT_ROWS) if Path(folder).is_dir() else []
 
 
+def read_rows(runs: Sequence[str], folder: Path | None = None) -> list[dict]:
+    """The committed rows ``runs`` (``<run>.json`` in ``folder``, default: this corpus and profile),
+    in that order; a missing one is a one-line error naming it."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
+    missing = [r for r in runs if not (folder / f"{r}.json").is_file()]
+    if missing:
+        raise EmolibError(f"no row {', '.join(missing)} in {config.repo_relative(folder)}")
+    return [json.loads((folder / f"{r}.json").read_text()) for r in runs]
+
+
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
     """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
     numbers.  Rows written before macro-F1 was stored get it from their predictions."""

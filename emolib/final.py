@@ -285,7 +285,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
     info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
             "systems": systems, "speaker_norm": speaker_norm, "profile": profile, "corpus": corpus,
             "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
-            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and profile == "full" else None,
+            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and config.level(profile) == "full" else None,
             "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds,
             "encoder": ({"folder": config.repo_relative(encoder),
                          "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),

@@ -144,7 +144,7 @@ def classifier(system: str, profile: str | None = None) -> Classifier:
 
         return probe_proba(budget(profile)["logreg_C"])
     if system == "cnn":
-        return cnn_proba(segments.BUDGETS[config.profile(profile)])
+        return cnn_proba(segments.budget(profile))
     raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import config
+from . import config, settings
 from . import pretext
 from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
@@ -113,18 +113,9 @@ class PretrainConfig:
         return d
 
 
-#: Budgets per profile (flags override them).  ``full`` fits a 2-core CPU in minutes per fold.
-PROFILES = {
-    "smoke": dict(depth=2, epochs=2, batch_size=32, moco_mlp_dim=256, moco_dim=64, variants=1,
-                  warmup_epochs=1, save_every=1, knn_every=1, keep_epochs=(1,)),
-    "full": dict(depth=6, epochs=40, batch_size=64, moco_mlp_dim=1024, variants=4, lr=2e-3,
-                 warmup_epochs=5, save_every=5, knn_every=5, keep_epochs=(5, 10, 20)),
-}
-
-
 def profile_config(profile: str | None = None, **overrides) -> PretrainConfig:
-    """The profile's budget with ``overrides`` (None values ignored)."""
-    values = {**PROFILES[config.profile(profile)], **{k: v for k, v in overrides.items() if v is not None}}
+    """The profile's budget (:data:`emolib.settings.PRETRAIN`) with ``overrides`` (None values ignored)."""
+    values = {**settings.budget(settings.PRETRAIN, profile), **{k: v for k, v in overrides.items() if v is not None}}
     values["keep_epochs"] = tuple(values.get("keep_epochs", ()))
     return PretrainConfig(**values)
 

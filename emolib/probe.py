@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config
+from . import config, settings
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .corpus import CLASSES
 from .errors import EmolibError
@@ -165,9 +165,6 @@ def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, po
 
 # --- linear probes on frozen features --------------------------------------------------------
 
-LOGREG_C = (0.01, 0.1, 1.0)
-
-
 def logreg_model(seed: int = 0):
     """The probe's model: standardised features, multinomial logistic regression with balanced
     class weights (its ``C`` is the parameter ``logisticregression__C``)."""
@@ -179,7 +176,7 @@ def logreg_model(seed: int = 0):
                                                               random_state=seed))
 
 
-def logreg_probe(C: float | Sequence[float] = LOGREG_C, seed: int = 0):
+def logreg_probe(C: float | Sequence[float] = settings.LOGREG_C, seed: int = 0):
     """``fit_predict(X_train, y_train, X_test, groups)``: :func:`logreg_model`.  With several ``C``
     the one with the best UAR in leave-speakers-out cross-validation *within the training speakers*
     (4 groups) is used (:func:`emolib.evaluation.fit_by_speakers`): the held-out speakers never
@@ -193,17 +190,9 @@ def logreg_probe(C: float | Sequence[float] = LOGREG_C, seed: int = 0):
     return fit_predict
 
 
-#: Per-profile budgets of notebook 04 (fine-tuning: FINETUNE_PROFILES).  The batch-size study
-#: runs on fold 0 with a shorter budget than the main pretraining, to keep the full pipeline
-#: near an hour on 2 CPU cores.
-BUDGETS = {
-    "smoke": dict(logreg_C=(1.0,), head_epochs=10, batch_sizes=(32, 64, 128, 256), batch_epochs=1),
-    "full": dict(logreg_C=LOGREG_C, head_epochs=100, batch_sizes=(32, 64, 128, 256), batch_epochs=10),
-}
-
-
 def budget(profile: str | None = None) -> dict:
-    return dict(BUDGETS[config.profile(profile)])
+    """Notebook 04's probe and batch-size-study budget (:data:`emolib.settings.PROBE`)."""
+    return settings.budget(settings.PROBE, profile)
 
 
 def class_weights(y: torch.Tensor) -> torch.Tensor:
@@ -427,11 +416,9 @@ class FinetuneConfig:
         return asdict(self)
 
 
-FINETUNE_PROFILES = {"smoke": dict(epochs=1, crops_per_epoch=1), "full": dict(epochs=20)}
-
-
 def finetune_config(profile: str | None = None, **overrides) -> FinetuneConfig:
-    return FinetuneConfig(**{**FINETUNE_PROFILES[config.profile(profile)], **overrides})
+    """The profile's fine-tuning budget (:data:`emolib.settings.FINETUNE`) with ``overrides``."""
+    return FinetuneConfig(**{**settings.budget(settings.FINETUNE, profile), **overrides})
 
 
 class Classifier(nn.Module):

@@ -6,7 +6,8 @@ cells per notebook, prints each notebook's wall time and the total, and writes e
 notebook back atomically.  A notebook whose cell fails, runs past the profile's per-cell timeout
 (:data:`CELL_TIMEOUT`) or whose kernel dies is left as it was on disk, and the run stops with one
 line naming the notebook and the cell.  Each finished notebook's time is recorded in
-``<results>/timings.json`` (notebook, profile, corpus, device, seconds, date); ``only`` / ``start``
+``<results>/timings.json`` (notebook, profile, corpus, device, feature cache warm or cold, seconds,
+date; :func:`timings_table` prints it for the README); ``only`` / ``start``
 run part of the pipeline (``--only 04``, ``--from 03``).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config
+from . import config, settings
 from .config import NOTEBOOKS, REPO, figures_dir
 from .errors import EmolibError
 from .evaluation import print_results
@@ -31,9 +32,8 @@ def numbered_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-#: The per-cell timeout of each profile, in seconds: a smoke cell takes seconds to a minute; the
-#: longest full cell (notebook 05's segment study) takes about 80 min on a 2-core CPU.
-CELL_TIMEOUT = {"smoke": 900, "full": 4 * 3600}
+#: The per-cell timeout of each profile, in seconds (:data:`emolib.settings.CELL_TIMEOUT`).
+CELL_TIMEOUT = settings.CELL_TIMEOUT
 
 
 def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
@@ -98,7 +98,8 @@ def device(requested: str | None = None) -> str:
 
 
 def record_timing(folder: Path, entry: dict) -> None:
-    """Add ``entry`` to ``<folder>/timings.json``, replacing the notebook's earlier entry."""
+    """Add ``entry`` to ``<folder>/timings.json``, replacing the notebook's earlier entry of the
+    same profile."""
     path = folder / "timings.json"
     try:
         entries = json.loads(path.read_text()) if path.is_file() else []
@@ -106,9 +107,34 @@ def record_timing(folder: Path, entry: dict) -> None:
         entries = []
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "notebook" in e for e in entries):
         entries = []  # a damaged file is rewritten, never trusted
-    entries = [e for e in entries if e.get("notebook") != entry["notebook"]] + [entry]
-    entries.sort(key=lambda e: e["notebook"])
+    same = lambda e: (e.get("notebook"), e.get("profile")) == (entry["notebook"], entry.get("profile"))
+    entries = [e for e in entries if not same(e)] + [entry]
+    entries.sort(key=lambda e: (e["notebook"], str(e.get("profile"))))
     atomic_write(path, (json.dumps(entries, indent=1) + "\n").encode())
+
+
+def timings_table(folder: Path | None = None) -> str:
+    """The run-time table of ``<folder>/timings.json`` (default: the real run's) as Markdown: one line
+    per numbered notebook and profile that ran (minutes, device, feature cache, date), a total per
+    profile and device, and the notebooks never timed.  The README's table is this output."""
+    folder = config.RESULTS if folder is None else Path(folder)
+    path = folder / "timings.json"
+    entries = json.loads(path.read_text()) if path.is_file() else []
+    lines = ["| notebook | profile | device | feature cache | minutes | date |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        lines.append(f"| {e['notebook']} | {e.get('profile', '?')} | {e.get('device', '?')} | "
+                     f"{e.get('cache', 'not recorded')} | {e['seconds'] / 60:.1f} | {e.get('date', '?')[:10]} |")
+    totals: dict[tuple[str, str], float] = {}
+    for e in entries:
+        key = (e.get("profile", "?"), e.get("device", "?"))
+        totals[key] = totals.get(key, 0.0) + e["seconds"]
+    for (prof, dev), seconds in totals.items():
+        lines.append(f"| **all timed notebooks** | {prof} | {dev} | | **{seconds / 60:.1f}** | |")
+    timed = {e["notebook"] for e in entries}
+    never = [p.stem for p in numbered_notebooks() if p.stem not in timed]
+    if never:
+        lines += ["", f"Not timed yet: {', '.join(never)}."]
+    return "\n".join(lines)
 
 
 def reproduce(profile: str | None = None, corpus: str | None = None,
@@ -116,7 +142,7 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
               device_request: str | None = None) -> int:
     """Run the numbered notebooks in order; returns a process exit status.
 
-    Only the real run (EmoDB, ``full`` profile) executes the notebooks in place.  Any other
+    Only the real run (EmoDB, ``full`` or ``extended`` profile) executes the notebooks in place.  Any other
     run writes the executed copies to ``build/<corpus>-<profile>/`` (figures and results to
     their own subfolders too), so a smoke run or a demo never overwrites committed files.
     """
@@ -129,11 +155,13 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     if not notebooks:
         print(f"no numbered notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
-    in_place = env["EMOLIB_CORPUS"] == "emodb" and env["EMOLIB_PROFILE"] == "full"
+    in_place = env["EMOLIB_CORPUS"] == "emodb" and config.level(env["EMOLIB_PROFILE"]) == "full"
     out_dir = None if in_place else REPO / "build" / f"{env['EMOLIB_CORPUS']}-{env['EMOLIB_PROFILE']}"
     timings = config.run_dir(config.RESULTS, env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']} device={where}: "
           f"{len(notebooks)} notebook(s): {', '.join(p.stem for p in notebooks)}")
+    # cold: no feature cache yet, so the run computes every front-end (the README's tables say which)
+    cache = "warm" if any((config.cache_dir() / "features").glob("*")) else "cold"
     total = time.perf_counter()
     for path in notebooks:
         t0 = time.perf_counter()
@@ -146,7 +174,7 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
         seconds = time.perf_counter() - t0
         print(f"{path.stem}: {seconds / 60:.1f} min")
         record_timing(timings, {"notebook": path.stem, "profile": env["EMOLIB_PROFILE"], "corpus": env["EMOLIB_CORPUS"],
-                                "device": where, "seconds": round(seconds, 1),
+                                "device": where, "cache": cache, "seconds": round(seconds, 1),
                                 "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
     figures = figures_dir(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     print(f"done in {(time.perf_counter() - total) / 60:.1f} min: executed notebooks in {out_dir or NOTEBOOKS}; "

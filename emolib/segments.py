@@ -17,12 +17,12 @@ and makes the whole study affordable on a laptop CPU.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import cnn
+from . import cnn, settings
 from .corpus import CLASSES
 from .features import extract, frontend_key, speaker_standardize
 from .splits import folds, leaky_random_split
@@ -30,23 +30,15 @@ from .splits import folds, leaky_random_split
 #: Segment lengths of the report's Table 3, in ms; None is the whole utterance.
 SEGMENT_LENGTHS = (128, 256, 512, 1024, None)
 
-#: Training budget of the Conv1D per profile (each epoch draws ``epoch_samples`` segments):
-#: one budget for every segment length and protocol, so the segment study compares like with
-#: like, and small enough for its 55 trainings on a 2-core CPU.
-BUDGETS = {
-    "smoke": cnn.TrainConfig(epochs=3, epoch_samples=192, batch_size=32),
-    "full": cnn.TrainConfig(epochs=20, epoch_samples=384),
-}
 
-#: The report's kind of training, for reproducing its Table 3 on its leaky split: every epoch a
-#: full pass over the training segments in batches of 32 (Keras's ``fit`` with its default
-#: batch size).  At 128 ms that is 9,100 segments an epoch (18,000 with segments overlapping by
-#: half), so only the nine leaky trainings get it (73-78 min for all nine on a 2-core CPU), not the
-#: 50 SI-5 ones.  Smoke keeps a token.
-REPORT_BUDGETS = {
-    "smoke": cnn.TrainConfig(epochs=1, epoch_samples=192, batch_size=32),
-    "full": cnn.TrainConfig(epochs=30, epoch_samples=None, batch_size=32),
-}
+def budget(profile: str | None = None) -> cnn.TrainConfig:
+    """The Conv1D budget of the segment study (:data:`emolib.settings.CONV1D`)."""
+    return cnn.TrainConfig(**settings.budget(settings.CONV1D, profile))
+
+
+def report_budget(profile: str | None = None) -> cnn.TrainConfig:
+    """The report's kind of training, full passes (:data:`emolib.settings.CONV1D_REPORT`)."""
+    return cnn.TrainConfig(**settings.budget(settings.CONV1D_REPORT, profile))
 
 
 def segment_label(seg_ms: int | None) -> str:
@@ -184,3 +176,62 @@ def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
                          "speaker": meta.speaker.to_numpy()[owner[test]], "fold": 0,
                          "y_true": [CLASSES[c] for c in y[test]],
                          "y_pred": [CLASSES[c] for c in pred], "segment": test})
+
+
+def _cuts() -> list[tuple[int | None, int | None]]:
+    """(segment length, hop) of the report-budget study: every length cut end to end, then
+    128-1024 ms cut every half length (whole utterances have no overlapping version)."""
+    return ([(seg, None) for seg in SEGMENT_LENGTHS]
+            + [(seg, seg // 2) for seg in SEGMENT_LENGTHS if seg is not None])
+
+
+def report_study_run(seg_ms: int | None, hop_ms: int | None) -> str:
+    """The row name of one training of :func:`report_study`."""
+    return f"cnn_leaky_{segment_label(seg_ms)}_" + ("report_budget" if hop_ms is None else "overlap50")
+
+
+def report_study(frames: list[np.ndarray] | None, meta: pd.DataFrame, profile: str | None = None,
+                 log=print) -> pd.DataFrame:
+    """The report's Table 3 retrained with its kind of training (:func:`report_budget`) on its
+    leaky split: every segment length cut end to end, and 128-1024 ms cut every half length
+    (rows ``cnn_leaky_<len>_report_budget`` / ``cnn_leaky_<len>_overlap50``).
+
+    A long study (:data:`emolib.settings.LONG_STUDIES`): the ``smoke`` and ``extended`` profiles
+    train and write the rows (one line per training); ``full`` reads the committed rows, and a
+    missing one is a one-line error naming the command that makes it.  Returns one line per
+    training: segment, protocol (the Table-3 column it fills), uar, wa, segment_wa."""
+    import json
+
+    from . import config
+    from .errors import EmolibError
+    from .evaluation import LEAKY, Timer, write_result
+
+    corpus = meta.attrs.get("corpus", "emodb")
+    folder = config.run_dir(config.RESULTS, corpus, profile)
+    budget = report_budget(profile)
+    full_passes = f"random split (leaky), {budget.describe()}"
+    rerun = settings.runs("report_budget", profile)
+    lines = []
+    for seg, hop in _cuts():
+        run, label = report_study_run(seg, hop), segment_label(seg)
+        what = ("whole utterances" if seg is None else f"{seg} ms segments") + ("" if hop is None else f" every {hop} ms")
+        if rerun:
+            with Timer() as t:
+                pred = leaky(frames, meta, seg, budget, hop_ms=hop, progress=False)
+            row = write_result(run, pred, method=f"Conv1D on {what}, {budget.describe()}", protocol=LEAKY,
+                               profile=config.level(profile), corpus=corpus, speaker_norm=False, wall_s=t.seconds,
+                               segment=label, config={"budget": asdict(budget), "split_seed": 0},
+                               **({} if hop is None else {"hop_ms": hop}))
+            log(f"{run}: {what}, {row['n']} test segments, segment accuracy {row['wa']:.3f} ({t.seconds:.0f} s)")
+        else:
+            path = folder / f"{run}.json"
+            if not path.is_file():
+                raise EmolibError(f"{config.repo_relative(path)} is missing: the long study runs in the extended "
+                                  "profile (python -m emolib reproduce --only 05 --profile extended)")
+            row = json.loads(path.read_text())
+        lines.append({"segment": label, "protocol": full_passes + ("" if hop is None else ", segments every half length"),
+                      "uar": row["uar"], "wa": row["wa"], "segment_wa": row["wa"]})
+    if not rerun:
+        log(f"read {len(lines)} committed rows of the extended profile's report-budget study "
+            f"({config.repo_relative(folder)}/cnn_leaky_*_report_budget|overlap50.json)")
+    return pd.DataFrame(lines)

@@ -180,3 +180,43 @@ def test_a_damaged_timings_file_is_rewritten(tmp_path):
     (tmp_path / "timings.json").write_text('{"not": "a list"}')
     record_timing(tmp_path, {"notebook": "01_a", "seconds": 1.0})
     assert json.loads((tmp_path / "timings.json").read_text()) == [{"notebook": "01_a", "seconds": 1.0}]
+
+
+def test_extended_runs_in_place_and_keeps_the_full_timings_beside_its_own(tmp_path, monkeypatch):
+    import json
+
+    from emolib import config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_PROFILE'])")
+    assert reproduce(profile="full", notebooks=[path]) == 0
+    assert reproduce(profile="extended", notebooks=[path]) == 0
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0].text == "extended\n"  # in place, like full
+    entries = json.loads((tmp_path / "results" / "timings.json").read_text())
+    assert [(e["notebook"], e["profile"]) for e in entries] == [("01_a", "extended"), ("01_a", "full")]
+    assert all(e["cache"] in ("warm", "cold") for e in entries)
+
+
+def test_the_timings_table_lists_every_entry_a_total_and_the_notebooks_not_timed(tmp_path, monkeypatch):
+    import json
+
+    from emolib import reproduce as rep
+
+    monkeypatch.setattr(rep, "numbered_notebooks", lambda: [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"])
+    (tmp_path / "timings.json").write_text(json.dumps([
+        {"notebook": "01_a", "profile": "full", "device": "cpu", "cache": "cold", "seconds": 90.0,
+         "date": "2026-11-26T10:00:00Z"}]))
+    table = rep.timings_table(tmp_path)
+    assert "| 01_a | full | cpu | cold | 1.5 | 2026-11-26 |" in table
+    assert "| **all timed notebooks** | full | cpu | | **1.5** | |" in table
+    assert table.endswith("Not timed yet: 02_b.")
+
+
+def test_the_readme_run_time_table_is_the_one_reproduce_wrote():
+    from emolib.config import REPO
+    from emolib.reproduce import timings_table
+
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- timings: python -m emolib results --timings -->", "<!-- /timings -->"
+    assert start in readme and end in readme
+    assert readme.split(start)[1].split(end)[0].strip() == timings_table().strip()

@@ -110,3 +110,48 @@ def test_si5_speaker_norm_standardises_each_speakers_segments_before_training(mo
         np.testing.assert_allclose(mine.std(axis=0), 1, atol=1e-3)
     assert (pred.y_true == pred.y_pred).mean() > 0.8  # the emotion signal survives the normalisation
     assert sorted(pred.file) == sorted(meta.file)
+
+
+def test_the_report_budget_study_is_read_in_full_and_run_in_smoke(tmp_path, monkeypatch):
+    """A long study: ``full`` reads the committed rows (a missing one names the extended command) and
+    trains nothing; smoke trains every cut and writes each row with its budget."""
+    import json
+
+    import pytest
+
+    from emolib import config, segments
+    from emolib.errors import EmolibError
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    meta = pd.DataFrame({"file": ["a.wav"]})
+    meta.attrs["corpus"] = "emodb"
+    monkeypatch.setattr(segments, "leaky", lambda *a, **k: pytest.fail("full must not train"))
+    runs = [segments.report_study_run(s, h) for s, h in segments._cuts()]
+    assert len(runs) == 9 and runs[0] == "cnn_leaky_128ms_report_budget" and runs[-1] == "cnn_leaky_1024ms_overlap50"
+    with pytest.raises(EmolibError, match="reproduce --only 05 --profile extended"):
+        segments.report_study(None, meta, profile="full")
+    for i, run in enumerate(runs):
+        (tmp_path / f"{run}.json").write_text(json.dumps({"run": run, "uar": i / 10, "wa": i / 20}))
+    table = segments.report_study(None, meta, profile="full", log=lambda *_: None)
+    assert table.wa.tolist() == [i / 20 for i in range(9)] and table.protocol.nunique() == 2
+
+
+def test_smoke_runs_the_report_budget_study(tmp_path, monkeypatch):
+    import json
+
+    from emolib import config, segments
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    meta = pd.DataFrame({"file": [f"{i}.wav" for i in range(4)], "speaker": ["03"] * 4, "emotion": ["anger"] * 4})
+    meta.attrs["corpus"] = "emodb"
+    calls = []
+
+    def fake_leaky(frames, meta, seg, budget, hop_ms=None, progress=True):
+        calls.append((seg, hop_ms, budget))
+        return pd.DataFrame({"file": meta.file, "speaker": meta.speaker, "fold": 0, "y_true": "anger", "y_pred": "anger"})
+
+    monkeypatch.setattr(segments, "leaky", fake_leaky)
+    segments.report_study(None, meta, profile="smoke", log=lambda *_: None)
+    assert [(s, h) for s, h, _ in calls] == segments._cuts() and all(b == segments.report_budget("smoke") for *_, b in calls)
+    row = json.loads((tmp_path / "smoke" / "cnn_leaky_128ms_overlap50.json").read_text())
+    assert row["hop_ms"] == 64 and row["config"]["budget"]["epochs"] == segments.report_budget("smoke").epochs

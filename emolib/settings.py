@@ -1,0 +1,80 @@
+"""Every profile's budgets in one place (docs/profiles.md).
+
+A profile is chosen by ``EMOLIB_PROFILE`` or ``--profile`` (:func:`emolib.config.profile`):
+
+- ``smoke``: the same code paths with tiny budgets (what the tests and CI run); every study runs,
+  the long ones included, so CI exercises their code.
+- ``full``: the real run, the committed rows, about an hour of the pipeline on a 2-core CPU.
+  The studies in :data:`LONG_STUDIES` are *not* re-run: the notebooks read their committed rows.
+- ``extended``: ``full``'s budgets plus the long studies, which write the same rows (same run
+  names) as before.
+
+Tables are keyed by budget *level* (:func:`emolib.config.level`): ``smoke``, or ``full`` for both
+``full`` and ``extended``.  The modules read their budgets through small accessors
+(``pretrain.profile_config``, ``probe.budget``, ``probe.finetune_config``, ``segments.budget``,
+``segments.report_budget``); a flag on the command line overrides a single value.
+"""
+from __future__ import annotations
+
+from . import config
+
+#: MoCo v3 pretraining (:class:`emolib.pretrain.PretrainConfig` fields); ``full`` fits a 2-core CPU
+#: in minutes per fold.
+PRETRAIN = {
+    "smoke": dict(depth=2, epochs=2, batch_size=32, moco_mlp_dim=256, moco_dim=64, variants=1,
+                  warmup_epochs=1, save_every=1, knn_every=1, keep_epochs=(1,)),
+    "full": dict(depth=6, epochs=40, batch_size=64, moco_mlp_dim=1024, variants=4, lr=2e-3,
+                 warmup_epochs=5, save_every=5, knn_every=5, keep_epochs=(5, 10, 20)),
+}
+
+#: The grid of the logistic-regression probe's C, chosen by inner leave-speakers-out CV.
+LOGREG_C = (0.01, 0.1, 1.0)
+
+#: Notebook 04's probes and its batch-size study (fold 0, a shorter pretraining than the main one).
+PROBE = {
+    "smoke": dict(logreg_C=(1.0,), head_epochs=10, batch_sizes=(32, 64, 128, 256), batch_epochs=1),
+    "full": dict(logreg_C=LOGREG_C, head_epochs=100, batch_sizes=(32, 64, 128, 256), batch_epochs=10),
+}
+
+#: Fine-tuning the ViT end to end (:class:`emolib.probe.FinetuneConfig` fields).
+FINETUNE = {"smoke": dict(epochs=1, crops_per_epoch=1), "full": dict(epochs=20)}
+
+#: The Conv1D of the segment study (:class:`emolib.cnn.TrainConfig` fields; each epoch draws
+#: ``epoch_samples`` segments): one budget for every segment length and protocol, so the study
+#: compares like with like, and small enough for its 55 trainings on a 2-core CPU.
+CONV1D = {
+    "smoke": dict(epochs=3, epoch_samples=192, batch_size=32),
+    "full": dict(epochs=20, epoch_samples=384),
+}
+
+#: The report's kind of Conv1D training, for its Table 3 on its leaky split: every epoch a full pass
+#: over the training segments in batches of 32 (Keras's ``fit`` default).  At 128 ms that is 9,100
+#: segments an epoch (18,000 with segments overlapping by half), so only the nine leaky trainings
+#: get it, in the ``extended`` profile (:data:`LONG_STUDIES`).  Smoke keeps a token.
+CONV1D_REPORT = {
+    "smoke": dict(epochs=1, epoch_samples=192, batch_size=32),
+    "full": dict(epochs=30, epoch_samples=None, batch_size=32),
+}
+
+#: Studies that only ``smoke`` (tiny) and ``extended`` (real budget) run; ``full`` reads their
+#: committed rows.  Name -> what it is.
+LONG_STUDIES = {
+    "report_budget": "notebook 05: the report's Table 3 retrained with its kind of training "
+                     "(rows cnn_leaky_<len>_report_budget and cnn_leaky_<len>_overlap50)",
+}
+
+#: Per-cell timeout of the notebooks, in seconds, per profile: a smoke cell takes seconds to a
+#: minute; the longest extended cell (the report-budget retrainings) about 80 min on a 2-core CPU.
+CELL_TIMEOUT = {"smoke": 900, "full": 2 * 3600, "extended": 4 * 3600}
+
+
+def budget(table: dict, profile: str | None = None) -> dict:
+    """A copy of ``table``'s entry for the profile's budget level."""
+    return dict(table[config.level(profile)])
+
+
+def runs(study: str, profile: str | None = None) -> bool:
+    """Whether the profile re-runs the long study ``study`` (else its committed rows are read)."""
+    if study not in LONG_STUDIES:
+        raise KeyError(f"no long study {study!r}; known: {', '.join(LONG_STUDIES)}")
+    return config.profile(profile) in ("smoke", "extended")

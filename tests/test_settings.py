@@ -1,0 +1,34 @@
+"""One home for every profile's budgets (emolib.settings): extended = full's budgets + the long studies."""
+import pytest
+
+from emolib import config, pretrain, probe, segments, settings
+from emolib.errors import EmolibError
+
+
+def test_levels_and_long_studies():
+    assert [config.level(p) for p in config.PROFILES] == ["smoke", "full", "full"]
+    assert [settings.runs("report_budget", p) for p in config.PROFILES] == [True, False, True]
+    with pytest.raises(KeyError, match="no long study 'nope'"):
+        settings.runs("nope", "full")
+    with pytest.raises(EmolibError, match="EMOLIB_PROFILE/argument value 'huge'"):
+        config.level("huge")
+
+
+def test_every_budget_comes_from_settings_and_extended_takes_full_budgets():
+    for table in (settings.PRETRAIN, settings.PROBE, settings.FINETUNE, settings.CONV1D, settings.CONV1D_REPORT):
+        assert set(table) == {"smoke", "full"}
+    assert set(settings.CELL_TIMEOUT) == set(config.PROFILES)
+    for p in ("smoke", "full"):
+        assert pretrain.profile_config(p).epochs == settings.PRETRAIN[p]["epochs"]
+        assert probe.budget(p) == settings.PROBE[p]
+        assert probe.finetune_config(p).epochs == settings.FINETUNE[p]["epochs"]
+        assert segments.budget(p).epochs == settings.CONV1D[p]["epochs"]
+        assert segments.report_budget(p).epoch_samples == settings.CONV1D_REPORT[p]["epoch_samples"]
+    assert pretrain.profile_config("extended") == pretrain.profile_config("full")
+    assert segments.budget("extended") == segments.budget("full")
+    assert probe.budget("extended") == probe.budget("full")
+
+
+def test_extended_writes_where_full_does(tmp_path):
+    assert config.run_dir(tmp_path, "emodb", "extended") == config.run_dir(tmp_path, "emodb", "full") == tmp_path
+    assert config.run_dir(tmp_path, "emodb", "smoke") == tmp_path / "smoke"
