@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import config, settings
+from . import config, settings, steps
 from . import pretext
 from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
+from .devices import name as device_name, resolve as _device
 from .errors import EmolibError
 from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
@@ -281,32 +282,6 @@ class _WithAdversary(torch.nn.Module):
 
 # --- the run -------------------------------------------------------------------------------
 
-def device_name(dev: torch.device) -> str:
-    """``cpu``, or the GPU's name (recorded with each exported backbone and results row)."""
-    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
-
-
-def _device(requested: str | None) -> torch.device:
-    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (the GPU when there is one); None takes
-    ``EMOLIB_DEVICE`` (:func:`emolib.config.device_request`).  A bad value is a one-line error naming it."""
-    requested = config.device_request(requested)
-    if requested != "auto":
-        try:
-            dev = torch.device(requested)
-        except RuntimeError:
-            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto") from None
-        if dev.type not in ("cpu", "cuda"):
-            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto")
-        if dev.type == "cuda" and (not torch.cuda.is_available()
-                                   or (dev.index or 0) >= torch.cuda.device_count()):
-            raise EmolibError(f"--device {requested}: no such GPU here ({torch.cuda.device_count()} visible); "
-                              "use cpu or auto")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
 def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str | os.PathLike,
                   resume: str | None = None, init_from: str | None = None, device: str | None = None,
                   progress: bool = True, on_step=None) -> list[dict]:
@@ -476,6 +451,9 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         export_backbone(model.backbone, model.backbone_cfg, folder / "backbone", data.normalization,
                         {"fold": fold, "epoch": cfg.epochs, "pretrain": cfg.to_dict(),
                          "device": device_name(dev)})
+        ran = f"epochs {start + 1}-{cfg.epochs}" if start < cfg.epochs else f"all {cfg.epochs} epochs on disk already"
+        steps.step(f"MoCo v3 pretraining, {'all speakers' if fold == ALL_SPEAKERS else f'fold {fold}'} "
+                   f"({ran}, {device_name(dev)}), loss {history[-1]['loss']:.3f}", time.perf_counter() - t0)
     return history
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config, settings
+from . import config, settings, steps
 from .config import NOTEBOOKS, REPO, figures_dir
 from .errors import EmolibError
 from .evaluation import print_results
@@ -48,13 +48,13 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
 
     nb = nbformat.read(path, as_version=4)
     n_code = sum(c.cell_type == "code" for c in nb.cells)
-    with tqdm(total=n_code, desc=path.stem, unit="cell") as bar:
+    with tqdm(total=n_code, desc=path.stem, unit="cell") as bar, _StepEcho(bar) as echo:
         # no widget state: it would store the players' audio (EmoDB) inside the notebook
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
                                 on_cell_executed=lambda cell, **_: bar.update(cell.cell_type == "code"))
         try:
-            client.execute(env={**os.environ, **env})
+            client.execute(env={**os.environ, **env, steps.ENV: str(echo.path)})
         except CellExecutionError as e:
             raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
         except CellTimeoutError:
@@ -64,6 +64,44 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
             raise RuntimeError(f"{path.name}: the kernel died in code cell {bar.n + 1} of {n_code} (out of memory?); "
                                "the notebook on disk is unchanged") from None
     atomic_write(path if out is None else out, (nbformat.writes(nb) + "\n").encode("utf-8"))
+
+
+class _StepEcho:
+    """Prints the kernel's training lines (:mod:`emolib.steps`) under the progress bar as they come,
+    each with the notebook's elapsed time; the log lives in a temporary folder."""
+
+    def __init__(self, bar, every: float = 0.5):
+        self.bar, self.every = bar, every
+
+    def __enter__(self):
+        import tempfile
+        import threading
+
+        self._dir = tempfile.TemporaryDirectory(prefix="emolib-steps-")
+        self.path = Path(self._dir.name) / "steps.log"
+        self.path.touch()
+        self._start, self._seen, self._stop = time.perf_counter(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _echo(self) -> None:
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        end = text.rfind("\n") + 1  # whole lines only; a line being written waits for the next look
+        for line in text[self._seen:end].splitlines():
+            minutes, seconds = divmod(int(time.perf_counter() - self._start), 60)
+            self.bar.write(f"  {minutes:3d}:{seconds:02d}  {line}")
+        self._seen = max(self._seen, end)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._echo()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._echo()
+        self._dir.cleanup()
 
 
 def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | None = None) -> list[Path]:
@@ -92,9 +130,9 @@ def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | Non
 def device(requested: str | None = None) -> str:
     """Where the notebooks' pretraining runs (``requested``, else ``EMOLIB_DEVICE``, else auto): the
     GPU's name, or ``cpu``."""
-    from .pretrain import _device, device_name
+    from .devices import name
 
-    return device_name(_device(requested))
+    return name(requested)
 
 
 def record_timing(folder: Path, entry: dict) -> None:
