@@ -87,6 +87,11 @@ def _results(args) -> int:
 
         print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
         return 0
+    if args.probes:
+        from .probe import readme_table
+
+        print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
+        return 0
     if args.verify:
         folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:
@@ -278,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "speaker-dependent folds, or only the leaky random-split runs and the report's quoted numbers")
     res.add_argument("--timings", action="store_true", help="the run-time table of reproduce (results/timings.json) "
                      "as Markdown, as in the README")
+    res.add_argument("--probes", action="store_true", help="notebook 04's probe and fine-tuning rows as the "
+                     "README's Markdown table")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",

@@ -226,7 +226,7 @@ TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar
 
 
 #: Files in a results folder that are not rows: ``reproduce``'s notebook timings, a benchmark's line.
-NOT_ROWS = ("timings.json", "bench_pretrain.json")
+NOT_ROWS = ("timings.json", "bench_pretrain.json", "bench_augment.json")
 
 
 def row_paths(folder: Path) -> list[Path]:

@@ -292,6 +292,36 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
             "sha256": [sha256_file(path.with_suffix(".safetensors")) for path, _ in configs]}
 
 
+#: Notebook 04's rows in the README's table: (encoder and read-out, probe, run; ``<run>_spknorm`` beside it).
+README_ROWS = [
+    ("random-init ViT (same shape), class token", "logistic regression", "vit_random_probe_logreg"),
+    ("MoCo v3, class token", "logistic regression (default)", "moco_probe_logreg"),
+    ("MoCo v3, class token", "BatchNorm + linear (torch)", "moco_probe_torch"),
+    ("MoCo v3, mean of patch tokens", "logistic regression", "moco_probe_logreg_mean"),
+    ("MoCo v3, class tokens of the last 4 blocks", "logistic regression", "moco_probe_logreg_cls_last_blocks"),
+    ("MoCo v3 after 150 epochs on a GPU, class token", "logistic regression", "moco_e150_probe_logreg"),
+    ("MoCo v3 after 150 epochs on a GPU, class tokens of the last 4 blocks", "logistic regression",
+     "moco_e150_probe_logreg_cls_last_blocks"),
+    ("MoCo v3, fine-tuned end to end", "—", "moco_finetune"),
+    ("same ViT from random init, same budget", "—", "vit_scratch"),
+]
+
+
+def readme_table(folder: str | os.PathLike | None = None) -> str:
+    """Notebook 04's probe and fine-tuning rows (:data:`README_ROWS`) as the README's Markdown table:
+    UAR without and with speaker normalisation, in %."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS)
+
+    def uar(run: str) -> str:
+        path = folder / f"{run}.json"
+        return f"{100 * json.loads(path.read_text())['uar']:.1f} %" if path.is_file() else "—"
+
+    lines = ["| encoder and read-out | probe | UAR | with speaker norm |", "|---|---|---|---|"]
+    lines += [f"| {what} | {how} | {uar(run)} | {uar(run + '_spknorm') if (folder / f'{run}_spknorm.json').is_file() else ''} |"
+              for what, how, run in README_ROWS]
+    return "\n".join(lines)
+
+
 #: The pretext options (emolib.pretext) and their defaults, for rows and method names.
 PRETEXT_DEFAULTS = {k: v for k, v in PretrainConfig().to_dict().items() if k in PRETEXT_OPTIONS}
 
