@@ -126,6 +126,7 @@ def test_timings_are_recorded_per_notebook(tmp_path, monkeypatch):
     entries = json.loads((tmp_path / "results" / "smoke" / "timings.json").read_text())
     assert [e["notebook"] for e in entries] == ["01_a", "02_b"]  # 02's entry replaced, 01's kept
     assert all(e["profile"] == "smoke" and e["seconds"] > 0 and e["device"] for e in entries)
+    assert [c["code"] for c in entries[1]["slowest_cells"]] == ["2"]  # the code cells' own times
 
 
 @pytest.mark.parametrize("source, words", [("import time; time.sleep(30)", "ran past the 2 s cell timeout"),
@@ -205,10 +206,10 @@ def test_the_timings_table_lists_every_entry_a_total_and_the_notebooks_not_timed
     monkeypatch.setattr(rep, "numbered_notebooks", lambda: [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"])
     (tmp_path / "timings.json").write_text(json.dumps([
         {"notebook": "01_a", "profile": "full", "device": "cpu", "cache": "cold", "seconds": 90.0,
-         "date": "2026-11-26T10:00:00Z"}]))
+         "date": "2026-11-26T10:00:00Z", "slowest_cells": [{"cell": 2, "seconds": 60.0, "code": "x = a | b"}]}]))
     table = rep.timings_table(tmp_path)
-    assert "| 01_a | full | cpu | cold | 1.5 | 2026-11-26 |" in table
-    assert "| **all timed notebooks** | full | cpu | | **1.5** | |" in table
+    assert "| 01_a | full | cpu | cold | 1.5 | 2: `x = a / b` (1.0) | 2026-11-26 |" in table
+    assert "| **all timed notebooks** | full | cpu | | **1.5** | | |" in table
     assert table.endswith("Not timed yet: 02_b.")
 
 
