@@ -10,7 +10,9 @@ that depend on the machine.
   resized to 224×224, copied to 3 channels, ImageNet-normalised) against (b) ours
   (:class:`~emolib.augment.TwoViews`, recipe ``report+byol-a``: cached report variants plus
   batched spectrogram augmentations, on the CPU).  Building the variant cache is a one-off
-  cost, like the log-mels' (it is timed and printed, not part of the rate).  Target: ≥ 50×.
+  cost, like the log-mels' (it is timed and printed, not part of the rate).  Target: ≥ 50×.  With the
+  default settings on EmoDB it writes its JSON line to ``results/bench_augment.json`` (notebook 02 and
+  the README read it).
 - ``pretrain``: MoCo v3 pretraining samples per second, (a) the report's pipeline per sample (its two
   waveform views made on the fly with librosa, each a 224×224 dB mel image, and a ViT-S/16 step with
   its momentum encoder; the report's three identical channels enter as one, which changes nothing but
@@ -114,11 +116,23 @@ def bench_augment(args) -> dict:
     ours = pairs / (time.perf_counter() - t0)
     return {"benchmark": "augment", "utterances": n, "baseline_pairs_per_s": round(baseline, 2),
             "ours_pairs_per_s": round(ours, 1), "speedup": round(ours / baseline, 1),
-            "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads()}
+            "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads(),
+            "settings": {"n": args.n, "seconds": args.seconds}}
 
 
-#: ``bench pretrain``'s default settings: only a run with these writes ``results/bench_pretrain.json``.
-PRETRAIN_DEFAULTS = {"n": 64, "seconds": 3.0, "report_steps": 4}
+#: Each benchmark's default settings: only a run with these, on EmoDB, writes ``results/bench_<name>.json``
+#: (the files the README and notebook 02 quote); other settings or corpora only print.
+DEFAULTS = {"augment": {"n": 64, "seconds": 3.0}, "pretrain": {"n": 64, "seconds": 3.0, "report_steps": 4}}
+PRETRAIN_DEFAULTS = DEFAULTS["pretrain"]
+
+
+def _keep(name: str, result: dict, corpus: str | None) -> None:
+    """Write ``result`` to ``results/bench_<name>.json`` when it ran with the defaults on EmoDB."""
+    from . import config
+    from .files import atomic_write
+
+    if result.get("settings") == DEFAULTS.get(name) and config.corpus_name(corpus) == "emodb":
+        atomic_write(config.RESULTS / f"bench_{name}.json", (json.dumps(result) + "\n").encode())
 
 
 def _moco_steps(model, optimizer, batches) -> int:
@@ -188,10 +202,6 @@ def bench_pretrain(args) -> dict:
               "speedup": round(ours / baseline, 1), "peak_rss_gb_bs256": round(peak_gb, 2),
               "cache_build_s": round(build_s, 2), "threads": torch.get_num_threads(),
               "settings": {"n": args.n, "seconds": args.seconds, "report_steps": args.report_steps}}
-    if result["settings"] == PRETRAIN_DEFAULTS and config.corpus_name(args.corpus) == "emodb":
-        from .files import atomic_write
-
-        atomic_write(config.RESULTS / "bench_pretrain.json", (json.dumps(result) + "\n").encode())
     return result
 
 
@@ -220,6 +230,7 @@ def bench_predict(args) -> dict:
 def run(name: str, args) -> int:
     result = {"features": bench_features, "augment": bench_augment, "predict": bench_predict,
               "pretrain": bench_pretrain}[name](args)
+    _keep(name, result, args.corpus)
     if name == "pretrain":
         print(f"pretraining: the report's pipeline {result['baseline_samples_per_s']} samples/s, ours "
               f"{result['ours_samples_per_s']} samples/s -> {result['speedup']}x faster; peak memory at batch 256 "

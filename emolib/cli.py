@@ -87,6 +87,11 @@ def _results(args) -> int:
 
         print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
         return 0
+    if args.probes:
+        from .probe import readme_table
+
+        print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
+        return 0
     if args.verify:
         folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:
@@ -183,10 +188,6 @@ def _train_final(args) -> int:
     from .corpus import load_corpus
 
     name, line = final.resolve(args.model, args.speaker_norm, args.corpus)  # before the corpus is read
-    if args.device:
-        from .pretrain import _device
-
-        _device(args.device)
     if line:
         print(line)
     meta = load_corpus(args.corpus, args.root)
@@ -222,6 +223,9 @@ def _bench(args) -> int:
     from . import bench
 
     return bench.run(args.name, args)
+
+
+DEVICE_HELP = "cpu, cuda, cuda:1 … for every torch training it runs (default: EMOLIB_DEVICE, else the GPU when there is one)"
 
 
 def _common(parser: argparse.ArgumentParser, device: str | None = None, quiet: bool = False) -> None:
@@ -279,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "speaker-dependent folds, or only the leaky random-split runs and the report's quoted numbers")
     res.add_argument("--timings", action="store_true", help="the run-time table of reproduce (results/timings.json) "
                      "as Markdown, as in the README")
+    res.add_argument("--probes", action="store_true", help="notebook 04's probe and fine-tuning rows as the "
+                     "README's Markdown table")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
@@ -294,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],
                      help="whose folds to pretrain on: si5 (default, speaker-independent), loso, or emobox "
                      "(EmoBox's speaker-dependent folds; encoders go to <out>/emobox by default)")
-    _common(pre, device="cpu, cuda, cuda:1 … (default: the GPU when there is one)")
+    _common(pre, device=DEVICE_HELP)
     pre.add_argument("--out", help="output folder (default: checkpoints/, per corpus and profile)")
     pre.add_argument("--resume", nargs="?", const="auto", metavar="PATH",
                      help="resume from PATH, or alone: from each fold's checkpoint.pt where there is one")
@@ -346,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
-    _common(prb)
+    _common(prb, device=DEVICE_HELP)
     prb.epilog = "Example: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4"
     prb.set_defaults(func=_probe)
 
@@ -359,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "--depth 12 --epochs 150 --lr 1e-3 --warmup-epochs 10 --knn-every 25 --tag vits12_e150")
     abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: all of emolib.ablation.VARIANTS")
     abl.add_argument("--out", help="encoders folder (default: checkpoints/ablation, per corpus and profile)")
-    _common(abl, device="cpu, cuda, cuda:1 … (default: the GPU when there is one)", quiet=True)
+    _common(abl, device=DEVICE_HELP, quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
                      "(no training)")
     abl.add_argument("--seeds", action="store_true", help="with --table: mean ± sd over every seed with rows "
@@ -384,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("--table", action="store_true", help="print SI-5 beside EmoBox from the rows in results/ "
                      "as a Markdown table (no training)")
     box.add_argument("--out", help="MoCo encoders folder (default: checkpoints/emobox, per corpus and profile)")
-    _common(box, device="cpu, cuda, cuda:1 … for MoCo pretraining (default: the GPU when there is one)", quiet=True)
+    _common(box, device=DEVICE_HELP, quiet=True)
     box.set_defaults(func=_emobox)
 
     fus = sub.add_parser("fusion", help="the best system: stacked fusion of the openSMILE, MoCo v3 and Conv1D "
@@ -401,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     fus.add_argument("--table", action="store_true", help="print the fusion rows already in results/ as a Markdown "
                      "table (no training)")
     fus.add_argument("--encoders", help="the MoCo fold encoders (default: checkpoints/, or checkpoints/emobox)")
-    _common(fus, quiet=True)
+    _common(fus, device=DEVICE_HELP, quiet=True)
     fus.set_defaults(func=_fusion)
 
     model_help = ("a results system: best (default: the highest SI-5 UAR of the single systems and the fusion of "
@@ -415,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     fin.add_argument("--model", default="best", help=model_help)
     fin.add_argument("--speaker-norm", action="store_true", help="the speaker-normalised variant (_spknorm)")
     fin.add_argument("--encoders", help="a fusion with moco: the SI-5 fold encoders (default: checkpoints/)")
-    _common(fin, device="moco: where to pretrain its encoder (default: CUDA when present)", quiet=True)
+    _common(fin, device=DEVICE_HELP, quiet=True)
     fin.set_defaults(func=_train_final)
 
     prd = sub.add_parser("predict", help="the emotion of any recording, from a system trained by train-final",
@@ -460,6 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "device", None):  # checked before any work; then every torch training of this process uses it
+            from .devices import resolve
+
+            resolve(args.device)
+            os.environ["EMOLIB_DEVICE"] = args.device
         return args.func(args)
     except EmolibError as e:
         print(f"error: {e}", file=sys.stderr)

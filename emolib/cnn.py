@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import devices
 from .corpus import CLASSES
 
 N_FEATURES = 173  # the report's descriptors per segment
@@ -172,7 +173,7 @@ def _labels(y, n_rows: int, n_classes: int, name: str, x_name: str) -> np.ndarra
 
 
 def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
-          progress: bool = True) -> tuple[ReportCNN, pd.DataFrame]:
+          progress: bool = True, device: str | None = None) -> tuple[ReportCNN, pd.DataFrame]:
     """Train a :class:`ReportCNN` on ``X_train`` (n x features) with class indices
     ``y_train`` (into ``corpus.CLASSES``).
 
@@ -185,6 +186,10 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
     in eval mode, for plotting learning curves; they never influence training.  The same
     ``cfg.seed`` on the same machine gives the same weights and history.  The caller's
     global torch random state is left as it was.
+
+    ``device``: where it trains (default ``EMOLIB_DEVICE``, else the GPU when there is one:
+    :func:`emolib.devices.resolve`); the batches are drawn on the CPU either way, and the model
+    comes back on the CPU.
 
     Returns the model in eval mode and a history with one row per epoch: ``epoch``,
     ``train_loss`` (mean over the epoch's batches) and ``monitor_loss`` (NaN without a
@@ -209,9 +214,11 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
         model = ReportCNN(n_features=X.shape[1], n_classes=n_classes)
         model.mean.copy_(torch.from_numpy(X.mean(axis=0, dtype=np.float64)))
         model.std.copy_(torch.from_numpy(np.maximum(X.std(axis=0, dtype=np.float64), STD_FLOOR)))
+        dev = devices.resolve(device)
+        model.to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-7)
         rng = np.random.default_rng(cfg.seed)
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
         rows = []
         bar = tqdm(range(1, cfg.epochs + 1), desc="ReportCNN", unit="epoch",
                    disable=not progress)
@@ -221,7 +228,7 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
                 idx = idx[:cfg.epoch_samples]
             if len(idx) % cfg.batch_size == 1:
                 idx = idx[:-1]
-            idx = torch.from_numpy(idx)
+            idx = torch.from_numpy(idx).to(dev)
             model.train()
             losses = []
             for start in range(0, len(idx), cfg.batch_size):
@@ -238,7 +245,7 @@ def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
             rows.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()
                              if k != "epoch" and not math.isnan(v)})
-    model.eval()
+    model.eval().to("cpu")  # returned on the CPU, wherever it trained
     return model, pd.DataFrame(rows, columns=["epoch", "train_loss", "monitor_loss"])
 
 
@@ -247,8 +254,9 @@ def predict_logits(model: ReportCNN, X, batch_size: int = 1024) -> np.ndarray:
     gradients (the model is left in eval mode)."""
     X = _features(X, model.n_features, "X")
     model.eval()
+    dev = model.mean.device
     with torch.no_grad():
-        out = [model(torch.from_numpy(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+        out = [model(torch.from_numpy(X[i:i + batch_size]).to(dev)).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, model.n_classes), np.float32)
 
 

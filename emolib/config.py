@@ -51,7 +51,7 @@ def corpus_name(name: str | None = None) -> str:
 
 def device_request(name: str | None = None) -> str:
     """The device asked for: ``name`` if given, else ``EMOLIB_DEVICE``, else ``auto`` (checked where it
-    is used, :func:`emolib.pretrain._device`)."""
+    is used, :func:`emolib.devices.resolve`)."""
     return name or os.environ.get("EMOLIB_DEVICE") or "auto"
 
 

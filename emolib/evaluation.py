@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
-from . import config, splits
+from . import config, splits, steps
 from .config import REPO
 from .corpus import CLASSES
 from .errors import EmolibError
@@ -192,19 +192,26 @@ def provenance() -> dict:
 
 
 def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, profile: str,
-                 corpus: str, speaker_norm: bool, wall_s: float, device: str = "cpu",
+                 corpus: str, speaker_norm: bool, wall_s: float, device: str | None = None,
                  folder: Path | None = None, **extra) -> dict:
-    """Write ``<run>.json`` and ``<run>_predictions.csv`` (atomically) and return the row."""
+    """Write ``<run>.json`` and ``<run>_predictions.csv`` (atomically) and return the row.
+    ``device``: where its training ran; default, where this process trains torch models
+    (``EMOLIB_DEVICE``, :func:`emolib.devices.name`); rows of scikit-learn models say ``cpu``."""
     missing = set(PREDICTION_COLUMNS) - set(pred.columns)
     if missing:
         raise ValueError(f"predictions for run {run!r} lack columns {sorted(missing)}")
     folder = config.run_dir(config.RESULTS, corpus, profile) if folder is None else Path(folder)
+    if device is None:
+        from .devices import name  # torch, imported only here: the results table does not need it
+
+        device = name()
     row = {"run": run, "method": method, "protocol": protocol, "profile": profile,
            "corpus": corpus, "speaker_norm": bool(speaker_norm), **summarize(pred),
            "wall_s": round(float(wall_s), 1), "device": device, **provenance(),
            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
     atomic_write(folder / f"{run}_predictions.csv", pred.to_csv(index=False).encode())
     atomic_write(folder / f"{run}.json", (json.dumps(row, indent=1) + "\n").encode())
+    steps.step(f"row {run}: UAR {row['uar']:.3f} ({device})", row["wall_s"])
     return row
 
 
@@ -219,7 +226,7 @@ TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar
 
 
 #: Files in a results folder that are not rows: ``reproduce``'s notebook timings, a benchmark's line.
-NOT_ROWS = ("timings.json", "bench_pretrain.json")
+NOT_ROWS = ("timings.json", "bench_pretrain.json", "bench_augment.json")
 
 
 def row_paths(folder: Path) -> list[Path]:

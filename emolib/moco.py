@@ -157,7 +157,11 @@ def momentum(m: float, progress_epochs: float, epochs: int, cosine: bool = True)
 
 class LARS(torch.optim.Optimizer):
     """LARS (You et al.): SGD with momentum whose step for each weight matrix is scaled by
-    ``trust · ‖w‖ / ‖g + wd·w‖``; biases and norms (1-D parameters) take plain steps, no decay."""
+    ``trust · ‖w‖ / ‖g + wd·w‖``; biases and norms (1-D parameters) take plain steps, no decay.
+
+    Kept rather than ``timm.optim.Lars``: timm's trust ratio divides by ``‖g‖ + wd·‖w‖ + eps`` (an
+    upper bound of ``‖g + wd·w‖``) and decays every parameter of a group, so it takes other steps
+    than MoCo v3's LARS, which this follows."""
 
     def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
                  trust: float = 0.001):

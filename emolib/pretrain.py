@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import config, settings
+from . import config, settings, steps
 from . import pretext
 from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
+from .devices import name as device_name, resolve as _device
 from .errors import EmolibError
 from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
@@ -281,62 +282,48 @@ class _WithAdversary(torch.nn.Module):
 
 # --- the run -------------------------------------------------------------------------------
 
-def device_name(dev: torch.device) -> str:
-    """``cpu``, or the GPU's name (recorded with each exported backbone and results row)."""
-    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+@dataclass
+class _Run:
+    """What one fold's pretraining holds: the model (and speaker head), its optimiser, the view
+    generator, the batch plan, and what the loop carries from step to step."""
+
+    cfg: PretrainConfig
+    fold: int
+    data: FoldData
+    dev: torch.device
+    model: MoCo
+    adversary: torch.nn.Module | None
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    speaker_ids: torch.Tensor
+    groups: np.ndarray | None = None  # speaker/gender of each training utterance, or None (mixed batches)
+    iters: int = 1                    # steps an epoch
+    rank: int = 0
+    world: int = 1
+    ema: float | None = None          # running loss, for the spike check
+    saved_epoch: int | None = None    # the epoch of the checkpoint on disk
 
 
-def _device(requested: str | None) -> torch.device:
-    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (the GPU when there is one); None takes
-    ``EMOLIB_DEVICE`` (:func:`emolib.config.device_request`).  A bad value is a one-line error naming it."""
-    requested = config.device_request(requested)
-    if requested != "auto":
-        try:
-            dev = torch.device(requested)
-        except RuntimeError:
-            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto") from None
-        if dev.type not in ("cpu", "cuda"):
-            raise EmolibError(f"--device {requested}: use cpu, cuda, cuda:N or auto")
-        if dev.type == "cuda" and (not torch.cuda.is_available()
-                                   or (dev.index or 0) >= torch.cuda.device_count()):
-            raise EmolibError(f"--device {requested}: no such GPU here ({torch.cuda.device_count()} visible); "
-                              "use cpu or auto")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
-def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str | os.PathLike,
-                  resume: str | None = None, init_from: str | None = None, device: str | None = None,
-                  progress: bool = True, on_step=None) -> list[dict]:
-    """Pretrain on the training utterances of fold ``fold`` of ``cfg.protocol`` (SI-5: its 8
-    training speakers); returns the history.
-
-    ``resume``: a checkpoint path, or ``"auto"`` for ``<out>/fold<k>/checkpoint.pt`` when it
-    exists.  ``on_step(step, model)``, if given, is called before each step (tests use it).
-    """
-    from tqdm.auto import tqdm
-
-    rank = torch.distributed.get_rank() if distributed() else 0
-    world = torch.distributed.get_world_size() if distributed() else 1
-    if cfg.batch_size % world:
-        raise EmolibError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    dev = _device(device)
-    folder = fold_dir(out, fold)
-    ckpt_path = folder / "checkpoint.pt"
+def _checked_resume(resume: str | None, ckpt_path: Path, cfg: PretrainConfig, fold: int) -> dict | None:
+    """The checkpoint to resume from (``"auto"``: ``ckpt_path`` when it exists), checked against
+    ``cfg`` and ``fold`` before any work: a mismatched one is refused at once."""
     if resume == "auto":
         resume = str(ckpt_path) if ckpt_path.is_file() else None
-    state = None
-    if resume:  # checked before any work: a mismatched checkpoint is refused at once
-        state = load_checkpoint(resume)
-        diff = _config_mismatch(state["config"], cfg)
-        if diff or state["fold"] != fold:
-            raise EmolibError(f"{resume} was written by another run (fold {state['fold']}); differences: "
-                              + "; ".join(diff or ["fold"]) + ". Resume with the same settings, or start afresh")
-    data = fold_data(meta, fold, cfg, progress=progress and rank == 0)
-    n_train = len(data.train_mels)
+    if not resume:
+        return None
+    state = load_checkpoint(resume)
+    diff = _config_mismatch(state["config"], cfg)
+    if diff or state["fold"] != fold:
+        raise EmolibError(f"{resume} was written by another run (fold {state['fold']}); differences: "
+                          + "; ".join(diff or ["fold"]) + ". Resume with the same settings, or start afresh")
+    state["path"] = resume
+    return state
 
+
+def _build(cfg: PretrainConfig, fold: int, data: FoldData, dev: torch.device, init_from: str | None,
+           rank: int, world: int) -> _Run:
+    """Seeded model (from an official checkpoint with ``init_from``), speaker head, optimiser, view
+    generator and batch plan, on ``dev``."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -359,21 +346,148 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         optimizer = LARS(params, lr=0.0, weight_decay=cfg.weight_decay)
     else:
         raise EmolibError(f"--optimizer {cfg.optimizer!r}: choose adamw or lars")
-    generator = torch.Generator().manual_seed(cfg.seed * 1000 + fold)
-    history: list[dict] = []
-    start = 0
+    run = _Run(cfg, fold, data, dev, model, adversary, optimizer, torch.Generator().manual_seed(cfg.seed * 1000 + fold),
+               speaker_ids, rank=rank, world=world)
+    run.groups = pretext.batch_groups(cfg.batch_by, data.train_speakers, data.train_genders)
+    n_train = len(data.train_mels)
+    if run.groups is None:  # one global batch per step, cut into equal parts, one per process
+        run.iters = max(1, n_train // cfg.batch_size)
+    else:  # one group's batch per process and step: each process draws its own speaker
+        counts = pd.Series(run.groups).value_counts()
+        run.iters = max(1, int(np.ceil(counts / cfg.batch_size).sum()) // world)
+    return run
 
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if adversary is not None:
-            adversary.load_state_dict(state["adversary"])
-        optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"], generator)
-        history, start = state["history"], state["epoch"]
-        if rank == 0:
-            print(f"fold {fold}: resumed from {config.repo_relative(resume)} after epoch {start}")
 
-    net = model if adversary is None else _WithAdversary(model, adversary)
+def _restore(run: _Run, state: dict) -> tuple[list[dict], int]:
+    """Weights, optimiser and every random state from a checkpoint; returns its history and epoch."""
+    run.model.load_state_dict(state["model"])
+    if run.adversary is not None:
+        run.adversary.load_state_dict(state["adversary"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    _set_rng_state(state["rng"], run.generator)
+    run.saved_epoch = state["epoch"]
+    if run.rank == 0:
+        print(f"fold {run.fold}: resumed from {config.repo_relative(state['path'])} after epoch {state['epoch']}")
+    return state["history"], state["epoch"]
+
+
+def _batch(run: _Run, batches: list, it: int) -> tuple[torch.Tensor, slice]:
+    """Step ``it``'s global batch (utterance indices) and this process's share of it."""
+    if run.groups is None:
+        local = run.cfg.batch_size // run.world
+        return batches[it], slice(run.rank * local, (run.rank + 1) * local)
+    parts = batches[it * run.world:(it + 1) * run.world]
+    first = sum(len(b) for b in parts[:run.rank])
+    return torch.cat(parts), slice(first, first + len(parts[run.rank]))
+
+
+def _diverged(run: _Run, value: float, step: int, epoch: int, it: int, ckpt_path: Path) -> TrainingDiverged | None:
+    """The error for a non-finite loss or a spike far above the running average, else None."""
+    cfg, ema = run.cfg, run.ema
+    if np.isfinite(value) and not (ema is not None and step >= 20 and cfg.spike_factor and value > cfg.spike_factor * ema):
+        return None
+    kept = (f"the last good checkpoint ({ckpt_path}, epoch {run.saved_epoch}) is kept"
+            if run.saved_epoch is not None else "no checkpoint was written yet")
+    return TrainingDiverged(
+        f"fold {run.fold}: loss {'is not finite' if not np.isfinite(value) else 'spiked'} at step "
+        f"{step} (epoch {epoch + 1}, iteration {it + 1}): {value:.4g}"
+        + (f" against a running average of {ema:.4g}" if ema is not None else "")
+        + f"; stopped before applying it, {kept}. Lower --lr or raise --warmup-epochs")
+
+
+def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on_step=None) -> dict:
+    """One epoch of MoCo v3 steps (lr warm-up and cosine, momentum schedule, the speaker head's
+    ramp); returns the epoch's record (mean loss, last lr and momentum)."""
+    cfg, data, dev = run.cfg, run.data, run.dev
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
+    batches = pretext.epoch_batches(len(data.train_mels), cfg.batch_size, run.generator, run.groups)
+    losses, adv_losses, adv_accs = [], [], []
+    for it in range(run.iters):
+        step = epoch * run.iters + it
+        idx, mine = _batch(run, batches, it)
+        x1, x2 = data.views(idx, run.generator)  # the global batch, the same in every process
+        x1, x2 = x1[mine], x2[mine]
+        progress_epochs = epoch + it / run.iters
+        lr = learning_rate(cfg.lr, cfg.batch_size, progress_epochs, cfg.epochs, cfg.warmup_epochs)
+        m = momentum(cfg.moco_m, progress_epochs, cfg.epochs, cfg.moco_m_cos)
+        for g in run.optimizer.param_groups:
+            g["lr"] = lr
+        if on_step is not None:
+            on_step(step, run.model)
+        with amp:
+            if run.adversary is None:
+                loss = net(x1, x2, m)
+                ctr = loss.detach()
+            else:
+                scale = pretext.adversary_scale(cfg.adversary, progress_epochs / cfg.epochs)
+                loss, ctr, adv, acc = net(x1, x2, m, run.speaker_ids[idx[mine]].to(dev), scale)
+                adv_losses.append(float(adv))
+                adv_accs.append(float(acc))
+        value = ctr.float()
+        if distributed():
+            torch.distributed.all_reduce(value)
+            value /= run.world
+        value = float(value)
+        error = _diverged(run, value, step, epoch, it, ckpt_path)
+        if error:
+            bar.close()
+            raise error
+        run.ema = value if run.ema is None else 0.9 * run.ema + 0.1 * value
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        losses.append(value)
+        bar.update()
+        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}", m=f"{m:.4f}")
+    done = epoch + 1
+    record = {"epoch": done, "step": done * run.iters, "loss": float(np.mean(losses)), "lr": lr, "momentum": m}
+    if run.adversary is not None:  # the speaker head on the training speakers (chance: 1 / speakers)
+        record.update(adversary_loss=float(np.mean(adv_losses)), adversary_acc=float(np.mean(adv_accs)))
+    return record
+
+
+def _after_epoch(run: _Run, record: dict, history: list[dict], folder: Path, ckpt_path: Path) -> None:
+    """Rank 0: the history file, the kept epoch's backbone, and the checkpoint when one is due."""
+    cfg, done = run.cfg, record["epoch"]
+    _write_history(folder, history)
+    if done in cfg.keep_epochs:
+        _export(run, folder / f"backbone_e{done:04d}", done)
+    if done % cfg.save_every == 0 or done == cfg.epochs:
+        save_checkpoint(ckpt_path, run.model, run.optimizer, done, cfg, run.fold, run.generator, history,
+                        run.data.normalization, run.adversary)
+        run.saved_epoch = done
+
+
+def _export(run: _Run, path: Path, epoch: int) -> None:
+    export_backbone(run.model.backbone, run.model.backbone_cfg, path, run.data.normalization,
+                    {"fold": run.fold, "epoch": epoch, "pretrain": run.cfg.to_dict(), "device": device_name(run.dev)})
+
+
+def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str | os.PathLike,
+                  resume: str | None = None, init_from: str | None = None, device: str | None = None,
+                  progress: bool = True, on_step=None) -> list[dict]:
+    """Pretrain on the training utterances of fold ``fold`` of ``cfg.protocol`` (SI-5: its 8
+    training speakers); returns the history.
+
+    ``resume``: a checkpoint path, or ``"auto"`` for ``<out>/fold<k>/checkpoint.pt`` when it
+    exists.  ``on_step(step, model)``, if given, is called before each step (tests use it).
+    The pieces: :func:`_build` (model, optimiser, batch plan), :func:`_restore` (a checkpoint),
+    :func:`_epoch` (the steps), :func:`_after_epoch` (history, kept epochs, checkpoints), :func:`_export`.
+    """
+    from tqdm.auto import tqdm
+
+    rank = torch.distributed.get_rank() if distributed() else 0
+    world = torch.distributed.get_world_size() if distributed() else 1
+    if cfg.batch_size % world:
+        raise EmolibError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    dev = _device(device)
+    folder = fold_dir(out, fold)
+    ckpt_path = folder / "checkpoint.pt"
+    state = _checked_resume(resume, ckpt_path, cfg, fold)
+    data = fold_data(meta, fold, cfg, progress=progress and rank == 0)
+    run = _build(cfg, fold, data, dev, init_from, rank, world)
+    history, start = _restore(run, state) if state is not None else ([], 0)
+    net = run.model if run.adversary is None else _WithAdversary(run.model, run.adversary)
     if distributed():
         from torch.nn.parallel import DistributedDataParallel
 
@@ -381,101 +495,29 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
                                       broadcast_buffers=False)
     if rank == 0:
         _write_history(folder, history)
-
-    groups = pretext.batch_groups(cfg.batch_by, data.train_speakers, data.train_genders)
-    if groups is None:  # one global batch per step, cut into equal parts, one per process
-        iters = max(1, n_train // cfg.batch_size)
-    else:  # one group's batch per process and step: each process draws its own speaker
-        counts = pd.Series(groups).value_counts()
-        iters = max(1, int(np.ceil(counts / cfg.batch_size).sum()) // world)
-    local = cfg.batch_size // world
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
-    ema = None
-    saved_epoch = start if state is not None else None  # the epoch of the checkpoint on disk
-    bar = tqdm(total=cfg.epochs * iters, initial=start * iters, desc=f"MoCo fold {fold}", unit="step",
+    bar = tqdm(total=cfg.epochs * run.iters, initial=start * run.iters, desc=f"MoCo fold {fold}", unit="step",
                disable=not progress or rank != 0)
-    model.train()
+    run.model.train()
     t0 = time.perf_counter()
     for epoch in range(start, cfg.epochs):
-        batches = pretext.epoch_batches(n_train, cfg.batch_size, generator, groups)
-        losses, adv_losses, adv_accs = [], [], []
-        for it in range(iters):
-            step = epoch * iters + it
-            if groups is None:
-                idx = batches[it]
-                mine = slice(rank * local, (rank + 1) * local)
-            else:
-                parts = batches[it * world:(it + 1) * world]
-                idx = torch.cat(parts)
-                first = sum(len(b) for b in parts[:rank])
-                mine = slice(first, first + len(parts[rank]))
-            x1, x2 = data.views(idx, generator)  # the global batch, the same in every process
-            x1, x2 = x1[mine], x2[mine]
-            progress_epochs = epoch + it / iters
-            lr = learning_rate(cfg.lr, cfg.batch_size, progress_epochs, cfg.epochs, cfg.warmup_epochs)
-            m = momentum(cfg.moco_m, progress_epochs, cfg.epochs, cfg.moco_m_cos)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            if on_step is not None:
-                on_step(step, model)
-            with amp:
-                if adversary is None:
-                    loss = net(x1, x2, m)
-                    ctr = loss.detach()
-                else:
-                    scale = pretext.adversary_scale(cfg.adversary, progress_epochs / cfg.epochs)
-                    loss, ctr, adv, acc = net(x1, x2, m, speaker_ids[idx[mine]].to(dev), scale)
-                    adv_losses.append(float(adv))
-                    adv_accs.append(float(acc))
-            value = ctr.float()
-            if distributed():
-                torch.distributed.all_reduce(value)
-                value /= world
-            value = float(value)
-            if not np.isfinite(value) or (ema is not None and step >= 20 and cfg.spike_factor
-                                          and value > cfg.spike_factor * ema):
-                bar.close()
-                kept = (f"the last good checkpoint ({ckpt_path}, epoch {saved_epoch}) is kept"
-                        if saved_epoch is not None else "no checkpoint was written yet")
-                raise TrainingDiverged(
-                    f"fold {fold}: loss {'is not finite' if not np.isfinite(value) else 'spiked'} at step "
-                    f"{step} (epoch {epoch + 1}, iteration {it + 1}): {value:.4g}"
-                    + (f" against a running average of {ema:.4g}" if ema is not None else "")
-                    + f"; stopped before applying it, {kept}. Lower --lr or raise --warmup-epochs")
-            ema = value if ema is None else 0.9 * ema + 0.1 * value
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(value)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}", m=f"{m:.4f}")
-        done = epoch + 1
-        record = {"epoch": done, "step": done * iters, "loss": float(np.mean(losses)), "lr": lr, "momentum": m}
-        if adversary is not None:  # the speaker head on the training speakers (chance: 1 / speakers)
-            record.update(adversary_loss=float(np.mean(adv_losses)), adversary_acc=float(np.mean(adv_accs)))
+        record = _epoch(run, net, epoch, bar, ckpt_path, on_step)
+        done = record["epoch"]
         if rank == 0 and len(data.test_mels) and (done % cfg.knn_every == 0 or done == cfg.epochs
                                                  or done in cfg.keep_epochs):
-            record.update(knn_monitor(model.backbone, data, cfg, dev))
-            model.train()
+            record.update(knn_monitor(run.model.backbone, data, cfg, dev))
+            run.model.train()
         record["wall_s"] = round(time.perf_counter() - t0, 2)
         history.append(record)
         if rank == 0:
-            _write_history(folder, history)
-            if done in cfg.keep_epochs:
-                export_backbone(model.backbone, model.backbone_cfg, folder / f"backbone_e{done:04d}",
-                                data.normalization, {"fold": fold, "epoch": done, "pretrain": cfg.to_dict(),
-                                 "device": device_name(dev)})
-            if done % cfg.save_every == 0 or done == cfg.epochs:
-                save_checkpoint(ckpt_path, model, optimizer, done, cfg, fold, generator, history,
-                                data.normalization, adversary)
-                saved_epoch = done
+            _after_epoch(run, record, history, folder, ckpt_path)
         if distributed():
             torch.distributed.barrier()
     bar.close()
     if rank == 0:
-        export_backbone(model.backbone, model.backbone_cfg, folder / "backbone", data.normalization,
-                        {"fold": fold, "epoch": cfg.epochs, "pretrain": cfg.to_dict(),
-                         "device": device_name(dev)})
+        _export(run, folder / "backbone", cfg.epochs)
+        ran = f"epochs {start + 1}-{cfg.epochs}" if start < cfg.epochs else f"all {cfg.epochs} epochs on disk already"
+        steps.step(f"MoCo v3 pretraining, {'all speakers' if fold == ALL_SPEAKERS else f'fold {fold}'} "
+                   f"({ran}, {device_name(dev)}), loss {history[-1]['loss']:.3f}", time.perf_counter() - t0)
     return history
 
 

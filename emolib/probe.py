@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -34,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config, settings
+from . import config, devices, settings, steps
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .corpus import CLASSES
 from .errors import EmolibError
@@ -213,27 +214,30 @@ class HeadConfig:
     seed: int = 0
 
 
-def torch_probe(cfg: HeadConfig = HeadConfig()):
+def torch_probe(cfg: HeadConfig = HeadConfig(), device: str | None = None):
     """``fit_predict(X_train, y_train, X_test, groups)`` training a linear layer behind a
     non-affine BatchNorm (the MoCo v3 / MAE linear-probe head) on frozen features, with a
-    class-balanced cross-entropy.  Seeded; the caller's torch random state is left alone."""
+    class-balanced cross-entropy.  Seeded (the initial weights and batch order are drawn on the
+    CPU); the caller's torch random state is left alone.  ``device``: :func:`emolib.devices.resolve`."""
 
     def fit_predict(X_train, y_train, X_test, groups=None):
+        dev = devices.resolve(device)
         labels = {c: i for i, c in enumerate(CLASSES)}
         y = torch.tensor([labels[v] for v in y_train])
-        X = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
-        weight = class_weights(y)
+        weight = class_weights(y).to(dev)
+        y, X = y.to(dev), torch.as_tensor(np.asarray(X_train), dtype=torch.float32).to(dev)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             head = nn.Sequential(nn.BatchNorm1d(X.shape[1], affine=False), nn.Linear(X.shape[1], len(CLASSES)))
             nn.init.trunc_normal_(head[1].weight, std=0.01)
             nn.init.zeros_(head[1].bias)
+            head.to(dev)
             opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
             steps = cfg.epochs * math.ceil(len(X) / cfg.batch_size)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
             head.train()
             for _ in range(cfg.epochs):
-                perm = torch.randperm(len(X))
+                perm = torch.randperm(len(X)).to(dev)
                 for i in range(0, len(X), cfg.batch_size):
                     b = perm[i:i + cfg.batch_size]
                     if len(b) < 2:
@@ -245,7 +249,7 @@ def torch_probe(cfg: HeadConfig = HeadConfig()):
                     sched.step()
         head.eval()
         with torch.no_grad():
-            pred = head(torch.as_tensor(np.asarray(X_test), dtype=torch.float32)).argmax(1).numpy()
+            pred = head(torch.as_tensor(np.asarray(X_test), dtype=torch.float32).to(dev)).argmax(1).cpu().numpy()
         return np.array(CLASSES)[pred]
 
     return fit_predict
@@ -286,6 +290,36 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
             "device": info.get("device", "not recorded"),
             "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()}, "pretrain": pre,
             "sha256": [sha256_file(path.with_suffix(".safetensors")) for path, _ in configs]}
+
+
+#: Notebook 04's rows in the README's table: (encoder and read-out, probe, run; ``<run>_spknorm`` beside it).
+README_ROWS = [
+    ("random-init ViT (same shape), class token", "logistic regression", "vit_random_probe_logreg"),
+    ("MoCo v3, class token", "logistic regression (default)", "moco_probe_logreg"),
+    ("MoCo v3, class token", "BatchNorm + linear (torch)", "moco_probe_torch"),
+    ("MoCo v3, mean of patch tokens", "logistic regression", "moco_probe_logreg_mean"),
+    ("MoCo v3, class tokens of the last 4 blocks", "logistic regression", "moco_probe_logreg_cls_last_blocks"),
+    ("MoCo v3 after 150 epochs on a GPU, class token", "logistic regression", "moco_e150_probe_logreg"),
+    ("MoCo v3 after 150 epochs on a GPU, class tokens of the last 4 blocks", "logistic regression",
+     "moco_e150_probe_logreg_cls_last_blocks"),
+    ("MoCo v3, fine-tuned end to end", "—", "moco_finetune"),
+    ("same ViT from random init, same budget", "—", "vit_scratch"),
+]
+
+
+def readme_table(folder: str | os.PathLike | None = None) -> str:
+    """Notebook 04's probe and fine-tuning rows (:data:`README_ROWS`) as the README's Markdown table:
+    UAR without and with speaker normalisation, in %."""
+    folder = Path(folder) if folder else config.run_dir(config.RESULTS)
+
+    def uar(run: str) -> str:
+        path = folder / f"{run}.json"
+        return f"{100 * json.loads(path.read_text())['uar']:.1f} %" if path.is_file() else "—"
+
+    lines = ["| encoder and read-out | probe | UAR | with speaker norm |", "|---|---|---|---|"]
+    lines += [f"| {what} | {how} | {uar(run)} | {uar(run + '_spknorm') if (folder / f'{run}_spknorm.json').is_file() else ''} |"
+              for what, how, run in README_ROWS]
+    return "\n".join(lines)
 
 
 #: The pretext options (emolib.pretext) and their defaults, for rows and method names.
@@ -360,6 +394,7 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
                                  profile=config.profile(profile), corpus=config.corpus_name(corpus),
                                  speaker_norm=norm or spk_input, wall_s=t.seconds, encoders=config.repo_relative(out),
                                  encoder=enc, readout={"pool": pool, "blocks": blocks}, probe=probe,
+                                 device="cpu" if fit_predict is None else None,
                                  **(extra or {})))
     return rows
 
@@ -438,7 +473,12 @@ class Classifier(nn.Module):
 def _layer_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict]:
     """Parameter groups with layer-wise lr decay (BEiT/MAE): the head at ``lr``, block ``i``
     of ``depth`` at ``lr · decay^(depth - i)``, the patch embedding at ``lr · decay^(depth + 1)``;
-    no weight decay on biases, norms and the class token."""
+    no weight decay on biases, norms and the class token.
+
+    Kept rather than ``timm.optim.param_groups_layer_decay``: timm groups the bare ViT, whose top
+    layer is its final norm, and decays the class token unless told; with our separate head it would
+    scale every block one step differently (checked: 147 parameters differ) and so change the
+    fine-tuning rows."""
     depth = len(model.backbone.blocks)
     groups: dict[tuple[int, bool], list] = {}
     for name, p in model.named_parameters():
@@ -466,17 +506,20 @@ def utterance_logits(model: nn.Module, mels: Sequence[np.ndarray], std: Standard
 
 
 def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str | os.PathLike | None,
-                  backbone_cfg: BackboneConfig | None = None, device="cpu",
+                  backbone_cfg: BackboneConfig | None = None, device: str | None = None,
                   progress: bool = True, mels: Sequence[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fine-tune on the training speakers of SI-5 fold ``fold``; returns the held-out speakers'
     predictions and the per-epoch history (train loss, held-out UAR as a monitor only).
 
     ``out``: the pretraining folder whose fold encoder to start from; ``None`` starts from a
     random initialisation of ``backbone_cfg`` (the same shape), with the same budget.  ``mels``:
-    the log-mels of ``meta`` when the caller has them already."""
+    the log-mels of ``meta`` when the caller has them already.  ``device``: default ``EMOLIB_DEVICE``,
+    else the GPU when there is one (:func:`emolib.devices.resolve`)."""
     from sklearn.metrics import balanced_accuracy_score
     from tqdm.auto import tqdm
 
+    t0 = time.perf_counter()
+    device = devices.resolve(device)
     f = speaker_folds(meta, "si5")[fold]
     if mels is None:
         mels = log_mels(meta.path, progress=False)
@@ -540,13 +583,15 @@ def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str |
                             "test_uar": float(balanced_accuracy_score(y_all[f.test], logits.argmax(1)))})
         bar.close()
     pred = np.array(CLASSES)[logits.argmax(1)]
+    steps.step(f"fine-tuning fold {fold} from {'random weights' if out is None else 'its MoCo v3 encoder'} "
+               f"({cfg.epochs} epochs, {devices.name(device)}), held-out UAR {history[-1]['test_uar']:.3f}", time.perf_counter() - t0)
     table = pd.DataFrame({"file": meta.file.to_numpy()[f.test], "speaker": meta.speaker.to_numpy()[f.test],
                           "fold": fold, "y_true": meta.emotion.astype(str).to_numpy()[f.test], "y_pred": pred})
     return table, pd.DataFrame(history)
 
 
 def finetune_cv(meta: pd.DataFrame, cfg: FinetuneConfig, out: str | os.PathLike | None,
-                backbone_cfg: BackboneConfig | None = None, device="cpu",
+                backbone_cfg: BackboneConfig | None = None, device: str | None = None,
                 progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """:func:`finetune_fold` over the five folds: predictions, histories and wall seconds."""
     with Timer() as t:

@@ -6,9 +6,9 @@ cells per notebook, prints each notebook's wall time and the total, and writes e
 notebook back atomically.  A notebook whose cell fails, runs past the profile's per-cell timeout
 (:data:`CELL_TIMEOUT`) or whose kernel dies is left as it was on disk, and the run stops with one
 line naming the notebook and the cell.  Each finished notebook's time is recorded in
-``<results>/timings.json`` (notebook, profile, corpus, device, feature cache warm or cold, seconds,
-date; :func:`timings_table` prints it for the README); ``only`` / ``start``
-run part of the pipeline (``--only 04``, ``--from 03``).
+``<results>/timings.json`` (notebook, profile, corpus, device, feature cache warm or cold when the
+run started, seconds, date, its three slowest code cells; :func:`timings_table` prints it for the
+README); ``only`` / ``start`` run part of the pipeline (``--only 04``, ``--from 03``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config, settings
+from . import config, settings, steps
 from .config import NOTEBOOKS, REPO, figures_dir
 from .errors import EmolibError
 from .evaluation import print_results
@@ -37,10 +37,12 @@ CELL_TIMEOUT = settings.CELL_TIMEOUT
 
 
 def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
-                     timeout: int = CELL_TIMEOUT["full"]) -> None:
+                     timeout: int = CELL_TIMEOUT["full"]) -> list[dict]:
     """Execute ``path`` top to bottom in its own folder; write the result atomically to
     ``out`` (default: back to ``path``).  A failing cell, a cell past ``timeout`` seconds or a dead
-    kernel raise RuntimeError naming the notebook and the cell; the file is left unchanged."""
+    kernel raise RuntimeError naming the notebook and the cell; the file is left unchanged.
+    Returns the code cells' wall times: ``{"cell": n (1-based among code cells), "seconds", "code"
+    (its first line that is not a marker or a comment)}``."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -48,13 +50,24 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
 
     nb = nbformat.read(path, as_version=4)
     n_code = sum(c.cell_type == "code" for c in nb.cells)
-    with tqdm(total=n_code, desc=path.stem, unit="cell") as bar:
-        # no widget state: it would store the players' audio (EmoDB) inside the notebook
+    cells, last = [], [time.perf_counter()]
+
+    def executed(cell, **_):  # nbclient calls this after each cell; code cells are timed and counted
+        now = time.perf_counter()
+        if cell.cell_type == "code":
+            code = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+            cells.append({"cell": len(cells) + 1, "seconds": round(now - last[0], 1), "code": code[:80]})
+            bar.update()
+        last[0] = now
+
+    with tqdm(total=n_code, desc=path.stem, unit="cell") as bar, _StepEcho(bar) as echo:
+        # no widget state: it would store the players' audio (EmoDB) inside the notebook; no timing
+        # metadata either (it would change every committed cell on every run): the times are returned
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
-                                on_cell_executed=lambda cell, **_: bar.update(cell.cell_type == "code"))
+                                on_cell_executed=executed)
         try:
-            client.execute(env={**os.environ, **env})
+            client.execute(env={**os.environ, **env, steps.ENV: str(echo.path)})
         except CellExecutionError as e:
             raise RuntimeError(f"{path.name}: a cell failed; the notebook on disk is unchanged.\n{e}") from None
         except CellTimeoutError:
@@ -64,6 +77,45 @@ def execute_notebook(path: Path, env: dict[str, str], out: Path | None = None,
             raise RuntimeError(f"{path.name}: the kernel died in code cell {bar.n + 1} of {n_code} (out of memory?); "
                                "the notebook on disk is unchanged") from None
     atomic_write(path if out is None else out, (nbformat.writes(nb) + "\n").encode("utf-8"))
+    return cells
+
+
+class _StepEcho:
+    """Prints the kernel's training lines (:mod:`emolib.steps`) under the progress bar as they come,
+    each with the notebook's elapsed time; the log lives in a temporary folder."""
+
+    def __init__(self, bar, every: float = 0.5):
+        self.bar, self.every = bar, every
+
+    def __enter__(self):
+        import tempfile
+        import threading
+
+        self._dir = tempfile.TemporaryDirectory(prefix="emolib-steps-")
+        self.path = Path(self._dir.name) / "steps.log"
+        self.path.touch()
+        self._start, self._seen, self._stop = time.perf_counter(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _echo(self) -> None:
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        end = text.rfind("\n") + 1  # whole lines only; a line being written waits for the next look
+        for line in text[self._seen:end].splitlines():
+            minutes, seconds = divmod(int(time.perf_counter() - self._start), 60)
+            self.bar.write(f"  {minutes:3d}:{seconds:02d}  {line}")
+        self._seen = max(self._seen, end)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._echo()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._echo()
+        self._dir.cleanup()
 
 
 def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | None = None) -> list[Path]:
@@ -92,9 +144,9 @@ def select(notebooks: Sequence[Path], only: Sequence[str] = (), start: str | Non
 def device(requested: str | None = None) -> str:
     """Where the notebooks' pretraining runs (``requested``, else ``EMOLIB_DEVICE``, else auto): the
     GPU's name, or ``cpu``."""
-    from .pretrain import _device, device_name
+    from .devices import name
 
-    return device_name(_device(requested))
+    return name(requested)
 
 
 def record_timing(folder: Path, entry: dict) -> None:
@@ -120,16 +172,20 @@ def timings_table(folder: Path | None = None) -> str:
     folder = config.RESULTS if folder is None else Path(folder)
     path = folder / "timings.json"
     entries = json.loads(path.read_text()) if path.is_file() else []
-    lines = ["| notebook | profile | device | feature cache | minutes | date |", "|---|---|---|---|---|---|"]
+    lines = ["| notebook | profile | device | feature cache | minutes | slowest code cell (minutes) | date |",
+             "|---|---|---|---|---|---|---|"]
     for e in entries:
+        top = (e.get("slowest_cells") or [None])[0]
+        slow = f"{top['cell']}: `{top['code']}` ({top['seconds'] / 60:.1f})" if top else "not recorded"
         lines.append(f"| {e['notebook']} | {e.get('profile', '?')} | {e.get('device', '?')} | "
-                     f"{e.get('cache', 'not recorded')} | {e['seconds'] / 60:.1f} | {e.get('date', '?')[:10]} |")
+                     f"{e.get('cache', 'not recorded')} | {e['seconds'] / 60:.1f} | {slow.replace('|', '/')} | "
+                     f"{e.get('date', '?')[:10]} |")
     totals: dict[tuple[str, str], float] = {}
     for e in entries:
         key = (e.get("profile", "?"), e.get("device", "?"))
         totals[key] = totals.get(key, 0.0) + e["seconds"]
     for (prof, dev), seconds in totals.items():
-        lines.append(f"| **all timed notebooks** | {prof} | {dev} | | **{seconds / 60:.1f}** | |")
+        lines.append(f"| **all timed notebooks** | {prof} | {dev} | | **{seconds / 60:.1f}** | | |")
     timed = {e["notebook"] for e in entries}
     never = [p.stem for p in numbered_notebooks() if p.stem not in timed]
     if never:
@@ -160,22 +216,25 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     timings = config.run_dir(config.RESULTS, env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     print(f"profile={env['EMOLIB_PROFILE']} corpus={env['EMOLIB_CORPUS']} device={where}: "
           f"{len(notebooks)} notebook(s): {', '.join(p.stem for p in notebooks)}")
-    # cold: no feature cache yet, so the run computes every front-end (the README's tables say which)
+    # cold: the run started without a feature cache, so it computes every front-end (the table says which)
     cache = "warm" if any((config.cache_dir() / "features").glob("*")) else "cold"
     total = time.perf_counter()
     for path in notebooks:
         t0 = time.perf_counter()
         try:
-            execute_notebook(path, env, out=None if in_place else out_dir / path.name,
-                             timeout=CELL_TIMEOUT[env["EMOLIB_PROFILE"]])
+            cells = execute_notebook(path, env, out=None if in_place else out_dir / path.name,
+                                     timeout=CELL_TIMEOUT[env["EMOLIB_PROFILE"]])
         except RuntimeError as e:
             print(str(e), file=sys.stderr)
             return 1
         seconds = time.perf_counter() - t0
-        print(f"{path.stem}: {seconds / 60:.1f} min")
+        slowest = sorted(cells, key=lambda c: -c["seconds"])[:3]
+        print(f"{path.stem}: {seconds / 60:.1f} min" + (f" (slowest: code cell {slowest[0]['cell']}, "
+              f"{slowest[0]['seconds'] / 60:.1f} min: {slowest[0]['code']})" if slowest else ""))
         record_timing(timings, {"notebook": path.stem, "profile": env["EMOLIB_PROFILE"], "corpus": env["EMOLIB_CORPUS"],
                                 "device": where, "cache": cache, "seconds": round(seconds, 1),
-                                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                "slowest_cells": slowest})
     figures = figures_dir(env["EMOLIB_CORPUS"], env["EMOLIB_PROFILE"])
     print(f"done in {(time.perf_counter() - total) / 60:.1f} min: executed notebooks in {out_dir or NOTEBOOKS}; "
           f"{len(list(figures.glob('*.png')))} figure(s) in {figures}; times in {config.repo_relative(timings)}/timings.json")

@@ -16,16 +16,17 @@ and makes the whole study affordable on a laptop CPU.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import cnn, settings
+from . import cnn, settings, steps
 from .corpus import CLASSES
 from .features import extract, frontend_key, speaker_standardize
-from .splits import folds, leaky_random_split
+from .splits import PROTOCOL_NAMES, folds, leaky_random_split
 
 #: Segment lengths of the report's Table 3, in ms; None is the whole utterance.
 SEGMENT_LENGTHS = (128, 256, 512, 1024, None)
@@ -146,7 +147,10 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
             rows = np.flatnonzero(test)
             rows = np.sort(np.random.default_rng(budget.seed).permutation(rows)[:monitor_size])
             monitor = (X[rows], y[rows])
+        t0 = time.perf_counter()
         model, hist = cnn.train(X[train], y[train], budget, *monitor, progress=progress)
+        steps.step(f"Conv1D, {segment_label(seg_ms)}, {PROTOCOL_NAMES[protocol]} fold {fold.index}"
+                   + (", speaker-normalised" if speaker_norm else ""), time.perf_counter() - t0)
         if fold.index == monitor_fold:
             history = hist
         seg_logits = cnn.predict_logits(model, X[test])

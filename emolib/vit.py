@@ -76,7 +76,12 @@ class BackboneConfig:
 def sincos_2d(grid: tuple[int, int], dim: int) -> torch.Tensor:
     """Fixed 2-D sine-cosine position embedding ``(1, 1 + rows·cols, dim)``: a quarter of the
     channels each for sin and cos of the row and of the column position, at geometrically
-    spaced frequencies; the class token's position is zero."""
+    spaced frequencies; the class token's position is zero.
+
+    Kept rather than ``timm.layers.build_sincos2d_pos_embed``: timm's table orders its channels
+    sin, sin, cos, cos (or interleaved), not MoCo v3's sin/cos of the column then of the row, and
+    computes in float32 where this computes in float64 — using it would change the fixed table of
+    every new encoder, so re-runs would no longer give the committed encoders bit for bit."""
     if dim % 4:
         raise ValueError(f"sincos_2d needs a width divisible by 4, got {dim}")
     rows, cols = grid
@@ -187,7 +192,9 @@ def load_official_moco(model: nn.Module, state: dict, cfg: BackboneConfig) -> di
     for key, value in base.items():
         value, adapted = value.float(), None
         if key == "patch_embed.proj.weight" and value.shape[1] == 3:
-            value = value.sum(dim=1, keepdim=True)
+            from timm.models import adapt_input_conv
+
+            value = adapt_input_conv(1, value)  # timm's input-conv adaptation: one channel sums the three
             if value.shape[-2:] != own[key].shape[-2:]:
                 value = F.interpolate(value, size=own[key].shape[-2:], mode="bicubic", align_corners=False)
             adapted = f"{key}: 3 input channels summed into 1"
@@ -215,14 +222,16 @@ def load_official_moco(model: nn.Module, state: dict, cfg: BackboneConfig) -> di
 
 
 def _resample_grid(pos: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """``(1, 1 + h·w, d)`` -> ``(1, 1 + rows·cols, d)``, keeping the class token's entry."""
-    cls, patches = pos[:, :1], pos[:, 1:]
-    side = int(math.isqrt(patches.shape[1]))
-    if side * side != patches.shape[1]:
-        raise EmolibError(f"pos_embed has {patches.shape[1]} patch positions, not a square grid")
-    img = patches.reshape(1, side, side, -1).permute(0, 3, 1, 2)
-    img = F.interpolate(img, size=grid, mode="bicubic", align_corners=False)
-    return torch.cat([cls, img.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], -1)], dim=1)
+    """``(1, 1 + h·w, d)`` -> ``(1, 1 + rows·cols, d)``, keeping the class token's entry: timm's
+    bicubic resampling of absolute positions (without antialiasing, as before; a test checks it
+    against plain ``F.interpolate``), after checking the official grid is square."""
+    from timm.layers import resample_abs_pos_embed
+
+    side = int(math.isqrt(pos.shape[1] - 1))
+    if side * side != pos.shape[1] - 1:
+        raise EmolibError(f"pos_embed has {pos.shape[1] - 1} patch positions, not a square grid")
+    return resample_abs_pos_embed(pos, list(grid), [side, side], num_prefix_tokens=1, interpolation="bicubic",
+                                  antialias=False)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

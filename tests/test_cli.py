@@ -103,6 +103,11 @@ def test_bench_features_reports_a_ratio(emodb_root, tmp_path):
 
 def test_bench_augment_reports_both_rates_and_their_ratio():
     import json
+
+    from emolib import config
+
+    committed = config.RESULTS / "bench_augment.json"
+    before = committed.read_bytes() if committed.is_file() else None
     r = emolib("bench", "augment", "--corpus", "synthetic", "--n", "6", "--seconds", "0.5")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout.strip().splitlines()[-1])
@@ -111,6 +116,21 @@ def test_bench_augment_reports_both_rates_and_their_ratio():
     ratio = result["ours_pairs_per_s"] / result["baseline_pairs_per_s"]
     assert result["speedup"] == pytest.approx(ratio, rel=0.01, abs=0.1)
     assert "pairs/s" in r.stdout.splitlines()[0]
+    assert (committed.read_bytes() if committed.is_file() else None) == before  # only the default EmoDB run writes it
+
+
+def test_only_a_default_run_on_emodb_keeps_its_benchmark_line(tmp_path, monkeypatch):
+    import json
+
+    from emolib import bench, config
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    line = {"benchmark": "augment", "speedup": 3.0, "settings": dict(bench.DEFAULTS["augment"])}
+    bench._keep("augment", {**line, "settings": {"n": 6, "seconds": 0.5}}, "emodb")
+    bench._keep("augment", line, "synthetic")
+    assert not list(tmp_path.iterdir())
+    bench._keep("augment", line, "emodb")
+    assert json.loads((tmp_path / "bench_augment.json").read_text()) == line
 
 
 def test_bench_pretrain_reports_rates_ratio_and_memory():

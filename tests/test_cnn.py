@@ -211,3 +211,19 @@ def test_bad_inputs_raise_errors_naming_the_argument():
         cnn.predict_logits(model, np.zeros((2, 41)))
     with pytest.raises(ValueError, match="epoch_samples"):
         TrainConfig(epochs=1, epoch_samples=1)
+
+
+def test_the_conv1d_trains_where_device_says_and_comes_back_on_the_cpu(monkeypatch):
+    from emolib.errors import EmolibError
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 12)).astype(np.float32), np.arange(40) % 7
+    cfg = cnn.TrainConfig(epochs=2, epoch_samples=None, batch_size=8)
+    monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
+    default, _ = cnn.train(X, y, cfg, progress=False)
+    explicit, _ = cnn.train(X, y, cfg, progress=False, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), explicit.state_dict().values()))
+    assert default.mean.device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(EmolibError, match="--device cuda: no such GPU here"):
+            cnn.train(X, y, cfg, progress=False, device="cuda")

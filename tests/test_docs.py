@@ -32,3 +32,21 @@ def test_readme_quotes_the_pretrain_benchmark_as_written():
     readme = (REPO / "README.md").read_text()
     assert "results/bench_pretrain.json" in readme and written in readme
     assert json.loads(written)["benchmark"] == "pretrain"
+
+
+def test_readme_and_notebook_02_quote_the_augment_benchmark_as_written():
+    import json
+
+    written = (REPO / "results" / "bench_augment.json").read_text().strip()
+    assert json.loads(written)["benchmark"] == "augment"
+    assert "results/bench_augment.json" in (REPO / "README.md").read_text() and written in (REPO / "README.md").read_text()
+    nb = (REPO / "notebooks" / "02_augmentation_and_spectrograms.ipynb").read_text()
+    assert "bench_augment.json" in nb
+
+
+def test_readme_probe_table_is_generated_from_the_rows():
+    from emolib.probe import readme_table
+
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- probes: python -m emolib results --probes -->", "<!-- /probes -->"
+    assert readme.split(start)[1].split(end)[0].strip() == readme_table()

@@ -106,3 +106,15 @@ def test_verify_results_catches_edited_numbers_and_leaked_speakers(tmp_path):
                             corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
     with pytest.raises(AssertionError, match="trained on them"):
         evaluation.verify_results(tmp_path)
+
+
+def test_a_row_records_where_torch_trained_unless_told(tmp_path, monkeypatch):
+    from emolib import evaluation
+
+    pred = pd.DataFrame({"file": ["a.wav", "b.wav"], "speaker": ["03", "08"], "fold": [0, 1],
+                         "y_true": ["anger", "joy"], "y_pred": ["anger", "anger"]})
+    monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
+    kw = dict(method="m", protocol="SI-5", profile="smoke", corpus="emodb", speaker_norm=False, wall_s=1.0,
+              folder=tmp_path)
+    assert evaluation.write_result("r1", pred, **kw)["device"] == "cpu"
+    assert evaluation.write_result("r2", pred, device="NVIDIA H100 80GB HBM3", **kw)["device"] == "NVIDIA H100 80GB HBM3"

@@ -270,3 +270,20 @@ def test_pretrain_starts_from_an_official_checkpoint(tmp_path):
     r = run_cli("--fold", "3", "--epochs", "1", "--init-from", str(tmp_path / "run" / "fold3" / "history.jsonl"),
                 "--out", str(tmp_path / "bad"))
     assert r.returncode == 2 and "history.jsonl" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_official_grid_resampling_is_bicubic_interpolation_of_the_patch_positions():
+    """vit._resample_grid is timm's resample_abs_pos_embed; it must equal the plain bicubic
+    interpolation it replaced, keep the class token's entry, and refuse a grid that is not square."""
+    import torch.nn.functional as F
+
+    from emolib import vit
+    from emolib.errors import EmolibError
+
+    pos = torch.randn(1, 1 + 14 * 14, 8, generator=torch.Generator().manual_seed(0))
+    img = pos[:, 1:].reshape(1, 14, 14, 8).permute(0, 3, 1, 2)
+    plain = F.interpolate(img, size=(4, 6), mode="bicubic", align_corners=False).permute(0, 2, 3, 1).reshape(1, 24, 8)
+    out = vit._resample_grid(pos, (4, 6))
+    assert torch.equal(out[:, :1], pos[:, :1]) and torch.equal(out[:, 1:], plain)
+    with pytest.raises(EmolibError, match="not a square grid"):
+        vit._resample_grid(pos[:, :-1], (4, 6))

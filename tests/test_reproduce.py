@@ -126,6 +126,7 @@ def test_timings_are_recorded_per_notebook(tmp_path, monkeypatch):
     entries = json.loads((tmp_path / "results" / "smoke" / "timings.json").read_text())
     assert [e["notebook"] for e in entries] == ["01_a", "02_b"]  # 02's entry replaced, 01's kept
     assert all(e["profile"] == "smoke" and e["seconds"] > 0 and e["device"] for e in entries)
+    assert [c["code"] for c in entries[1]["slowest_cells"]] == ["2"]  # the code cells' own times
 
 
 @pytest.mark.parametrize("source, words", [("import time; time.sleep(30)", "ran past the 2 s cell timeout"),
@@ -162,7 +163,7 @@ def test_device_reaches_the_kernels_and_the_timings(tmp_path, monkeypatch, capsy
 
 def test_emolib_device_is_the_default_device(monkeypatch):
     from emolib.errors import EmolibError
-    from emolib.pretrain import _device
+    from emolib.devices import resolve as _device
 
     monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
     assert _device(None).type == "cpu"
@@ -205,10 +206,10 @@ def test_the_timings_table_lists_every_entry_a_total_and_the_notebooks_not_timed
     monkeypatch.setattr(rep, "numbered_notebooks", lambda: [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"])
     (tmp_path / "timings.json").write_text(json.dumps([
         {"notebook": "01_a", "profile": "full", "device": "cpu", "cache": "cold", "seconds": 90.0,
-         "date": "2026-11-26T10:00:00Z"}]))
+         "date": "2026-11-26T10:00:00Z", "slowest_cells": [{"cell": 2, "seconds": 60.0, "code": "x = a | b"}]}]))
     table = rep.timings_table(tmp_path)
-    assert "| 01_a | full | cpu | cold | 1.5 | 2026-11-26 |" in table
-    assert "| **all timed notebooks** | full | cpu | | **1.5** | |" in table
+    assert "| 01_a | full | cpu | cold | 1.5 | 2: `x = a / b` (1.0) | 2026-11-26 |" in table
+    assert "| **all timed notebooks** | full | cpu | | **1.5** | | |" in table
     assert table.endswith("Not timed yet: 02_b.")
 
 
@@ -220,3 +221,21 @@ def test_the_readme_run_time_table_is_the_one_reproduce_wrote():
     start, end = "<!-- timings: python -m emolib results --timings -->", "<!-- /timings -->"
     assert start in readme and end in readme
     assert readme.split(start)[1].split(end)[0].strip() == timings_table().strip()
+
+
+def test_each_training_is_one_line_of_the_main_jobs_log_and_never_in_the_notebook(tmp_path, monkeypatch, capsys):
+    from emolib import config, steps
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_a.ipynb", "from emolib import steps\n"
+                     "steps.step('Conv1D, whole, SI-5 fold 0', 12.4)\nsteps.step('row cnn_x: UAR 0.500 (cpu)', 60)\n"
+                     "print('done')")
+    assert reproduce(profile="smoke", notebooks=[path]) == 0
+    out = capsys.readouterr().out
+    first, second = out.index("Conv1D, whole, SI-5 fold 0: 12 s"), out.index("row cnn_x: UAR 0.500 (cpu): 60 s")
+    assert first < second  # in the order they happened, each with the notebook's elapsed time
+    cell = nbformat.read(tmp_path / "repo" / "build" / "emodb-smoke" / "01_a.ipynb", as_version=4).cells[0]
+    assert [o.text for o in cell.outputs] == ["done\n"]  # the notebook's outputs are the same as without reproduce
+    monkeypatch.delenv(steps.ENV, raising=False)
+    steps.step("outside reproduce: nowhere")  # no log, no error
