@@ -131,7 +131,7 @@ def _keep(name: str, result: dict, corpus: str | None) -> None:
     from . import config
     from .files import atomic_write
 
-    if result.get("settings") == DEFAULTS.get(name) and config.corpus_name(corpus) == "emodb":
+    if name in DEFAULTS and result.get("settings") == DEFAULTS[name] and config.corpus_name(corpus) == "emodb":
         atomic_write(config.RESULTS / f"bench_{name}.json", (json.dumps(result) + "\n").encode())
 
 

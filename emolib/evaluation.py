@@ -225,13 +225,16 @@ TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar
                  "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
 
 
-#: Files in a results folder that are not rows: ``reproduce``'s notebook timings, a benchmark's line.
-NOT_ROWS = ("timings.json", "bench_pretrain.json", "bench_augment.json")
+#: Files in a results folder that are not rows: ``reproduce``'s notebook timings and the benchmarks'
+#: lines (``bench_<name>.json``).
+NOT_ROWS = ("timings.json",)
 
 
 def row_paths(folder: Path) -> list[Path]:
     """The results rows (``<run>.json``) in ``folder``, sorted."""
-    return sorted(p for p in Path(folder).glob("*.json") if p.name not in NOT_ROWS) if Path(folder).is_dir() else []
+    if not Path(folder).is_dir():
+        return []
+    return sorted(p for p in Path(folder).glob("*.json") if p.name not in NOT_ROWS and not p.name.startswith("bench_"))
 
 
 def read_rows(runs: Sequence[str], folder: Path | None = None) -> list[dict]:

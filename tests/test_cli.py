@@ -99,6 +99,9 @@ def test_bench_features_reports_a_ratio(emodb_root, tmp_path):
     result = json.loads(last)
     assert result["benchmark"] == "features" and result["files"] == 12
     assert result["speedup"] > 1  # the cache must not be slower than computing
+    from emolib import config
+
+    assert not (config.RESULTS / "bench_features.json").exists()  # only augment and pretrain keep a line
 
 
 def test_bench_augment_reports_both_rates_and_their_ratio():
@@ -128,6 +131,8 @@ def test_only_a_default_run_on_emodb_keeps_its_benchmark_line(tmp_path, monkeypa
     line = {"benchmark": "augment", "speedup": 3.0, "settings": dict(bench.DEFAULTS["augment"])}
     bench._keep("augment", {**line, "settings": {"n": 6, "seconds": 0.5}}, "emodb")
     bench._keep("augment", line, "synthetic")
+    assert not list(tmp_path.iterdir())
+    bench._keep("features", {"benchmark": "features", "speedup": 9.0}, "emodb")  # no defaults: never kept
     assert not list(tmp_path.iterdir())
     bench._keep("augment", line, "emodb")
     assert json.loads((tmp_path / "bench_augment.json").read_text()) == line
