@@ -123,7 +123,6 @@ def bench_augment(args) -> dict:
 #: Each benchmark's default settings: only a run with these, on EmoDB, writes ``results/bench_<name>.json``
 #: (the files the README and notebook 02 quote); other settings or corpora only print.
 DEFAULTS = {"augment": {"n": 64, "seconds": 3.0}, "pretrain": {"n": 64, "seconds": 3.0, "report_steps": 4}}
-PRETRAIN_DEFAULTS = DEFAULTS["pretrain"]
 
 
 def _keep(name: str, result: dict, corpus: str | None) -> None:

@@ -312,13 +312,12 @@ def readme_table(folder: str | os.PathLike | None = None) -> str:
     UAR without and with speaker normalisation, in %."""
     folder = Path(folder) if folder else config.run_dir(config.RESULTS)
 
-    def uar(run: str) -> str:
+    def uar(run: str, missing: str) -> str:
         path = folder / f"{run}.json"
-        return f"{100 * json.loads(path.read_text())['uar']:.1f} %" if path.is_file() else "—"
+        return f"{100 * json.loads(path.read_text())['uar']:.1f} %" if path.is_file() else missing
 
     lines = ["| encoder and read-out | probe | UAR | with speaker norm |", "|---|---|---|---|"]
-    lines += [f"| {what} | {how} | {uar(run)} | {uar(run + '_spknorm') if (folder / f'{run}_spknorm.json').is_file() else ''} |"
-              for what, how, run in README_ROWS]
+    lines += [f"| {what} | {how} | {uar(run, '—')} | {uar(run + '_spknorm', '')} |" for what, how, run in README_ROWS]
     return "\n".join(lines)
 
 

@@ -204,17 +204,23 @@ def report_study(frames: list[np.ndarray] | None, meta: pd.DataFrame, profile: s
     train and write the rows (one line per training); ``full`` reads the committed rows, and a
     missing one is a one-line error naming the command that makes it.  Returns one line per
     training: segment, protocol (the Table-3 column it fills), uar, wa, segment_wa."""
-    import json
-
     from . import config
     from .errors import EmolibError
-    from .evaluation import LEAKY, Timer, write_result
+    from .evaluation import LEAKY, Timer, read_rows, write_result
 
     corpus = meta.attrs.get("corpus", "emodb")
     folder = config.run_dir(config.RESULTS, corpus, profile)
     budget = report_budget(profile)
     full_passes = f"random split (leaky), {budget.describe()}"
     rerun = settings.runs("report_budget", profile)
+    stored = {}
+    if not rerun:  # every committed row is checked before anything is used
+        runs = [report_study_run(s, h) for s, h in _cuts()]
+        try:
+            stored = dict(zip(runs, read_rows(runs, folder)))
+        except EmolibError as e:
+            raise EmolibError(f"{e}: the long study runs in the extended profile "
+                              "(python -m emolib reproduce --only 05 --profile extended)") from None
     lines = []
     for seg, hop in _cuts():
         run, label = report_study_run(seg, hop), segment_label(seg)
@@ -228,11 +234,7 @@ def report_study(frames: list[np.ndarray] | None, meta: pd.DataFrame, profile: s
                                **({} if hop is None else {"hop_ms": hop}))
             log(f"{run}: {what}, {row['n']} test segments, segment accuracy {row['wa']:.3f} ({t.seconds:.0f} s)")
         else:
-            path = folder / f"{run}.json"
-            if not path.is_file():
-                raise EmolibError(f"{config.repo_relative(path)} is missing: the long study runs in the extended "
-                                  "profile (python -m emolib reproduce --only 05 --profile extended)")
-            row = json.loads(path.read_text())
+            row = stored[run]
         lines.append({"segment": label, "protocol": full_passes + ("" if hop is None else ", segments every half length"),
                       "uar": row["uar"], "wa": row["wa"], "segment_wa": row["wa"]})
     if not rerun:
