@@ -14,6 +14,10 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``moco``       MoCo v3: encoders, momentum, symmetric InfoNCE, schedules (the method on one screen)
 - ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
 - ``pretrain``   pretraining runs per SI-5 fold: CPU / GPU / torchrun, exact resume, k-NN monitor
+- ``encoders``   the fold encoders on disk (the checkpoint layout), loading them, their embeddings
+- ``probes``     linear probes of frozen embeddings over the folds, their rows, 5-NN diagnostics
+- ``finetune``   the ViT fine-tuned end to end (from MoCo v3 weights or from scratch)
+- ``studies``    notebook 04's studies: the probe table, fine-tuning vs scratch, epochs and batch size
 - ``ablation``   the pretext ablation: each variant pretrained, probed and measured on all folds
 - ``fusion``     the best system: stacked fusion of the systems below, nested inside each fold
 - ``final``      a results system trained on every speaker, saved and checked (``train-final``)

@@ -7,7 +7,7 @@ notebook 03's ViT, views and epochs) with the pretext options of :data:`VARIANTS
 1. pretrains the five SI-5 fold encoders (each on its fold's 8 training speakers; resumable),
 2. probes them with the same logistic-regression probe as notebook 04 (class token), without and
    with speaker normalisation: results rows ``ssl_<variant>`` and ``ssl_<variant>_spknorm``,
-3. measures what each fold encoder's embedding space holds (:func:`emolib.probe.neighbour_scores`:
+3. measures what each fold encoder's embedding space holds (:func:`emolib.probes.neighbour_scores`:
    5-NN speaker accuracy, 5-NN emotion UAR, over all 535 utterances) and stores it in both rows.
 
 ``python -m emolib ablation`` runs it from the command line (one variant per process on a GPU
@@ -28,7 +28,8 @@ import pandas as pd
 
 from . import config
 from .errors import EmolibError
-from .probe import N_FOLDS, fold_embeddings, neighbour_scores, probe_checkpoints
+from .encoders import N_FOLDS, fold_embeddings
+from .probes import neighbour_scores, probe_checkpoints
 from .pretrain import PretrainConfig, pretrain_folds, profile_config, read_history
 
 #: Variant name -> the pretext options it changes from the profile's recipe (the report's views,

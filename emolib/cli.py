@@ -88,7 +88,7 @@ def _results(args) -> int:
         print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
         return 0
     if args.probes:
-        from .probe import readme_table
+        from .probes import readme_table
 
         print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
         return 0
@@ -113,7 +113,7 @@ def _pretrain(args) -> int:
 
 def _probe(args) -> int:
     from .corpus import load_corpus
-    from .probe import probe_checkpoints
+    from .probes import probe_checkpoints
 
     meta = load_corpus(args.corpus, args.root)
     for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,

@@ -113,7 +113,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
                 budget=asdict(budget)))
     if "moco" in systems:
         from .pretrain import default_out, pretrain_folds, profile_config
-        from .probe import probe_checkpoints
+        from .probes import probe_checkpoints
 
         out = Path(out) if out else default_out(corpus, profile, PROTOCOL)
         walls = [last["wall_s"] for last in pretrain_folds(meta, profile_config(profile, protocol=PROTOCOL), out,

@@ -198,8 +198,7 @@ class FinalModel:
 
 
 def _encoder_files(folder: Path) -> list[Path]:
-    from .probe import backbone_path
-    from .pretrain import ALL_SPEAKERS
+    from .encoders import ALL_SPEAKERS, backbone_path
 
     path = backbone_path(folder, ALL_SPEAKERS)
     return [path.with_suffix(".safetensors"), path.with_suffix(".json")]
@@ -209,7 +208,8 @@ def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | N
                   progress: bool = True) -> Path:
     """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget, as notebook
     03's fold encoders), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
-    from .pretrain import ALL_SPEAKERS, pretrain_fold, profile_config
+    from .encoders import ALL_SPEAKERS
+    from .pretrain import pretrain_fold, profile_config
 
     out = final_dir(corpus, profile) / "moco_encoder"
     if not all(p.is_file() for p in _encoder_files(out)):
@@ -236,8 +236,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
     """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
     :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a fusion with ``moco``
     needs for its stacker's data (default: notebook 03's, ``checkpoints/``)."""
-    from .pretrain import ALL_SPEAKERS
-    from .probe import fold_embeddings
+    from .encoders import ALL_SPEAKERS, fold_embeddings
 
     systems = systems_of(name)
     profile, corpus = config.profile(profile), config.corpus_name(corpus)
@@ -258,7 +257,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             feats["moco"] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
             if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
                 from .pretrain import default_out
-                from .probe import encoder_summary
+                from .encoders import encoder_summary
 
                 fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
                 fold_info = encoder_summary(fold_enc)
@@ -323,8 +322,7 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
     models = from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
     encoder = None
     if info["encoder"]:
-        from .pretrain import ALL_SPEAKERS
-        from .probe import load_encoder
+        from .encoders import ALL_SPEAKERS, load_encoder, speaker_input
 
         enc = Path(info["encoder"]["folder"])
         enc = enc if enc.is_absolute() else config.REPO / enc
@@ -333,8 +331,6 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
             raise EmolibError(f"{files[0]}: the MoCo encoder is missing or not the one {row_name(name, speaker_norm)} "
                               f"was fitted on; build the model again: {how}")
         encoder = load_encoder(enc, ALL_SPEAKERS, device=device)
-        from .probe import speaker_input
-
         if speaker_input(encoder[1]):  # FinalModel.features standardises with the encoder's corpus statistics
             raise EmolibError(f"{files[1]}: pretrained on per-speaker inputs, which final models do not support; "
                               f"build the model again: {how}")

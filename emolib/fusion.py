@@ -96,9 +96,9 @@ def logreg_proba(feature_set: str) -> Classifier:
 
 
 def probe_proba(C: Sequence[float] = (0.01, 0.1, 1.0), seed: int = 0) -> Classifier:
-    """Notebook 04's probe (:func:`emolib.probe.logreg_model`, ``C`` chosen by leave-speakers-out
+    """Notebook 04's probe (:func:`emolib.probes.logreg_model`, ``C`` chosen by leave-speakers-out
     cross-validation inside the training rows)."""
-    from .probe import logreg_model
+    from .probes import logreg_model
 
     def fit(X, y, groups):
         return evaluation.fit_by_speakers(logreg_model(seed), "logisticregression__C", C, X, y, groups)
@@ -140,7 +140,7 @@ def classifier(system: str, profile: str | None = None) -> Classifier:
     if system in FEATURE_SET:
         return logreg_proba(FEATURE_SET[system])
     if system == "moco":
-        from .probe import budget
+        from .probes import budget
 
         return probe_proba(budget(profile)["logreg_C"])
     if system == "cnn":
@@ -157,7 +157,7 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
     out = []
     for name in systems:
         if name == "moco":
-            from .probe import encoder_summary, fold_embeddings
+            from .encoders import encoder_summary, fold_embeddings
 
             enc = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
             if encoder_summary(enc)["protocol"] != protocol:
@@ -296,7 +296,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
     profile, corpus = config.profile(profile), config.corpus_name(corpus)
     extra = {}
     if "moco" in systems:  # which fold encoders, by content
-        from .probe import encoder_summary
+        from .encoders import encoder_summary
 
         encoders = encoders or default_out(corpus, profile, protocol)
         extra = {"encoders": config.repo_relative(encoders), "encoder": encoder_summary(encoders)}

@@ -258,6 +258,15 @@ def probe_vs_pretraining(by_epoch: pd.DataFrame, by_batch: pd.DataFrame | None =
     return fig
 
 
+def tsne(X: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A 2-D t-SNE map (scikit-learn: perplexity 30, PCA start, ``seed``) of standardised features,
+    for :func:`embedding_maps`."""
+    from sklearn.manifold import TSNE
+    from sklearn.preprocessing import StandardScaler
+
+    return TSNE(n_components=2, perplexity=30, init="pca", random_state=seed).fit_transform(StandardScaler().fit_transform(X))
+
+
 def embedding_maps(maps: dict[str, np.ndarray], meta: pd.DataFrame, title: str = ""):
     """2-D maps (e.g. t-SNE) of utterance embeddings, one column per map (``{name: (n, 2)}``),
     coloured by emotion (top row) and by speaker (bottom row)."""

@@ -32,6 +32,9 @@ from .features import Standardizer
 
 #: The pretext options, as fields of ``emolib.pretrain.PretrainConfig`` (whose defaults are the recipe's).
 OPTIONS = ("batch_by", "input_norm", "warp", "warp_views", "adversary")
+#: Their defaults: the recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no
+#: adversary); ``PretrainConfig``'s fields default to these.
+DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "warp_views": "both", "adversary": 0.0}
 BATCH_BY = ("none", "speaker", "gender")
 INPUT_NORM = ("global", "speaker")
 

@@ -2,7 +2,7 @@
 unless ``--protocol`` says otherwise), on the CPU, one GPU or under ``torchrun``
 (``python -m emolib pretrain …``).
 
-Per fold, under ``<out>/fold<k>/``:
+Per fold, under ``<out>/fold<k>/`` (the layout is :mod:`emolib.encoders`'s):
 
 - ``history.jsonl``   one line per epoch: loss, lr, momentum, and (every ``knn_every`` epochs
   and at the end) a k-NN emotion accuracy / UAR of the current backbone on the fold's held-out
@@ -39,6 +39,7 @@ from . import pretext
 from .augment import RECIPES, TwoViews, recipe, report_variants
 from .corpus import CLASSES
 from .devices import name as device_name, resolve as _device
+from .encoders import ALL_SPEAKERS, backbone_path, checkpoint_path, fold_dir, history_path
 from .errors import EmolibError
 from .features import LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write
@@ -78,11 +79,11 @@ class PretrainConfig:
     knn_every: int = 5
     knn_k: int = 20
     spike_factor: float = 2.5
-    batch_by: str = "none"       # "speaker" / "gender": one speaker (gender) per batch
-    input_norm: str = "global"   # "speaker": each log-mel standardised with its speaker's statistics
-    warp: float = 0.0            # mel-axis (vocal-tract-length) warp of the views, max |1 - α|
-    warp_views: str = "both"     # "one": only view 2 is warped
-    adversary: float = 0.0       # weight of the gradient-reversed speaker head (0: none)
+    batch_by: str = pretext.DEFAULTS["batch_by"]        # "speaker" / "gender": one speaker (gender) per batch
+    input_norm: str = pretext.DEFAULTS["input_norm"]    # "speaker": each log-mel with its speaker's statistics
+    warp: float = pretext.DEFAULTS["warp"]              # mel-axis (vocal-tract-length) warp of the views, max |1 - α|
+    warp_views: str = pretext.DEFAULTS["warp_views"]    # "one": only view 2 is warped
+    adversary: float = pretext.DEFAULTS["adversary"]    # weight of the gradient-reversed speaker head (0: none)
     protocol: str = "si5"        # whose folds: "si5" (headline), "loso" or "emobox" (emolib.splits)
 
     def __post_init__(self):
@@ -123,15 +124,6 @@ def profile_config(profile: str | None = None, **overrides) -> PretrainConfig:
 
 class TrainingDiverged(EmolibError):
     pass
-
-
-#: The "fold" of a final model (:mod:`emolib.final`): every speaker trains, none is held out, so
-#: there is no k-NN monitor; written to ``<out>/all``.
-ALL_SPEAKERS = -1
-
-
-def fold_dir(out: str | os.PathLike, fold: int) -> Path:
-    return Path(out) / ("all" if fold == ALL_SPEAKERS else f"fold{fold}")
 
 
 def default_out(corpus: str | None = None, profile: str | None = None, protocol: str = "si5") -> Path:
@@ -255,8 +247,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return state
 
 
-def _write_history(folder: Path, history: list[dict]) -> None:
-    atomic_write(folder / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+def _write_history(path: Path, history: list[dict]) -> None:
+    atomic_write(path, "".join(json.dumps(h) + "\n" for h in history).encode())
 
 
 def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
@@ -446,12 +438,12 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on
     return record
 
 
-def _after_epoch(run: _Run, record: dict, history: list[dict], folder: Path, ckpt_path: Path) -> None:
+def _after_epoch(run: _Run, record: dict, history: list[dict], out: Path, ckpt_path: Path) -> None:
     """Rank 0: the history file, the kept epoch's backbone, and the checkpoint when one is due."""
     cfg, done = run.cfg, record["epoch"]
-    _write_history(folder, history)
+    _write_history(history_path(out, run.fold), history)
     if done in cfg.keep_epochs:
-        _export(run, folder / f"backbone_e{done:04d}", done)
+        _export(run, backbone_path(out, run.fold, done), done)
     if done % cfg.save_every == 0 or done == cfg.epochs:
         save_checkpoint(ckpt_path, run.model, run.optimizer, done, cfg, run.fold, run.generator, history,
                         run.data.normalization, run.adversary)
@@ -481,8 +473,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
     if cfg.batch_size % world:
         raise EmolibError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     dev = _device(device)
-    folder = fold_dir(out, fold)
-    ckpt_path = folder / "checkpoint.pt"
+    ckpt_path = checkpoint_path(out, fold)
     state = _checked_resume(resume, ckpt_path, cfg, fold)
     data = fold_data(meta, fold, cfg, progress=progress and rank == 0)
     run = _build(cfg, fold, data, dev, init_from, rank, world)
@@ -494,7 +485,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         net = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None,
                                       broadcast_buffers=False)
     if rank == 0:
-        _write_history(folder, history)
+        _write_history(history_path(out, fold), history)
     bar = tqdm(total=cfg.epochs * run.iters, initial=start * run.iters, desc=f"MoCo fold {fold}", unit="step",
                disable=not progress or rank != 0)
     run.model.train()
@@ -509,12 +500,12 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         record["wall_s"] = round(time.perf_counter() - t0, 2)
         history.append(record)
         if rank == 0:
-            _after_epoch(run, record, history, folder, ckpt_path)
+            _after_epoch(run, record, history, out, ckpt_path)
         if distributed():
             torch.distributed.barrier()
     bar.close()
     if rank == 0:
-        _export(run, folder / "backbone", cfg.epochs)
+        _export(run, backbone_path(out, fold), cfg.epochs)
         ran = f"epochs {start + 1}-{cfg.epochs}" if start < cfg.epochs else f"all {cfg.epochs} epochs on disk already"
         steps.step(f"MoCo v3 pretraining, {'all speakers' if fold == ALL_SPEAKERS else f'fold {fold}'} "
                    f"({ran}, {device_name(dev)}), loss {history[-1]['loss']:.3f}", time.perf_counter() - t0)
@@ -536,7 +527,7 @@ def pretrain_folds(meta: pd.DataFrame, cfg: PretrainConfig, out: str | os.PathLi
 
 
 def read_history(out: str | os.PathLike, fold: int) -> pd.DataFrame:
-    path = fold_dir(out, fold) / "history.jsonl"
+    path = history_path(out, fold)
     if not path.is_file():
         raise EmolibError(f"{path}: no pretraining history for fold {fold}; run python -m emolib pretrain "
                           f"--fold {fold} first")

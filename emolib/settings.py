@@ -1,4 +1,4 @@
-"""Every profile's budgets in one place (docs/profiles.md).
+"""Every profile's budgets and quality-check floors in one place (docs/profiles.md).
 
 A profile is chosen by ``EMOLIB_PROFILE`` or ``--profile`` (:func:`emolib.config.profile`):
 
@@ -11,7 +11,7 @@ A profile is chosen by ``EMOLIB_PROFILE`` or ``--profile`` (:func:`emolib.config
 
 Tables are keyed by budget *level* (:func:`emolib.config.level`): ``smoke``, or ``full`` for both
 ``full`` and ``extended``.  The modules read their budgets through small accessors
-(``pretrain.profile_config``, ``probe.budget``, ``probe.finetune_config``, ``segments.budget``,
+(``pretrain.profile_config``, ``probes.budget``, ``finetune.finetune_config``, ``segments.budget``,
 ``segments.report_budget``); a flag on the command line overrides a single value.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ PROBE = {
     "full": dict(logreg_C=LOGREG_C, head_epochs=100, batch_sizes=(32, 64, 128, 256), batch_epochs=10),
 }
 
-#: Fine-tuning the ViT end to end (:class:`emolib.probe.FinetuneConfig` fields).
+#: Fine-tuning the ViT end to end (:class:`emolib.finetune.FinetuneConfig` fields).
 FINETUNE = {"smoke": dict(epochs=1, crops_per_epoch=1), "full": dict(epochs=20)}
 
 #: The Conv1D of the segment study (:class:`emolib.cnn.TrainConfig` fields; each epoch draws
@@ -63,6 +63,18 @@ LONG_STUDIES = {
                      "(rows cnn_leaky_<len>_report_budget and cnn_leaky_<len>_overlap50)",
 }
 
+#: Notebook 02's view study: augmented variants per view, and how many utterances of each emotion
+#: (``None``: all of them).
+VIEW_STUDY = {"smoke": dict(variants=1, per_emotion=10), "full": dict(variants=4, per_emotion=None)}
+
+#: The floors of the notebooks' quality checks (:func:`check`): the smallest value each check
+#: accepts, per budget level.  They catch a broken pipeline (chance UAR is 1/7 = 0.143); they are
+#: not targets.
+CHECKS = {
+    "smoke": dict(knn_monitor_uar=0.16, probe_uar=0.2, cnn_uar=1 / 7, baseline_uar=0.4, ablation_uar=0.2),
+    "full": dict(knn_monitor_uar=0.25, probe_uar=0.5, cnn_uar=0.55, baseline_uar=0.75, ablation_uar=0.45),
+}
+
 #: Per-cell timeout of the notebooks, in seconds, per profile: a smoke cell takes seconds to a
 #: minute; the longest extended cell (the report-budget retrainings) about 80 min on a 2-core CPU.
 CELL_TIMEOUT = {"smoke": 900, "full": 2 * 3600, "extended": 4 * 3600}
@@ -78,3 +90,11 @@ def runs(study: str, profile: str | None = None) -> bool:
     if study not in LONG_STUDIES:
         raise KeyError(f"no long study {study!r}; known: {', '.join(LONG_STUDIES)}")
     return config.profile(profile) in ("smoke", "extended")
+
+
+def check(name: str, profile: str | None = None) -> float:
+    """The floor of the quality check ``name`` (:data:`CHECKS`) for the profile's budget level."""
+    floors = CHECKS[config.level(profile)]
+    if name not in floors:
+        raise KeyError(f"no quality check {name!r}; known: {', '.join(floors)}")
+    return floors[name]

@@ -45,7 +45,7 @@ def test_readme_and_notebook_02_quote_the_augment_benchmark_as_written():
 
 
 def test_readme_probe_table_is_generated_from_the_rows():
-    from emolib.probe import readme_table
+    from emolib.probes import readme_table
 
     readme = (REPO / "README.md").read_text()
     start, end = "<!-- probes: python -m emolib results --probes -->", "<!-- /probes -->"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import ablation, augment, pretext, pretrain, probe
+from emolib import ablation, augment, encoders, pretext, pretrain
 from emolib.corpus import load_corpus
 from emolib.features import Standardizer
 from emolib.vit import embed
@@ -176,9 +176,9 @@ def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
     meta = load_corpus("synthetic")
     cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
     pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
-    emb = probe.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
-    model, info = probe.load_encoder(tmp_path, 0)
-    assert probe.speaker_input(info)
+    emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
+    model, info = encoders.load_encoder(tmp_path, 0)
+    assert encoders.speaker_input(info)
     from emolib.features import log_mels
 
     held_out = meta.speaker.astype(str) == "03"  # a test speaker of fold 0
@@ -253,3 +253,8 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
     assert ablation.seed_markdown(seeds).count("\n") == 2
     with pytest.raises(Exception, match="unknown pretext variant"):
         ablation.variant_config("louder")
+
+
+def test_the_pretext_defaults_are_the_pretraining_defaults():
+    defaults = pretrain.PretrainConfig().to_dict()
+    assert {k: defaults[k] for k in pretext.OPTIONS} == pretext.DEFAULTS

@@ -1,6 +1,6 @@
-"""Linear probing and fine-tuning (emolib.probe) on the synthetic corpus, with encoders exported
-per fold as the pretraining run writes them (random weights: these tests check the plumbing,
-the protocol and the probes, not what pretraining learns)."""
+"""Encoders, probes and fine-tuning (emolib.encoders, emolib.probes, emolib.finetune) on the
+synthetic corpus, with encoders exported per fold as the pretraining run writes them (random
+weights: these tests check the plumbing, the protocol and the probes, not what pretraining learns)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from emolib import cli, config, evaluation, probe, vit
+from emolib import cli, config, encoders, evaluation, finetune, probes, vit
 from emolib.corpus import CLASSES, load_corpus
 from emolib.errors import EmolibError
 from emolib.features import Standardizer, fit_standardizer, log_mels
@@ -30,38 +30,38 @@ def export_folds(meta, out, seed=0, epoch=None):
     for f in speaker_folds(meta, "si5"):
         torch.manual_seed(seed + f.index)
         std = fit_standardizer(mels, f)
-        vit.export_backbone(vit.create_backbone(TINY), TINY, probe.backbone_path(out, f.index, epoch),
+        vit.export_backbone(vit.create_backbone(TINY), TINY, encoders.backbone_path(out, f.index, epoch),
                             vit.Normalization(std.mean.tolist(), std.std.tolist()),
                             {"fold": f.index, "epoch": epoch or 3})
 
 
 def test_missing_or_foreign_encoders_are_clear_errors(meta, tmp_path):
     with pytest.raises(EmolibError, match=r"fold 2: no final encoder at .*fold2/backbone\.safetensors.*pretrain"):
-        probe.load_encoder(tmp_path, 2)
+        encoders.load_encoder(tmp_path, 2)
     export_folds(meta, tmp_path)
     with pytest.raises(EmolibError, match=r"fold 1: no epoch-5 encoder .*--keep-epochs 5"):
-        probe.load_encoder(tmp_path, 1, epoch=5)
+        encoders.load_encoder(tmp_path, 1, epoch=5)
     for suffix in (".json", ".safetensors"):  # fold 0's encoder put in fold 1's place
-        src = probe.backbone_path(tmp_path, 0).with_suffix(suffix)
-        probe.backbone_path(tmp_path, 1).with_suffix(suffix).write_bytes(src.read_bytes())
+        src = encoders.backbone_path(tmp_path, 0).with_suffix(suffix)
+        encoders.backbone_path(tmp_path, 1).with_suffix(suffix).write_bytes(src.read_bytes())
     with pytest.raises(EmolibError, match=r"fold1/backbone\.json was pretrained for fold 0, not fold 1"):
-        probe.load_encoder(tmp_path, 1)
-    probe.backbone_path(tmp_path, 3).with_suffix(".safetensors").write_bytes(b"not safetensors")
+        encoders.load_encoder(tmp_path, 1)
+    encoders.backbone_path(tmp_path, 3).with_suffix(".safetensors").write_bytes(b"not safetensors")
     with pytest.raises(EmolibError, match="fold 3"):
-        probe.load_encoder(tmp_path, 3)
-    model, info = probe.load_encoder(tmp_path, 4)
+        encoders.load_encoder(tmp_path, 3)
+    model, info = encoders.load_encoder(tmp_path, 4)
     assert info["fold"] == 4 and not model.training
     assert not any(p.requires_grad for p in model.parameters())
 
 
 def test_fold_embeddings_use_each_folds_encoder_and_are_cached_by_content(meta, tmp_path, monkeypatch):
     export_folds(meta, tmp_path)
-    emb = probe.fold_embeddings(meta, tmp_path, progress=False)
+    emb = encoders.fold_embeddings(meta, tmp_path, progress=False)
     assert sorted(emb) == [0, 1, 2, 3, 4]
     assert all(v.shape == (len(meta), 192) and np.isfinite(v).all() for v in emb.values())
     assert not np.allclose(emb[0], emb[1])  # another fold, another encoder
     # computed by hand for fold 2: the encoder over windows of the utterance, with fold 2's statistics
-    model, info = probe.load_encoder(tmp_path, 2)
+    model, info = encoders.load_encoder(tmp_path, 2)
     norm = info["normalization"]
     mels = log_mels(meta.path[:3], progress=False)
     by_hand = vit.embed(model, mels, np.array(norm["mean"]), np.array(norm["std"]), 96)
@@ -70,14 +70,14 @@ def test_fold_embeddings_use_each_folds_encoder_and_are_cached_by_content(meta, 
     def no_embedding(*a, **k):
         raise AssertionError("the cache should have answered")
 
-    monkeypatch.setattr(probe, "embed", no_embedding)
-    again = probe.fold_embeddings(meta, tmp_path, progress=False)
+    monkeypatch.setattr(encoders, "embed", no_embedding)
+    again = encoders.fold_embeddings(meta, tmp_path, progress=False)
     assert all(np.array_equal(again[k], emb[k]) for k in emb)
     monkeypatch.undo()
     export_folds(meta, tmp_path, seed=100)  # retrained encoders: never served the old vectors
-    fresh = probe.fold_embeddings(meta, tmp_path, folds=[0], progress=False)
+    fresh = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False)
     assert not np.allclose(fresh[0], emb[0])
-    wide = probe.fold_embeddings(meta, tmp_path, folds=[0], blocks=2, progress=False)
+    wide = encoders.fold_embeddings(meta, tmp_path, folds=[0], blocks=2, progress=False)
     assert wide[0].shape == (len(meta), 2 * 192)
     np.testing.assert_allclose(wide[0][:, 192:], fresh[0], rtol=1e-4, atol=1e-4)  # the last block
 
@@ -89,12 +89,12 @@ def label_features(meta, signal, seed=0, width=16):
     return np.hstack([signal * onehot, rng.normal(size=(len(meta), width))])
 
 
-@pytest.mark.parametrize("make", [lambda: probe.logreg_probe(), lambda: probe.torch_probe(probe.HeadConfig(epochs=30))])
+@pytest.mark.parametrize("make", [lambda: probes.logreg_probe(), lambda: probes.torch_probe(probes.HeadConfig(epochs=30))])
 def test_probes_find_a_linear_signal_and_nothing_in_noise(meta, make):
     strong = {k: label_features(meta, 3.0, seed=k) for k in range(5)}
     noise = {k: label_features(meta, 0.0, seed=k) for k in range(5)}
-    good = probe.probe_cv(meta, strong, make())
-    bad = probe.probe_cv(meta, noise, make())
+    good = probes.probe_cv(meta, strong, make())
+    bad = probes.probe_cv(meta, noise, make())
     assert list(good.columns) == evaluation.PREDICTION_COLUMNS and len(good) == len(meta)
     assert evaluation.uar(good.y_true, good.y_pred) > 0.95
     assert evaluation.uar(bad.y_true, bad.y_pred) < 0.35
@@ -111,14 +111,14 @@ def test_probe_cv_gives_each_fold_its_own_features_and_the_c_search_only_trainin
         return np.array([CLASSES[0]] * len(X_test))
 
     feats = {k: np.full((len(meta), 2), float(k)) for k in range(5)}
-    probe.probe_cv(meta, feats, spy)
+    probes.probe_cv(meta, feats, spy)
     folds = speaker_folds(meta, "si5")
     assert [x for x, _ in seen] == [0.0, 1.0, 2.0, 3.0, 4.0]
     for (_, groups), f in zip(seen, folds):
         assert groups == set(meta.speaker.astype(str).to_numpy()[f.train])
         assert not groups & set(f.test_speakers)
     with pytest.raises(EmolibError, match=r"folds \[4\]"):
-        probe.probe_cv(meta, {k: feats[k] for k in range(4)}, spy)
+        probes.probe_cv(meta, {k: feats[k] for k in range(4)}, spy)
 
 
 def test_speaker_normalisation_removes_a_speaker_offset(meta):
@@ -127,8 +127,8 @@ def test_speaker_normalisation_removes_a_speaker_offset(meta):
     offset = speakers.map({s: i * 5.0 for i, s in enumerate(sorted(speakers.unique()))}).to_numpy()
     X = label_features(meta, 0.6) + offset[:, None] * rng.normal(size=(1, 23))
     feats = {k: X for k in range(5)}
-    raw = probe.probe_cv(meta, feats, probe.logreg_probe(1.0))
-    normed = probe.probe_cv(meta, feats, probe.logreg_probe(1.0), speaker_norm=True)
+    raw = probes.probe_cv(meta, feats, probes.logreg_probe(1.0))
+    normed = probes.probe_cv(meta, feats, probes.logreg_probe(1.0), speaker_norm=True)
     assert evaluation.uar(normed.y_true, normed.y_pred) > evaluation.uar(raw.y_true, raw.y_pred) + 0.1
 
 
@@ -138,10 +138,10 @@ def test_torch_probe_is_seeded_and_leaves_the_global_rng_alone(meta):
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    cfg = probe.HeadConfig(epochs=5, seed=7)
-    a = probe.torch_probe(cfg)(X[:150], y[:150], X[150:])
+    cfg = probes.HeadConfig(epochs=5, seed=7)
+    a = probes.torch_probe(cfg)(X[:150], y[:150], X[150:])
     after = torch.rand(1)
-    b = probe.torch_probe(cfg)(X[:150], y[:150], X[150:])
+    b = probes.torch_probe(cfg)(X[:150], y[:150], X[150:])
     assert np.array_equal(a, b) and torch.equal(before, after)
 
 
@@ -150,17 +150,17 @@ def test_random_floor_is_seeded_and_leaves_the_global_rng_alone(meta):
     torch.manual_seed(5)
     before = torch.rand(1)
     torch.manual_seed(5)
-    a = probe.random_embeddings(sub, TINY, seed=3)
+    a = encoders.random_embeddings(sub, TINY, seed=3)
     after = torch.rand(1)
-    b = probe.random_embeddings(sub, TINY, seed=3)
+    b = encoders.random_embeddings(sub, TINY, seed=3)
     assert torch.equal(before, after) and all(np.array_equal(a[k], b[k]) for k in a)
     assert sorted(a) == [0, 1, 2, 3, 4] and a[0].shape == (len(sub), 192)
 
 
 def test_layerwise_lr_decay_groups():
-    model = probe.Classifier(vit.create_backbone(TINY))
-    cfg = probe.FinetuneConfig(layer_decay=0.5)
-    groups = probe._layer_groups(model, cfg)
+    model = finetune.Classifier(vit.create_backbone(TINY))
+    cfg = finetune.FinetuneConfig(layer_decay=0.5)
+    groups = finetune._layer_groups(model, cfg)
     scale = {id(p): g["scale"] for g in groups for p in g["params"]}
     assert scale[id(model.head.weight)] == 1.0
     assert scale[id(model.backbone.blocks[1].attn.qkv.weight)] == 0.5
@@ -175,25 +175,25 @@ def test_layerwise_lr_decay_groups():
 
 def test_finetuning_from_an_encoder_and_from_scratch(meta, tmp_path):
     export_folds(meta, tmp_path)
-    cfg = probe.FinetuneConfig(epochs=2, crops_per_epoch=1, batch_size=16, warmup_epochs=1)
-    pred, hist = probe.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
+    cfg = finetune.FinetuneConfig(epochs=2, crops_per_epoch=1, batch_size=16, warmup_epochs=1)
+    pred, hist = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     f = speaker_folds(meta, "si5")[1]
     assert set(pred.speaker) == set(f.test_speakers) and len(pred) == len(f.test)
     assert list(pred.columns) == evaluation.PREDICTION_COLUMNS and set(pred.y_pred) <= set(CLASSES)
     assert list(hist.epoch) == [1, 2] and np.isfinite(hist.train_loss).all()
-    again, _ = probe.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
+    again, _ = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     pd.testing.assert_frame_equal(pred, again)  # same seed, same predictions
-    scratch, _ = probe.finetune_fold(meta, 1, cfg, None, TINY, progress=False)
+    scratch, _ = finetune.finetune_fold(meta, 1, cfg, None, TINY, progress=False)
     assert len(scratch) == len(pred)
     # the pretrained weights were the starting point: the encoder on disk is unchanged
-    model, _ = probe.load_encoder(tmp_path, 1)
+    model, _ = encoders.load_encoder(tmp_path, 1)
     torch.manual_seed(1)
     fresh = vit.create_backbone(TINY)
     torch.testing.assert_close(model.blocks[0].attn.qkv.weight, fresh.blocks[0].attn.qkv.weight)
     with pytest.raises(ValueError, match="backbone_cfg"):
-        probe.finetune_fold(meta, 1, cfg, None, progress=False)
+        finetune.finetune_fold(meta, 1, cfg, None, progress=False)
     with pytest.raises(ValueError, match="FinetuneConfig.epochs must be at least 1"):
-        probe.FinetuneConfig(epochs=0)
+        finetune.FinetuneConfig(epochs=0)
 
 
 def test_embedding_read_outs_are_checked():
@@ -212,7 +212,7 @@ def test_utterance_logits_average_windows():
 
     mel = np.concatenate([np.zeros((4, 8)), np.ones((4, 8))], axis=1).astype(np.float32)
     std = Standardizer(np.zeros(4, np.float32), np.ones(4, np.float32))
-    out = probe.utterance_logits(Echo(), [mel, mel[:, :8]], std, frames=8)
+    out = finetune.utterance_logits(Echo(), [mel, mel[:, :8]], std, frames=8)
     np.testing.assert_allclose(out[:, 0], [0.5, 0.0])
 
 
@@ -221,16 +221,16 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
     assert cli.main(["probe", "--out", str(enc), "--run", "long", "--corpus", "synthetic"]) == 2
     assert "fold 0: no final encoder" in capsys.readouterr().err
     export_folds(meta, enc)
-    info = json.loads(probe.backbone_path(enc, 0).with_suffix(".json").read_text())
+    info = json.loads(encoders.backbone_path(enc, 0).with_suffix(".json").read_text())
     info["device"] = "NVIDIA H100 80GB HBM3"  # as pretraining on a GPU records it
-    probe.backbone_path(enc, 0).with_suffix(".json").write_text(json.dumps(info))
+    encoders.backbone_path(enc, 0).with_suffix(".json").write_text(json.dumps(info))
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(config, "REPO", tmp_path)  # encoders inside the repository are recorded relative to it
     assert cli.main(["probe", "--out", str(enc), "--run", "long", "--corpus", "synthetic",
                      "--profile", "smoke"]) == 0
     printed = capsys.readouterr().out
     folder = tmp_path / "results" / "synthetic-smoke"
-    emb = probe.fold_embeddings(meta, enc, progress=False)
+    emb = encoders.fold_embeddings(meta, enc, progress=False)
     for run, norm in (("long", False), ("long_spknorm", True)):
         row = json.loads((folder / f"{run}.json").read_text())
         assert row["speaker_norm"] is norm and row["profile"] == "smoke" and row["corpus"] == "synthetic"
@@ -238,7 +238,7 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
         assert row["encoder"]["device"] == "NVIDIA H100 80GB HBM3" and row["encoders"] == "encoders"
         assert f"{run}: UAR {100 * row['uar']:.1f} %" in printed
         # the same numbers as the probe called by hand
-        pred = probe.probe_cv(meta, emb, probe.logreg_probe(probe.budget("smoke")["logreg_C"]), speaker_norm=norm)
+        pred = probes.probe_cv(meta, emb, probes.logreg_probe(probes.budget("smoke")["logreg_C"]), speaker_norm=norm)
         assert row["uar"] == evaluation.uar(pred.y_true, pred.y_pred)
     assert evaluation.verify_results(folder) == 2
 
@@ -249,24 +249,69 @@ def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_pat
     export_folds(meta, enc)
 
     def set_protocol(k, protocol):
-        path = probe.backbone_path(enc, k).with_suffix(".json")
+        path = encoders.backbone_path(enc, k).with_suffix(".json")
         path.write_text(json.dumps({**json.loads(path.read_text()), "pretrain": {"protocol": protocol}}))
 
     for k in range(5):
         set_protocol(k, "emobox")
     seen = []
-    si5_pred = probe.probe_cv(meta, probe.fold_embeddings(meta, enc, progress=False), probe.logreg_probe(1.0))
+    si5_pred = probes.probe_cv(meta, encoders.fold_embeddings(meta, enc, progress=False), probes.logreg_probe(1.0))
 
     def fake_cv(meta, emb, fit, speaker_norm=False, folds=None, protocol="si5"):
         seen.append(protocol)  # the probe must run on the folds the encoders were pretrained on
         return si5_pred
 
-    monkeypatch.setattr(probe, "probe_cv", fake_cv)
-    rows = probe.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
+    monkeypatch.setattr(probes, "probe_cv", fake_cv)
+    rows = probes.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
     folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
     assert [r["run"] for r in rows] == ["long_emobox", "long_spknorm_emobox"] and seen == ["emobox", "emobox"]
     assert {r["protocol"] for r in rows} == {"EmoBox 5-fold (speaker-dependent)"}
     assert not (folder / "long.json").exists() and not (folder / "long_spknorm.json").exists()
     set_protocol(3, "si5")
     with pytest.raises(EmolibError, match="fold 0 was pretrained on emobox folds, fold 3 on si5"):
-        probe.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
+        probes.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
+
+
+def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, monkeypatch):
+    import dataclasses
+
+    from emolib import devices, pretrain, studies
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    enc = tmp_path / "encoders"
+    export_folds(meta, enc)
+    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
+    emb, random = studies.study_embeddings(meta, enc, cfg, progress=False)
+    assert set(emb) == {"cls", "mean", "cls×2"} and emb["cls×2"][0].shape[1] == 2 * emb["cls"][0].shape[1]
+    table, preds = studies.probe_study(meta, enc, cfg, emb, random, {"logreg_C": (1.0,), "head_epochs": 3},
+                                       profile="smoke", corpus="synthetic")
+    runs = [f"{r}{n}" for r in ("vit_random_probe_logreg", "moco_probe_logreg", "moco_probe_logreg_mean",
+                                "moco_probe_logreg_cls_last_blocks", "moco_probe_torch") for n in ("", "_spknorm")]
+    assert list(table.run) == runs and set(preds) == set(runs)
+    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    assert evaluation.verify_results(folder) == len(runs)
+    sha = encoders.encoder_summary(enc)["sha256"]
+    for run in runs:
+        row = json.loads((folder / f"{run}.json").read_text())
+        assert {"commit", "dirty", "date", "seed", "probe", "readout", "encoder", "device"} <= set(row), run
+        if run.startswith("vit_random"):
+            assert row["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5}
+        else:
+            assert row["encoder"]["sha256"] == sha and row["encoders"] == str(enc)
+        assert row["probe"]["kind"] == ("torch_head" if "torch" in run else "logreg")
+        assert row["device"] == ("cpu" if "logreg" in run else devices.name(devices.resolve(None)))
+        assert row["readout"]["blocks"] == (2 if "last_blocks" in run else 1)
+    # the row is the probe called by hand on the same embeddings
+    pred = probes.probe_cv(meta, emb["mean"], probes.logreg_probe(1.0), speaker_norm=True)
+    assert json.loads((folder / "moco_probe_logreg_mean_spknorm.json").read_text())["uar"] == \
+        evaluation.uar(pred.y_true, pred.y_pred)
+
+
+def test_the_evaluation_side_imports_nothing_from_training():
+    import subprocess
+    import sys
+
+    code = ("import sys, emolib.encoders, emolib.probes, emolib.finetune; "
+            "print(sorted(m for m in sys.modules if m in ('emolib.pretrain', 'emolib.moco', 'emolib.ablation')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,7 +1,7 @@
 """One home for every profile's budgets (emolib.settings): extended = full's budgets + the long studies."""
 import pytest
 
-from emolib import config, pretrain, probe, segments, settings
+from emolib import config, finetune, pretrain, probes, segments, settings
 from emolib.errors import EmolibError
 
 
@@ -20,15 +20,29 @@ def test_every_budget_comes_from_settings_and_extended_takes_full_budgets():
     assert set(settings.CELL_TIMEOUT) == set(config.PROFILES)
     for p in ("smoke", "full"):
         assert pretrain.profile_config(p).epochs == settings.PRETRAIN[p]["epochs"]
-        assert probe.budget(p) == settings.PROBE[p]
-        assert probe.finetune_config(p).epochs == settings.FINETUNE[p]["epochs"]
+        assert probes.budget(p) == settings.PROBE[p]
+        assert finetune.finetune_config(p).epochs == settings.FINETUNE[p]["epochs"]
         assert segments.budget(p).epochs == settings.CONV1D[p]["epochs"]
         assert segments.report_budget(p).epoch_samples == settings.CONV1D_REPORT[p]["epoch_samples"]
     assert pretrain.profile_config("extended") == pretrain.profile_config("full")
     assert segments.budget("extended") == segments.budget("full")
-    assert probe.budget("extended") == probe.budget("full")
+    assert probes.budget("extended") == probes.budget("full")
 
 
 def test_extended_writes_where_full_does(tmp_path):
     assert config.run_dir(tmp_path, "emodb", "extended") == config.run_dir(tmp_path, "emodb", "full") == tmp_path
     assert config.run_dir(tmp_path, "emodb", "smoke") == tmp_path / "smoke"
+
+
+def test_quality_check_floors_and_the_notebooks_read_them_from_settings():
+    import json
+
+    assert set(settings.CHECKS["smoke"]) == set(settings.CHECKS["full"])
+    assert settings.check("probe_uar", "extended") == settings.check("probe_uar", "full") == settings.CHECKS["full"]["probe_uar"]
+    assert all(1 / 7 <= v < 1 for floors in settings.CHECKS.values() for v in floors.values())
+    with pytest.raises(KeyError, match="no quality check 'nope'"):
+        settings.check("nope", "smoke")
+    # no notebook keeps a per-profile table of its own
+    for path in sorted(config.REPO.glob("notebooks/*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            assert '{"smoke":' not in "".join(cell["source"]), path.name

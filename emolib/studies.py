@@ -1,0 +1,184 @@
+"""Notebook 04's studies as library functions: each probes or trains, writes its results rows
+through :func:`emolib.probes.probe_rows` / :func:`emolib.evaluation.write_result` (every row
+naming its encoder, read-out, probe or budget, profile, device and seed) and returns what the
+notebook shows, so a notebook cell calls one of them in a line or two.
+
+- :func:`probe_study` — random weights and the MoCo v3 encoders under three read-outs and two
+  probes, each without and with speaker normalisation;
+- :func:`finetune_vs_scratch` — the ViT fine-tuned from its MoCo v3 weights and trained from
+  random weights with the same budget;
+- :func:`epochs_curve` and :func:`batch_size_study` — the report's Figure 5 questions under SI-5;
+- :func:`long_pretraining_rows` and :func:`compare_encoders` — a longer pretraining beside notebook
+  03's.
+
+This is the one module of the evaluation side that starts a pretraining (:func:`batch_size_study`):
+:mod:`emolib.encoders`, :mod:`emolib.probes` and :mod:`emolib.finetune` import nothing from training.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import config, evaluation
+from .encoders import N_FOLDS, backbone_path, encoder_summary, fold_embeddings, random_embeddings
+from .evaluation import uar
+from .finetune import FinetuneConfig, finetune_cv
+from .pretrain import PretrainConfig, pretrain_fold, read_history
+from .probes import HeadConfig, logreg_probe, neighbour_scores, probe_cv, probe_checkpoints, probe_rows, torch_probe
+
+def _tag(readout: dict) -> str:
+    """A read-out's run-name suffix: none for the class token, ``_mean`` for the mean of the patch
+    tokens, ``_cls_last_blocks`` for the class tokens of the last blocks."""
+    if readout.get("blocks", 1) > 1:
+        return "_cls_last_blocks"
+    return "_mean" if readout["pool"] == "mean" else ""
+
+
+def readouts(depth: int) -> dict[str, dict]:
+    """Notebook 04's read-outs as :func:`emolib.encoders.fold_embeddings` keywords: ``cls``,
+    ``mean`` and ``cls×4`` (the class tokens of the last four blocks; fewer in a shallower ViT)."""
+    last = min(4, depth)
+    return {"cls": dict(pool="cls"), "mean": dict(pool="mean"), f"cls×{last}": dict(pool="cls", blocks=last)}
+
+
+def study_embeddings(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig,
+                     progress: bool = True) -> tuple[dict[str, dict[int, np.ndarray]], dict[int, np.ndarray]]:
+    """Every read-out of the fold encoders in ``out`` (``{read-out: {fold: vectors}}``) and the
+    class token of a random-weight ViT of the same shape (seed ``cfg.seed``)."""
+    emb = {name: fold_embeddings(meta, out, progress=progress, **kw) for name, kw in readouts(cfg.depth).items()}
+    return emb, random_embeddings(meta, cfg.backbone(), seed=cfg.seed)
+
+
+def probes_for(budget: dict) -> dict[str, Callable]:
+    """The two probes of notebook 04 at the profile's budget (:data:`emolib.settings.PROBE`)."""
+    return {"logistic regression": logreg_probe(budget["logreg_C"]),
+            "torch linear head": torch_probe(HeadConfig(epochs=budget["head_epochs"]))}
+
+
+def _random_encoder(cfg: PretrainConfig) -> dict:
+    return {"random_init": asdict(cfg.backbone()), "seed": cfg.seed}
+
+
+def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, embeddings: dict,
+                random: dict[int, np.ndarray], budget: dict, profile: str | None = None,
+                corpus: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Notebook 04's probe table: logistic regression on the random-weight ViT and on each read-out
+    of the MoCo v3 encoders (``embeddings`` from :func:`study_embeddings`), the torch head on the
+    class token; each without and with speaker normalisation, written as rows
+    ``vit_random_probe_logreg``, ``moco_probe_logreg[_mean|_cls_last_blocks]``, ``moco_probe_torch``
+    (and ``…_spknorm``).  Returns the rows and their predictions by run."""
+    fits = probes_for(budget)
+    enc = encoder_summary(out)
+    speaker_input = enc["pretext"]["input_norm"] == "speaker"
+    folder = {"encoders": config.repo_relative(out)}
+    jobs = [("vit_random_probe_logreg", "random-init ViT, linear probe (logistic regression)", random,
+             fits["logistic regression"], _random_encoder(cfg), dict(pool="cls"), None)]
+    for name, kw in readouts(cfg.depth).items():
+        jobs.append((f"moco_probe_logreg{_tag(kw)}", f"MoCo v3 ViT ({name}), linear probe (logistic regression)",
+                     embeddings[name], fits["logistic regression"], enc, kw, folder))
+    jobs.append(("moco_probe_torch", "MoCo v3 ViT (cls), linear probe (torch head, BN)", embeddings["cls"],
+                 fits["torch linear head"], enc, dict(pool="cls"), folder))
+    rows, preds = [], {}
+    for run, method, emb, fit, encoder, kw, extra in jobs:
+        written, p = probe_rows(meta, run, emb, fit, method=method, encoder=encoder,
+                                readout={"pool": kw["pool"], "blocks": kw.get("blocks", 1)},
+                                speaker_input=speaker_input and encoder is enc, profile=profile, corpus=corpus,
+                                extra=extra)
+        rows += written
+        preds.update(p)
+    return pd.DataFrame(rows), preds
+
+
+def finetune_vs_scratch(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, ft: FinetuneConfig,
+                        profile: str | None = None, corpus: str | None = None,
+                        progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The ViT fine-tuned end to end from each fold's MoCo v3 encoder in ``out`` (row
+    ``moco_finetune``) and the same ViT trained from random weights with the same budget ``ft``
+    (row ``vit_scratch``).  Returns the rows, the predictions and the per-epoch histories by run."""
+    runs = {"moco_finetune": ("MoCo v3 ViT, fine-tuned", out, encoder_summary(out)),
+            "vit_scratch": ("ViT from random init, same budget", None, _random_encoder(cfg))}
+    rows, preds, histories = [], {}, {}
+    for run, (method, start, encoder) in runs.items():
+        pred, histories[run], wall = finetune_cv(meta, ft, start, cfg.backbone(), progress=progress)
+        preds[run] = pred
+        rows.append(evaluation.write_result(
+            run, pred, method=method, protocol="SI-5", profile=config.profile(profile),
+            corpus=config.corpus_name(corpus), speaker_norm=False, wall_s=wall, finetune=ft.to_dict(),
+            encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if start else {})))
+    return pd.DataFrame(rows), preds, histories
+
+
+def epochs_curve(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, fit_predict: Callable,
+                 random: dict[int, np.ndarray]) -> pd.DataFrame:
+    """Probe UAR per fold after 0 (random weights), each kept epoch (``cfg.keep_epochs``) and the
+    last epoch of pretraining: one row per (epoch, fold).  Nothing is written: a curve, not a result."""
+    curve = []
+    for epoch in (0, *cfg.keep_epochs, cfg.epochs):
+        emb = random if epoch == 0 else fold_embeddings(meta, out, epoch=None if epoch == cfg.epochs else epoch,
+                                                        progress=False)
+        pred = probe_cv(meta, emb, fit_predict)
+        curve += [{"epoch": epoch, "fold": k, "uar": uar(g.y_true, g.y_pred)} for k, g in pred.groupby("fold")]
+    return pd.DataFrame(curve)
+
+
+def batch_size_study(meta: pd.DataFrame, cfg, sizes: Sequence[int], epochs: int, out: str | os.PathLike,
+                     fit_predict: Callable, fold: int = 0, progress: bool = True) -> pd.DataFrame:
+    """The report's batch-size question under SI-5, on one fold with a shorter budget: for each
+    batch size, pretrain ``epochs`` epochs (lr scaled with the batch, warmup scaled with the
+    budget) into ``<out>/bs<size>`` (resumable), then probe.  One row per batch size."""
+    rows = []
+    for size in sizes:
+        c = replace(cfg, batch_size=size, epochs=epochs, warmup_epochs=cfg.warmup_epochs * epochs / cfg.epochs,
+                    keep_epochs=(), knn_every=epochs, save_every=epochs)
+        folder = Path(out) / f"bs{size}"
+        history = pretrain_fold(meta, fold, c, folder, resume="auto", progress=progress)
+        emb = fold_embeddings(meta, folder, folds=[fold], progress=False)
+        pred = probe_cv(meta, emb, fit_predict, folds=[fold])
+        rows.append({"batch_size": size, "fold": fold, "epochs": epochs, "steps": history[-1]["step"],
+                     "final_loss": history[-1]["loss"], "uar": uar(pred.y_true, pred.y_pred),
+                     "pretrain_s": history[-1]["wall_s"]})
+    return pd.DataFrame(rows)
+
+
+def long_pretraining_rows(meta: pd.DataFrame, out: str | os.PathLike, run: str,
+                          profile: str | None = None) -> tuple[list[dict], bool]:
+    """The probe rows of a longer pretraining: ``<run>`` (class token) and ``<run>_cls_last_blocks``
+    (class tokens of the last four blocks), each with ``_spknorm``.  Probed and written again when
+    its encoders are in ``out``; else, in the full profile, the committed rows.  Returns the rows
+    and whether the encoders were there."""
+    names = [f"{run}{tag}{norm}" for tag in ("", "_cls_last_blocks") for norm in ("", "_spknorm")]
+    if backbone_path(out, 0).with_suffix(".json").is_file():
+        last = min(4, encoder_summary(out)["depth"])
+        rows = []
+        for name, blocks in ((names[0], 1), (names[2], last)):
+            rows += probe_checkpoints(meta, out, name, blocks=blocks, profile=profile, progress=False)
+        return rows, True
+    if config.level(profile) == "full":
+        return evaluation.read_rows(names), False
+    return [], False
+
+
+def encoder_diagnostics(meta: pd.DataFrame, out: str | os.PathLike) -> dict:
+    """What the fold encoders in ``out`` learnt, without a probe: the pretraining's own k-NN monitor
+    (held-out speakers, final epoch, mean of the folds) and fold 0's 5-NN speaker accuracy and
+    emotion UAR (:func:`emolib.probes.neighbour_scores`)."""
+    monitor = np.mean([read_history(out, k).dropna(subset=["knn_uar"]).knn_uar.iloc[-1] for k in range(N_FOLDS)])
+    return {"k-NN monitor UAR": monitor, **neighbour_scores(fold_embeddings(meta, out, folds=[0], progress=False)[0], meta)}
+
+
+def compare_encoders(meta: pd.DataFrame, encoders: dict[str, tuple[str | os.PathLike, str]]) -> pd.DataFrame:
+    """Folders of fold encoders side by side (``{name: (folder, run)}``): the probe rows ``run`` and
+    ``run_spknorm`` from the results store, and :func:`encoder_diagnostics` where the weights are on disk."""
+    table = {}
+    for name, (out, run) in encoders.items():
+        plain, spk = evaluation.read_rows([run, run + "_spknorm"])
+        entry = {"probe": plain["uar"], "probe, speaker-normalised": spk["uar"]}
+        if backbone_path(out, 0).with_suffix(".json").is_file():
+            entry.update(encoder_diagnostics(meta, out))
+        table[name] = entry
+    return pd.DataFrame(table).T
