@@ -3,7 +3,9 @@
 Self-supervised speech emotion recognition on EmoDB (Burkhardt et al., 2005), evaluated
 speaker-independently (SI-5).  Modules, one concept each:
 
-- ``corpus``     EmoDB file names, metadata, finding / downloading / verifying the corpus
+- ``emodb``      EmoDB's facts: emotions, speakers, texts, the file-name grammar, the folder layout
+- ``corpus``     finding the corpus and its metadata table (``load_corpus``)
+- ``download``   the SHA-256 manifest, verifying a copy, the download with its zip-safety checks
 - ``audio``      loading audio as 16 kHz mono float32 with clear errors
 - ``synthetic``  a deterministic EmoDB-shaped corpus for tests and offline demos
 - ``features``   the log-mel front-end, its on-disk cache and normalisation statistics
@@ -31,5 +33,10 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``plots``, ``widgets``  figures, the utterance player, the augmentation explorer and "Try it"
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
 - ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
+
+Underneath them: ``config`` (profile, corpus and cache from the environment), ``settings`` (every
+profile's budgets and quality-check floors), ``devices`` (where torch trains), ``steps`` (one log line
+per training), ``errors`` (the errors a user can fix).  No module imports another in a circle
+(``tests/test_layout.py``).
 """
 __version__ = "0.1.0"

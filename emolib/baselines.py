@@ -226,8 +226,8 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
     info = dict(method=method,
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus,
                 speaker_norm=bool(speaker_norm))
-    extra = dict(feature_set=feature_set, classifier=classifier, C=float(C_used),
-                 extract_s=round(t_extract.seconds, 1), fit_s=round(t_fit.seconds, 1))
+    extra = dict(feature_set=feature_set, classifier=classifier, C=float(C_used), seed=SEED,
+                 opensmile=_opensmile_version(), extract_s=round(t_extract.seconds, 1), fit_s=round(t_fit.seconds, 1))
     if write:
         row = evaluation.write_result(run, pred, **info, wall_s=total.seconds, device="cpu",
                                       folder=folder, **extra)
@@ -235,3 +235,12 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
         row = {"run": run, **info, **evaluation.summarize(pred),
                "wall_s": round(float(total.seconds), 1), "device": "cpu", **extra}
     return row, pred
+
+
+def study(meta: pd.DataFrame, protocol: str = "si5", profile: str | None = None, corpus: str | None = None,
+          progress: bool = True) -> list[dict]:
+    """Every baseline row of a protocol: both feature sets (:data:`FEATURE_SETS`) with both classifiers,
+    without and with speaker normalisation (:func:`run_baseline` each, rows written).  Returns the rows."""
+    return [run_baseline(meta, feature_set, classifier, speaker_norm=norm, protocol=protocol, profile=profile,
+                         corpus=corpus, progress=progress)[0]
+            for feature_set in FEATURE_SETS for classifier in CLASSIFIERS for norm in (False, True)]

@@ -31,7 +31,8 @@ from .errors import EmolibError
 
 
 def _data_info(args) -> int:
-    from .corpus import EMOTIONS, load_corpus
+    from .corpus import load_corpus
+    from .emodb import EMOTIONS
 
     meta = load_corpus(args.corpus, args.root)
     letters = {v: k for k, v in EMOTIONS.items()}
@@ -49,7 +50,9 @@ def _data_info(args) -> int:
 
 
 def _data_verify(args) -> int:
-    from .corpus import N_UTTERANCES, find_root, verify
+    from .corpus import find_root
+    from .download import verify
+    from .emodb import N_UTTERANCES
 
     root = find_root(args.root, download=False)
     report = verify(root)
@@ -65,7 +68,7 @@ def _data_verify(args) -> int:
 
 
 def _data_download(args) -> int:
-    from .corpus import download_emodb
+    from .download import download_emodb
 
     dest = download_emodb(args.dest)
     print(f"EmoDB downloaded, verified and installed in {dest}")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import devices
-from .corpus import CLASSES
+from .emodb import CLASSES
 
 N_FEATURES = 173  # the report's descriptors per segment
 STD_FLOOR = 1e-8  # a constant feature is centred, not divided by zero
@@ -167,7 +167,7 @@ def _labels(y, n_rows: int, n_classes: int, name: str, x_name: str) -> np.ndarra
                          f"got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
         raise ValueError(f"{name} must hold integer class indices 0..{n_classes - 1} (positions "
-                         f"in emolib.corpus.CLASSES, e.g. CLASSES.index(emotion)), got "
+                         f"in emolib.emodb.CLASSES, e.g. CLASSES.index(emotion)), got "
                          f"{y.dtype} values {np.unique(y)[:10]}")
     return y.astype(np.int64)
 
@@ -175,7 +175,7 @@ def _labels(y, n_rows: int, n_classes: int, name: str, x_name: str) -> np.ndarra
 def train(X_train, y_train, cfg: TrainConfig, X_monitor=None, y_monitor=None,
           progress: bool = True, device: str | None = None) -> tuple[ReportCNN, pd.DataFrame]:
     """Train a :class:`ReportCNN` on ``X_train`` (n x features) with class indices
-    ``y_train`` (into ``corpus.CLASSES``).
+    ``y_train`` (into ``emodb.CLASSES``).
 
     The model's standardisation buffers are set from ``X_train`` first.  Each epoch draws
     ``cfg.epoch_samples`` rows without replacement (all of them if None) and steps Adam

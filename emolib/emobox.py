@@ -92,13 +92,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
     name = PROTOCOL_NAMES[PROTOCOL]
     rows = []
     if "baselines" in systems:
-        for feature_set in baselines.FEATURE_SETS:
-            for classifier in baselines.CLASSIFIERS:
-                for norm in (False, True):
-                    row, _ = baselines.run_baseline(meta, feature_set, classifier, speaker_norm=norm,
-                                                    protocol=PROTOCOL, profile=profile, corpus=corpus,
-                                                    progress=progress)
-                    rows.append(row)
+        rows += baselines.study(meta, PROTOCOL, profile=profile, corpus=corpus, progress=progress)
     if "cnn" in systems:
         budget = segments.budget(profile)
         frames = segments.descriptors(meta, progress=progress)

@@ -26,7 +26,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 
 from . import config, splits, steps
 from .config import REPO
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .errors import EmolibError
 from .files import atomic_write
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, evaluation, fusion
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
 from .files import atomic_write, sha256_file

@@ -22,7 +22,7 @@ from torch import nn
 
 from . import config, devices, settings, steps
 from .augment import MelBank, RandomTimeCrop, SpecAugment
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .encoders import N_FOLDS, encoder_summary, load_encoder
 from .evaluation import Timer, write_result
 from .features import Standardizer, fit_standardizer, log_mels

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import baselines, cnn, config, evaluation, segments
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
 from .pretrain import default_out

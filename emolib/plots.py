@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from .config import figures_dir
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .features import LogMelConfig
 
 EMOTION_COLORS = dict(zip(CLASSES, sns.color_palette("colorblind", len(CLASSES))))

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from .audio import SAMPLE_RATE, load_audio
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .errors import AudioError, EmolibError
 from .features import speaker_standardize
 from .final import FinalModel

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import config, devices, settings
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .encoders import N_FOLDS, describe_pretext, encoder_summary, fold_embeddings
 from .errors import EmolibError
 from .evaluation import Timer, cross_validate, fit_by_speakers, write_result

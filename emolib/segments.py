@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import cnn, settings, steps
-from .corpus import CLASSES
+from .emodb import CLASSES
 from .features import extract, frontend_key, speaker_standardize
 from .splits import PROTOCOL_NAMES, folds, leaky_random_split
 
@@ -116,7 +116,7 @@ def segment_means(frames: list[np.ndarray], seg_ms: int | None,
 
 
 def _labels(meta: pd.DataFrame) -> np.ndarray:
-    """Class index (into corpus.CLASSES) of each utterance."""
+    """Class index (into emodb.CLASSES) of each utterance."""
     return np.array([CLASSES.index(e) for e in meta.emotion.astype(str)], dtype=np.int64)
 
 
@@ -180,6 +180,48 @@ def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
                          "speaker": meta.speaker.to_numpy()[owner[test]], "fold": 0,
                          "y_true": [CLASSES[c] for c in y[test]],
                          "y_pred": [CLASSES[c] for c in pred], "segment": test})
+
+
+def study(frames: list[np.ndarray], meta: pd.DataFrame, profile: str | None = None,
+          log=print) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Notebook 05's segment study at the profile's budget (:func:`budget`): for every segment
+    length, the Conv1D on the report's leaky split (row ``cnn_leaky_<len>``), under SI-5
+    (``cnn_si5_<len>``) and under SI-5 with speaker normalisation (``cnn_si5_<len>_spknorm``); every
+    row records its training budget and seed.  One line per length through ``log``.
+
+    Returns one line per row (segment, protocol, uar, wa, segment_wa), the SI-5 predictions by
+    ``<len>`` / ``<len>_spknorm``, and the training history of SI-5 fold 0 by ``<len>``."""
+    from . import config
+    from .evaluation import LEAKY, Timer, write_result
+
+    corpus, train = meta.attrs.get("corpus", "emodb"), budget(profile)
+    lines, preds, histories = [], {}, {}
+
+    def write(run, pred, protocol, norm, seconds, label, what, **extra):
+        return write_result(run, pred, method=f"Conv1D on {what}", protocol=protocol, profile=config.level(profile),
+                            corpus=corpus, speaker_norm=norm, wall_s=seconds, segment=label, seed=train.seed,
+                            config={"budget": asdict(train), **extra.pop("split", {})}, **extra)
+
+    for seg in SEGMENT_LENGTHS:
+        label = segment_label(seg)
+        what = "whole utterances" if seg is None else f"{seg} ms segments"
+        with Timer() as t:
+            pred = leaky(frames, meta, seg, train, progress=False)
+        row = write(f"cnn_leaky_{label}", pred, LEAKY, False, t.seconds, label, what, split={"split_seed": 0})
+        lines.append({"segment": label, "protocol": "random split (leaky)", "uar": row["uar"], "wa": row["wa"],
+                      "segment_wa": row["wa"]})
+        for norm in (False, True):
+            key = label + ("_spknorm" if norm else "")
+            with Timer() as t:
+                preds[key], history, segment_wa = si5(frames, meta, seg, train, speaker_norm=norm, progress=False)
+            if not norm:
+                histories[label] = history
+            row = write(f"cnn_si5_{key}", preds[key], "SI-5", norm, t.seconds, label, what, segment_wa=segment_wa)
+            lines.append({"segment": label, "protocol": "SI-5" + (", speaker-normalised" if norm else ""),
+                          "uar": row["uar"], "wa": row["wa"], "segment_wa": segment_wa})
+        log(f"{label}: leaky segment accuracy {lines[-3]['segment_wa']:.3f}, SI-5 UAR {lines[-2]['uar']:.3f}, "
+            f"speaker-normalised SI-5 UAR {lines[-1]['uar']:.3f}")
+    return pd.DataFrame(lines), preds, histories
 
 
 def _cuts() -> list[tuple[int | None, int | None]]:

@@ -36,7 +36,7 @@ from scipy.signal import lfilter, sosfilt
 
 from . import config
 from .audio import SAMPLE_RATE
-from .corpus import EMOTIONS, SPEAKERS, TEXTS
+from .emodb import EMOTIONS, SPEAKERS, TEXTS
 from .errors import EmolibError
 
 

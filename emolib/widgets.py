@@ -24,7 +24,7 @@ import torch
 
 from . import augment as A
 from .audio import load_audio
-from .corpus import EMOTIONS, TEXTS
+from .emodb import EMOTIONS, TEXTS
 from .features import LogMelConfig, Standardizer, log_mel
 from .plots import logmel_grid, waveform_and_logmel
 from .plots import prediction as prediction_figure

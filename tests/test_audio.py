@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emolib import audio, corpus
+from emolib import audio, download
 from emolib.audio import load_audio, wav_truncation
 from emolib.errors import AudioError
 
@@ -21,7 +21,7 @@ def dominant_hz(y, sr):
 
 
 def test_real_emodb_file_loads_as_16k_mono_float32(emodb_root):
-    path = emodb_root / "wav" / sorted(corpus.read_manifest())[0]
+    path = emodb_root / "wav" / sorted(download.read_manifest())[0]
     y = load_audio(path)
     info = sf.info(str(path))
     assert info.samplerate == audio.SAMPLE_RATE == 16000 and info.channels == 1
@@ -175,7 +175,7 @@ def test_wav_truncation_none_for_intact_file(tmp_path, wav_writer, subtype):
 
 
 def test_wav_truncation_none_for_real_emodb_file(emodb_root):
-    path = emodb_root / "wav" / sorted(corpus.read_manifest())[-1]
+    path = emodb_root / "wav" / sorted(download.read_manifest())[-1]
     assert wav_truncation(path) is None
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from emolib import corpus
+from emolib import corpus, download, emodb
 from emolib.errors import CorpusNotFoundError, FileNameError
+from emolib.files import sha256_file
 
 # Documented EmoDB facts (Burkhardt et al. 2005): utterances per emotion letter.
 EMOTION_COUNTS = {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
@@ -40,20 +41,20 @@ def data_chunk(path: Path) -> tuple[int, int]:
 # --- file-name grammar --------------------------------------------------------------------
 
 def test_parse_name_reads_every_part():
-    u = corpus.parse_name("03a01Fa.wav")
-    assert u == corpus.Utterance(speaker="03", text="a01", letter="F",
+    u = emodb.parse_name("03a01Fa.wav")
+    assert u == emodb.Utterance(speaker="03", text="a01", letter="F",
                                  emotion="happiness", version="a")
 
 
 def test_parse_name_accepts_a_path(tmp_path):
-    assert corpus.parse_name(tmp_path / "sub" / "16b10Td.wav") == corpus.Utterance(
+    assert emodb.parse_name(tmp_path / "sub" / "16b10Td.wav") == emodb.Utterance(
         "16", "b10", "T", "sadness", "d")
-    assert corpus.parse_name(str(tmp_path / "08a02Wb.wav")).emotion == "anger"
+    assert emodb.parse_name(str(tmp_path / "08a02Wb.wav")).emotion == "anger"
 
 
-@pytest.mark.parametrize("letter", list(corpus.EMOTIONS))
+@pytest.mark.parametrize("letter", list(emodb.EMOTIONS))
 def test_parse_name_maps_every_emotion_letter(letter):
-    assert corpus.parse_name(f"10b03{letter}c.wav").emotion == corpus.EMOTIONS[letter]
+    assert emodb.parse_name(f"10b03{letter}c.wav").emotion == emodb.EMOTIONS[letter]
 
 
 @pytest.mark.parametrize("name, why", [
@@ -70,7 +71,7 @@ def test_parse_name_maps_every_emotion_letter(letter):
 ])
 def test_parse_name_rejects_with_the_file_name(name, why):
     with pytest.raises(FileNameError) as info:
-        corpus.parse_name(name)
+        emodb.parse_name(name)
     assert name in str(info.value), why
     assert isinstance(info.value, ValueError)
 
@@ -79,7 +80,7 @@ def test_parse_name_rejects_with_the_file_name(name, why):
     ("03a01Xa.wav", "'X'"), ("01a01Fa.wav", "'01'"), ("03a03Fa.wav", "'a03'")])
 def test_parse_name_says_which_part_is_unknown(name, part):
     with pytest.raises(FileNameError, match=part):
-        corpus.parse_name(name)
+        emodb.parse_name(name)
 
 
 # --- metadata on the real corpus -------------------------------------------------------------
@@ -90,7 +91,7 @@ def table(emodb_root):
 
 
 def test_metadata_has_535_rows_one_per_wav(table, emodb_root):
-    assert len(table) == corpus.N_UTTERANCES == 535
+    assert len(table) == emodb.N_UTTERANCES == 535
     wavs = sorted(p.name for p in (emodb_root / "wav").glob("*.wav"))
     assert list(table["file"]) == wavs
     assert table["file"].is_unique
@@ -103,35 +104,35 @@ def test_metadata_columns_exactly_as_documented(table, emodb_root):
 
 def test_metadata_emotion_counts_match_emodb(table):
     assert table["letter"].value_counts().to_dict() == EMOTION_COUNTS
-    by_name = {corpus.EMOTIONS[k]: v for k, v in EMOTION_COUNTS.items()}
+    by_name = {emodb.EMOTIONS[k]: v for k, v in EMOTION_COUNTS.items()}
     assert table["emotion"].value_counts().to_dict() == by_name
     assert isinstance(table["emotion"].dtype, pd.CategoricalDtype)
-    assert list(table["emotion"].cat.categories) == corpus.CLASSES
+    assert list(table["emotion"].cat.categories) == emodb.CLASSES
 
 
 def test_metadata_speakers_genders_and_ages(table):
-    assert sorted(table["speaker"].unique()) == sorted(corpus.SPEAKERS)
-    assert len(corpus.SPEAKERS) == 10
+    assert sorted(table["speaker"].unique()) == sorted(emodb.SPEAKERS)
+    assert len(emodb.SPEAKERS) == 10
     per_speaker = table.groupby("speaker")[["gender", "age"]].agg(set)
     for spk, row in per_speaker.iterrows():
-        assert row["gender"] == {corpus.SPEAKERS[spk].gender}
-        assert row["age"] == {corpus.SPEAKERS[spk].age}
+        assert row["gender"] == {emodb.SPEAKERS[spk].gender}
+        assert row["age"] == {emodb.SPEAKERS[spk].age}
     genders = table.drop_duplicates("speaker")["gender"].value_counts().to_dict()
     assert genders == {"f": 5, "m": 5}
 
 
 def test_metadata_rows_agree_with_their_file_names(table):
     for row in table.itertuples():
-        u = corpus.parse_name(row.file)
+        u = emodb.parse_name(row.file)
         assert (row.speaker, row.text, row.letter, row.emotion, row.version) == (
             u.speaker, u.text, u.letter, u.emotion, u.version)
         assert Path(row.path).name == row.file and Path(row.path).is_file()
 
 
 def test_metadata_texts_have_sentence_and_gloss(table):
-    assert sorted(table["text"].unique()) == sorted(corpus.TEXTS)
+    assert sorted(table["text"].unique()) == sorted(emodb.TEXTS)
     for text, group in table.groupby("text"):
-        sentence, gloss = corpus.TEXTS[text]
+        sentence, gloss = emodb.TEXTS[text]
         assert sentence and gloss
         assert set(group["sentence"]) == {sentence}
         assert set(group["gloss"]) == {gloss}
@@ -246,17 +247,17 @@ def test_isolated_cache_is_in_effect():
 # --- the shipped manifest --------------------------------------------------------------------
 
 def test_shipped_manifest_lists_535_emodb_files():
-    manifest = corpus.read_manifest()
+    manifest = download.read_manifest()
     assert len(manifest) == 535
     for name, digest in manifest.items():
-        corpus.parse_name(name)
+        emodb.parse_name(name)
         assert len(digest) == 64 and int(digest, 16) >= 0
-    letters = pd.Series([corpus.parse_name(n).letter for n in manifest]).value_counts()
+    letters = pd.Series([emodb.parse_name(n).letter for n in manifest]).value_counts()
     assert letters.to_dict() == EMOTION_COUNTS
 
 
 def test_real_corpus_verifies_clean(emodb_root):
-    report = corpus.verify(emodb_root)
+    report = download.verify(emodb_root)
     assert report.problems == {}
     assert report.lines() == []
     assert report.checked == report.ok == 535
@@ -265,7 +266,7 @@ def test_real_corpus_verifies_clean(emodb_root):
 @pytest.fixture
 def copied(emodb_root, tmp_path):
     """A handful of real WAVs copied into tmp_path/wav."""
-    names = sorted(corpus.read_manifest())[::107]  # 5 files spread over the corpus
+    names = sorted(download.read_manifest())[::107]  # 5 files spread over the corpus
     (tmp_path / "wav").mkdir()
     for n in names:
         shutil.copy2(emodb_root / "wav" / n, tmp_path / "wav" / n)
@@ -280,8 +281,8 @@ def test_tampered_copy_is_reported(copied):
     raw[offset + size // 2] ^= 0xFF
     victim.write_bytes(bytes(raw))
 
-    manifest = corpus.read_manifest()
-    report = corpus.verify(root)
+    manifest = download.read_manifest()
+    report = download.verify(root)
     assert report.checked == len(names)
     assert report.ok == len(names) - 1
     assert len(report.problems[victim.name]) == 1
@@ -298,11 +299,11 @@ def test_tampered_copy_is_reported(copied):
 
 def test_verify_reports_a_foreign_and_a_misnamed_file(copied, wav_writer):
     root, names = copied
-    manifest = {n: corpus.sha256_file(root / "wav" / n) for n in names}
+    manifest = {n: sha256_file(root / "wav" / n) for n in names}
     wav_writer(root / "wav" / "16b10Tz.wav", tone(), 16000)  # valid name, not in manifest
     wav_writer(root / "wav" / "extra.wav", tone(), 16000)
     wav_writer(root / "wav" / "03a01Wz.wav", np.stack([tone(), tone()], 1), 44100)
-    report = corpus.verify(root, manifest)
+    report = download.verify(root, manifest)
     assert set(report.problems) == {"16b10Tz.wav", "extra.wav", "03a01Wz.wav"}
     assert "absent from the manifest" in report.problems["16b10Tz.wav"][0]
     assert "EmoDB scheme" in report.problems["extra.wav"][0]
@@ -320,22 +321,22 @@ def test_write_manifest_round_trip(tmp_path, wav_writer, layout):
     for i, n in enumerate(names):
         wav_writer(folder / n, tone(0.3 + 0.1 * i, freq=200 + 50 * i), 16000)
     out = tmp_path / "manifest.csv"
-    assert corpus.write_manifest(root, out) == len(names)
+    assert download.write_manifest(root, out) == len(names)
 
-    manifest = corpus.read_manifest(out)
-    assert manifest == {n: corpus.sha256_file(folder / n) for n in names}
+    manifest = download.read_manifest(out)
+    assert manifest == {n: sha256_file(folder / n) for n in names}
     table = pd.read_csv(out, dtype=str)
     assert list(table.columns) == ["file", "bytes", "sha256"]
     assert list(table["file"]) == sorted(names)
     assert [int(b) for b in table["bytes"]] == [(folder / n).stat().st_size for n in sorted(names)]
 
-    report = corpus.verify(root, manifest)
+    report = download.verify(root, manifest)
     assert report.problems == {} and report.ok == report.checked == len(names)
     (folder / names[0]).unlink()
-    assert corpus.verify(root, manifest).problems == {names[0]: ["missing"]}
+    assert download.verify(root, manifest).problems == {names[0]: ["missing"]}
 
 
 def test_write_manifest_of_the_real_corpus_matches_the_shipped_one(emodb_root, tmp_path):
     out = tmp_path / "m.csv"
-    assert corpus.write_manifest(emodb_root, out) == 535
-    assert corpus.read_manifest(out) == corpus.read_manifest()
+    assert download.write_manifest(emodb_root, out) == 535
+    assert download.read_manifest(out) == download.read_manifest()

@@ -1,4 +1,4 @@
-"""``corpus.download_emodb`` against a local HTTP server (127.0.0.1 only, never the internet)."""
+"""``download.download_emodb`` against a local HTTP server (127.0.0.1 only, never the internet)."""
 from __future__ import annotations
 
 import functools
@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolib import corpus
+from emolib import corpus, download
 from emolib.errors import CorpusNotFoundError, DownloadError
+from emolib.files import sha256_file
 
 NAMES = ["03a01Fa.wav", "08a02Wb.wav", "16b10Td.wav"]
 TIMEOUT = 5
@@ -84,7 +85,7 @@ def site(tmp_path, wav_writer):
     src = tmp_path / "src" / "wav"
     for i, name in enumerate(NAMES):
         wav_writer(src / name, tone(220 + 110 * i), 16000)
-    manifest = {name: corpus.sha256_file(src / name) for name in NAMES}
+    manifest = {name: sha256_file(src / name) for name in NAMES}
 
     root.mkdir()
     good = root / "download.zip"
@@ -119,7 +120,7 @@ def assert_clean(dest: Path):
 def assert_refused(site, name: str, match: str, manifest: dict | None = None):
     """Downloading ``name`` from the site fails with ``match`` and leaves nothing behind."""
     with pytest.raises(DownloadError, match=match):
-        corpus.download_emodb(site.dest, urls=[site.url(name)],
+        download.download_emodb(site.dest, urls=[site.url(name)],
                               manifest=site.manifest if manifest is None else manifest,
                               timeout=TIMEOUT)
     assert_clean(site.dest)
@@ -128,13 +129,13 @@ def assert_refused(site, name: str, match: str, manifest: dict | None = None):
 # --- success ------------------------------------------------------------------------------------
 
 def test_good_download(site):
-    got = corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+    got = download.download_emodb(site.dest, urls=[site.url("download.zip")],
                                 manifest=site.manifest, timeout=TIMEOUT)
     assert got == site.dest
     assert sorted(p.name for p in (site.dest / "wav").iterdir()) == sorted(NAMES)
     for name in NAMES:
         assert (site.dest / "wav" / name).read_bytes() == (site.src / name).read_bytes()
-    report = corpus.verify(site.dest, site.manifest)
+    report = download.verify(site.dest, site.manifest)
     assert report.problems == {} and report.ok == len(NAMES)
     assert temp_dirs(site.dest.parent) == []
     assert site.server.requests == ["/download.zip"]
@@ -142,30 +143,30 @@ def test_good_download(site):
 
 def test_download_into_an_existing_empty_folder(site):
     site.dest.mkdir(parents=True)
-    corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+    download.download_emodb(site.dest, urls=[site.url("download.zip")],
                           manifest=site.manifest, timeout=TIMEOUT)
-    assert corpus.verify(site.dest, site.manifest).problems == {}
+    assert download.verify(site.dest, site.manifest).problems == {}
 
 
 def test_second_mirror_used_when_first_is_404(site):
-    got = corpus.download_emodb(site.dest, urls=[site.url("no/such/file.zip"),
+    got = download.download_emodb(site.dest, urls=[site.url("no/such/file.zip"),
                                                  site.url("download.zip")],
                                 manifest=site.manifest, timeout=TIMEOUT)
     assert got == site.dest
-    assert corpus.verify(site.dest, site.manifest).problems == {}
+    assert download.verify(site.dest, site.manifest).problems == {}
     assert site.server.requests == ["/no/such/file.zip", "/download.zip"]
     assert temp_dirs(site.dest.parent) == []
 
 
 def test_second_mirror_used_when_first_is_damaged(site):
-    corpus.download_emodb(site.dest, urls=[site.url("truncated.zip"), site.url("download.zip")],
+    download.download_emodb(site.dest, urls=[site.url("truncated.zip"), site.url("download.zip")],
                           manifest=site.manifest, timeout=TIMEOUT)
-    assert corpus.verify(site.dest, site.manifest).problems == {}
+    assert download.verify(site.dest, site.manifest).problems == {}
 
 
 def test_all_mirrors_fail_reports_each(site):
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url("missing.zip"), site.url("truncated.zip")],
+        download.download_emodb(site.dest, urls=[site.url("missing.zip"), site.url("truncated.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert "missing.zip" in str(info.value) and "truncated.zip" in str(info.value)
     assert_clean(site.dest)
@@ -175,7 +176,7 @@ def test_all_mirrors_fail_reports_each(site):
 
 def test_truncated_archive(site):
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url("truncated.zip")],
+        download.download_emodb(site.dest, urls=[site.url("truncated.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     message = str(info.value)
     assert "damaged" in message or "truncated" in message
@@ -202,7 +203,7 @@ def test_connection_dropped_mid_chunk(site):
 @pytest.mark.parametrize("label", ["dotdot", "dotdot2", "inner"])
 def test_dotdot_member_refused(site, tmp_path, label):
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url(f"{label}.zip")],
+        download.download_emodb(site.dest, urls=[site.url(f"{label}.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert "unsafe" in str(info.value) and "evil.wav" in str(info.value)
     assert site.url(f"{label}.zip") in str(info.value)
@@ -215,7 +216,7 @@ def test_dotdot_member_refused(site, tmp_path, label):
 def test_absolute_member_refused(site, tmp_path):
     existed = Path("/abs.wav").exists()
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url("abs.zip")],
+        download.download_emodb(site.dest, urls=[site.url("abs.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert "unsafe" in str(info.value) and "/abs.wav" in str(info.value)
     assert_clean(site.dest)
@@ -236,7 +237,7 @@ def test_manifest_mismatch(site):
     bad = dict(site.manifest)
     bad[NAMES[1]] = "0" * 64
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+        download.download_emodb(site.dest, urls=[site.url("download.zip")],
                               manifest=bad, timeout=TIMEOUT)
     assert NAMES[1] in str(info.value) and "SHA-256" in str(info.value)
     assert_clean(site.dest)
@@ -255,7 +256,7 @@ def test_unreachable_url(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/download.zip"
     dest = tmp_path / "dl" / "emodb"
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(dest, urls=[url], manifest={}, timeout=TIMEOUT)
+        download.download_emodb(dest, urls=[url], manifest={}, timeout=TIMEOUT)
     assert url in str(info.value)
     assert_clean(dest)
 
@@ -263,7 +264,7 @@ def test_unreachable_url(tmp_path):
 def test_no_urls(tmp_path):
     dest = tmp_path / "dl" / "emodb"
     with pytest.raises(DownloadError, match="no download URL"):
-        corpus.download_emodb(dest, urls=[], manifest={}, timeout=TIMEOUT)
+        download.download_emodb(dest, urls=[], manifest={}, timeout=TIMEOUT)
     assert_clean(dest)
 
 
@@ -273,7 +274,7 @@ def test_find_root_falls_back_to_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("EMODB_ROOT", raising=False)
     monkeypatch.setenv("EMOLIB_CACHE", str(cache))
     monkeypatch.setenv("EMOLIB_EMODB_URLS", url)
-    monkeypatch.setattr(corpus, "mirrors", lambda: [url])  # the official URL needs internet
+    monkeypatch.setattr(download, "mirrors", lambda: [url])  # the official URL needs internet
     with pytest.raises(CorpusNotFoundError) as info:
         corpus.find_root()
     assert "EMODB_ROOT" in str(info.value) and url in str(info.value)
@@ -283,10 +284,10 @@ def test_find_root_falls_back_to_a_clear_error(monkeypatch, tmp_path):
 
 def test_mirrors_reads_the_environment(monkeypatch):
     monkeypatch.setenv("EMOLIB_EMODB_URLS", " http://a/x.zip,http://b/y.zip  http://c/z.zip ")
-    assert corpus.mirrors() == ["http://a/x.zip", "http://b/y.zip", "http://c/z.zip",
-                                corpus.OFFICIAL_URL]
+    assert download.mirrors() == ["http://a/x.zip", "http://b/y.zip", "http://c/z.zip",
+                                download.OFFICIAL_URL]
     monkeypatch.delenv("EMOLIB_EMODB_URLS")
-    assert corpus.mirrors() == [corpus.OFFICIAL_URL]
+    assert download.mirrors() == [download.OFFICIAL_URL]
 
 
 def test_existing_non_empty_dest_is_left_alone(site):
@@ -294,7 +295,7 @@ def test_existing_non_empty_dest_is_left_alone(site):
     keep = site.dest / "keep.txt"
     keep.write_text("mine")
     with pytest.raises(DownloadError) as info:
-        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+        download.download_emodb(site.dest, urls=[site.url("download.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert str(site.dest) in str(info.value)
     assert [p.name for p in site.dest.iterdir()] == ["keep.txt"]
@@ -307,15 +308,15 @@ def test_dest_that_is_a_file_is_refused(site):
     site.dest.parent.mkdir(parents=True, exist_ok=True)
     site.dest.write_text("a file, not a folder")
     with pytest.raises(DownloadError, match="not an empty folder"):
-        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+        download.download_emodb(site.dest, urls=[site.url("download.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert site.dest.read_text() == "a file, not a folder"
 
 
 def test_archive_that_would_unpack_too_large_is_refused(site, monkeypatch):
-    monkeypatch.setattr(corpus, "MAX_UNPACKED_BYTES", 1000)  # the site's WAVs are larger
+    monkeypatch.setattr(download, "MAX_UNPACKED_BYTES", 1000)  # the site's WAVs are larger
     with pytest.raises(DownloadError, match="would unpack to"):
-        corpus.download_emodb(site.dest, urls=[site.url("download.zip")],
+        download.download_emodb(site.dest, urls=[site.url("download.zip")],
                               manifest=site.manifest, timeout=TIMEOUT)
     assert not site.dest.exists() and temp_dirs(site.dest.parent) == []
 
@@ -335,8 +336,8 @@ def real_site(emodb_root, tmp_path_factory):
 
 def test_real_corpus_download_verifies(real_site, tmp_path):
     dest = tmp_path / "dl" / "emodb"
-    assert corpus.download_emodb(dest, urls=[real_site], timeout=TIMEOUT) == dest
-    report = corpus.verify(dest)
+    assert download.download_emodb(dest, urls=[real_site], timeout=TIMEOUT) == dest
+    report = download.verify(dest)
     assert report.problems == {} and report.ok == report.checked == 535
     assert temp_dirs(dest.parent) == []
 
@@ -345,7 +346,7 @@ def test_find_root_downloads_the_real_corpus_into_the_cache(real_site, monkeypat
     cache = tmp_path / "cache"
     monkeypatch.delenv("EMODB_ROOT", raising=False)
     monkeypatch.setenv("EMOLIB_CACHE", str(cache))
-    monkeypatch.setattr(corpus, "mirrors", lambda: [real_site])
+    monkeypatch.setattr(download, "mirrors", lambda: [real_site])
     assert corpus.find_root() == cache / "emodb"
-    assert corpus.verify(cache / "emodb").problems == {}
+    assert download.verify(cache / "emodb").problems == {}
     assert corpus.find_root(download=False) == cache / "emodb"  # found again, no download

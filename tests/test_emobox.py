@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from emolib import config, emobox, evaluation, splits
-from emolib.corpus import CLASSES, SPEAKERS, read_manifest
+from emolib.download import read_manifest
+from emolib.emodb import CLASSES, SPEAKERS
 
 
 def _shipped():

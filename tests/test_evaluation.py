@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from emolib import config, evaluation
-from emolib.corpus import CLASSES, SPEAKERS
+from emolib.emodb import CLASSES, SPEAKERS
 
 
 def _meta(per_cell=2):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from emolib import evaluation, fusion
-from emolib.corpus import CLASSES, SPEAKERS
+from emolib.emodb import CLASSES, SPEAKERS
 from emolib.errors import EmolibError
 
 

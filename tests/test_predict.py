@@ -8,7 +8,7 @@ import soundfile as sf
 
 from emolib import cli, corpus, final, predict
 from emolib.audio import SAMPLE_RATE, load_audio
-from emolib.corpus import CLASSES
+from emolib.emodb import CLASSES
 from emolib.errors import EmolibError
 from emolib.files import sha256_file
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from emolib import cnn, segments
-from emolib.corpus import CLASSES, SPEAKERS
+from emolib.emodb import CLASSES, SPEAKERS
 
 
 def test_descriptors_have_the_reports_173_rows(capfd):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from emolib import splits
-from emolib.corpus import SPEAKERS
+from emolib.emodb import SPEAKERS
 
 
 def _speakers(n_per_speaker=3):

@@ -14,7 +14,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emolib import corpus, synthetic
+from emolib import corpus, emodb, synthetic
 from emolib.audio import SAMPLE_RATE, load_audio
 from emolib.errors import EmolibError
 
@@ -75,11 +75,11 @@ def test_different_seed_and_version_give_different_files(tmp_path, default_corpu
 
 def test_names_and_metadata_follow_emodb(table, default_corpus):
     assert len(table) == 10 * 7 * len(TEXTS) * 1
-    parsed = [corpus.parse_name(name) for name in table["file"]]
-    assert {u.emotion for u in parsed} == set(corpus.CLASSES)
-    assert set(table["speaker"]) == set(corpus.SPEAKERS)
+    parsed = [emodb.parse_name(name) for name in table["file"]]
+    assert {u.emotion for u in parsed} == set(emodb.CLASSES)
+    assert set(table["speaker"]) == set(emodb.SPEAKERS)
     assert set(table["gender"]) == {"f", "m"}
-    assert all(corpus.SPEAKERS[s].gender == g for s, g in zip(table["speaker"], table["gender"]))
+    assert all(emodb.SPEAKERS[s].gender == g for s, g in zip(table["speaker"], table["gender"]))
     assert set(table["text"]) == set(TEXTS) and set(table["version"]) == {"a"}
     assert (table.groupby(["speaker", "emotion"], observed=True).size() == len(TEXTS)).all()
     readme = (default_corpus / "README.md").read_text()
