@@ -18,6 +18,9 @@ from .errors import EmolibError
 
 #: The repository (emolib is installed editable from it), its notebooks and figures.
 REPO = Path(__file__).resolve().parents[1]
+#: Whether this emolib runs from a checkout (``pip install -e .``): results, figures, notebooks and
+#: checkpoints live in the repository, so a copy installed elsewhere cannot write them.
+FROM_CHECKOUT = (REPO / "pyproject.toml").is_file() and (REPO / "notebooks").is_dir()
 NOTEBOOKS = REPO / "notebooks"
 FIGURES = REPO / "figures"
 RESULTS = REPO / "results"
@@ -78,6 +81,9 @@ def run_dir(base: Path, corpus: str | None = None, profile_name: str | None = No
     same rows); ``base/<corpus>-<profile>`` otherwise (e.g. ``figures/smoke``,
     ``results/synthetic-smoke``), so tests, smoke runs and demos on synthetic data never overwrite
     the committed EmoDB results."""
+    if not FROM_CHECKOUT:
+        raise EmolibError(f"emolib at {REPO / 'emolib'} is not installed from its repository, so it has no "
+                          f"{Path(base).name}/ to write to; clone the repository and run `pip install -e .` in it")
     parts = [p for p, real in ((corpus_name(corpus), "emodb"), (level(profile_name), "full"))
              if p != real]
     return base / "-".join(parts) if parts else base

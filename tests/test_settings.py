@@ -46,3 +46,10 @@ def test_quality_check_floors_and_the_notebooks_read_them_from_settings():
     for path in sorted(config.REPO.glob("notebooks/*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             assert '{"smoke":' not in "".join(cell["source"]), path.name
+
+
+def test_a_copy_installed_outside_its_repository_says_so_before_writing(tmp_path, monkeypatch):
+    assert config.FROM_CHECKOUT  # the tests run from the checkout
+    monkeypatch.setattr(config, "FROM_CHECKOUT", False)
+    with pytest.raises(EmolibError, match=r"not installed from its repository, so it has no results/ .*pip install -e \."):
+        config.run_dir(config.RESULTS, "emodb", "full")
