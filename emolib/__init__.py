@@ -11,7 +11,9 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``features``   the log-mel front-end, its on-disk cache and normalisation statistics
 - ``files``      content hashes and atomic writes
 - ``splits``     SI-5 and LOSO speaker folds, and the report's (leaky) random split
-- ``augment``    the report's waveform augmentations (cached), spectrogram augmentations, MoCo's two views
+- ``waveform``   the report's waveform augmentations and their cached log-mel variants
+- ``augment``    spectrogram-domain augmentations (tiny torch modules: crop, gain, mixup, warp, masks…)
+- ``views``      MoCo's two views: recipes, ``TwoViews``, the view-agreement measure
 - ``vit``        timm ViTs on log-mels: creation, safetensors export, official MoCo v3 import, embeddings
 - ``moco``       MoCo v3: encoders, momentum, symmetric InfoNCE, schedules (the method on one screen)
 - ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
@@ -32,6 +34,7 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``baselines``  openSMILE eGeMAPS / ComParE functionals with linear classifiers
 - ``plots``, ``widgets``  figures, the utterance player, the augmentation explorer and "Try it"
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
+- ``readme``     the README's generated tables, rewritten from the rows (``results --readme``)
 - ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
 
 Underneath them: ``config`` (profile, corpus and cache from the environment), ``settings`` (every

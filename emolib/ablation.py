@@ -2,7 +2,7 @@
 
 Each variant is the profile's pretraining budget (:data:`emolib.settings.PRETRAIN`: in ``full``,
 notebook 03's ViT, views and epochs) with the pretext options of :data:`VARIANTS` changed
-(:mod:`emolib.pretext`, :mod:`emolib.augment`).  For each variant, :func:`run_variant`
+(:mod:`emolib.pretext`, :mod:`emolib.views`).  For each variant, :func:`run_variant`
 
 1. pretrains the five SI-5 fold encoders (each on its fold's 8 training speakers; resumable),
 2. probes them with the same logistic-regression probe as notebook 04 (class token), without and

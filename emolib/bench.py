@@ -8,7 +8,7 @@ that depend on the machine.
 - ``augment``: MoCo two-view pairs per second on the same utterances, (a) the report's pipeline
   (librosa noise+stretch and shift+pitch on the fly, a 128-band mel spectrogram in dB of each,
   resized to 224×224, copied to 3 channels, ImageNet-normalised) against (b) ours
-  (:class:`~emolib.augment.TwoViews`, recipe ``report+byol-a``: cached report variants plus
+  (:class:`~emolib.views.TwoViews`, recipe ``report+byol-a``: cached report variants plus
   batched spectrogram augmentations, on the CPU).  Building the variant cache is a one-off
   cost, like the log-mels' (it is timed and printed, not part of the rate).  Target: ≥ 50×.  With the
   default settings on EmoDB it writes its JSON line to ``results/bench_augment.json`` (notebook 02 and
@@ -77,7 +77,7 @@ def report_pair(y: np.ndarray, rng: np.random.Generator, recipe) -> "torch.Tenso
 def _our_inputs(args) -> tuple[list, list, list, float]:
     """``args.n`` utterances of the corpus (a fixed sample), their log-mels and 2 cached report variants
     each, built in a throw-away cache: ``(paths, log-mels, variants, seconds the build took)``."""
-    from .augment import report_variants
+    from .waveform import report_variants
 
     meta = load_corpus(args.corpus, args.root)
     paths = list(meta.sample(n=min(args.n, len(meta)), random_state=0).sort_index().path)
@@ -92,7 +92,8 @@ def bench_augment(args) -> dict:
     import torch
 
     from .audio import load_audio
-    from .augment import ReportRecipe, TwoViews, recipe
+    from .views import TwoViews, recipe
+    from .waveform import ReportRecipe
     from .features import Standardizer
 
     paths, clean, variants, build_s = _our_inputs(args)
@@ -153,7 +154,8 @@ def bench_pretrain(args) -> dict:
 
     from . import config
     from .audio import load_audio
-    from .augment import ReportRecipe, TwoViews, recipe
+    from .views import TwoViews, recipe
+    from .waveform import ReportRecipe
     from .features import Standardizer
     from .moco import MoCo
     from .pretrain import profile_config

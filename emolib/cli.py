@@ -95,6 +95,12 @@ def _results(args) -> int:
 
         print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
         return 0
+    if args.readme:
+        from .readme import README, update
+
+        changed = update()
+        print(f"{config.repo_relative(README)}: " + (f"regenerated {', '.join(changed)}" if changed else "up to date"))
+        return 0
     if args.verify:
         folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:
@@ -290,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "README's Markdown table")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
+    res.add_argument("--readme", action="store_true", help="rewrite the README's generated tables (timings, "
+                     "results, probes) from the real run's rows in results/")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
                      help="order within each protocol: best UAR (default) or WA first, or by run name")
     res.epilog = "Examples: python -m emolib results --protocol si5 --sort uar; python -m emolib results --verify"
@@ -324,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--moco-m-cos", action=argparse.BooleanOptionalAction, default=None)
     pre.add_argument("--moco-t", type=float)
     pre.add_argument("--stop-grad-conv1", action=argparse.BooleanOptionalAction, default=None)
-    pre.add_argument("--aug", help="two-view recipe (emolib.augment.RECIPES)")
+    pre.add_argument("--aug", help="two-view recipe (emolib.views.RECIPES)")
     pre.add_argument("--variants", type=int, help="precomputed report variants per view")
     pre.add_argument("--seed", type=int)
     pre.add_argument("--save-every", type=int, help="checkpoint every N epochs (and at the end)")

@@ -291,6 +291,26 @@ def _protocol_key(protocol: str) -> str:
     return "si5" if pid in splits.SPEAKER_INDEPENDENT else pid
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """A :func:`results_table` as the README's Markdown table, every column, UAR/WA/F1 in %; the
+    other seeds of one study are counted, not listed (``ablation --table --seeds`` summarises them)."""
+    replicate = table.run.fillna("").str.contains(r"_seed\d+(?:_spknorm)?$")
+    table = table[~replicate]
+    cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
+            "fold UAR (mean ± std)", "wall_s", "device"]
+    table = table[[c for c in cols if c in table]].copy()
+    for c in ("uar", "wa", "f1"):
+        table[c] = [f"{100 * v:.1f} %" if pd.notna(v) else "" for v in table[c]]
+    table["speaker_norm"] = table.speaker_norm.map({True: "yes", False: "no"}).fillna("")
+    table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row.astype(object).fillna("")) + " |" for _, row in table.iterrows()]
+    if replicate.any():
+        lines += ["", f"*{int(replicate.sum())} rows of further seeds (runs `…_seed<S>`) are not listed; "
+                  "`python -m emolib ablation --table --seeds` summarises them.*"]
+    return "\n".join(lines)
+
+
 def print_results(corpus: str | None = None, profile: str | None = None, markdown: bool = False,
                   protocol: str | None = None, sort: str = "uar") -> None:
     """Print the results table of a corpus and profile (the report's quoted numbers included),
@@ -303,22 +323,7 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
     if protocol:
         table = table[[_protocol_key(p) == protocol for p in table.protocol]]
     if markdown:
-        # other seeds of one study are summarised by it (ablation --table --seeds), not listed row by row
-        replicate = table.run.fillna("").str.contains(r"_seed\d+(?:_spknorm)?$")
-        table = table[~replicate]
-        cols = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
-                "fold UAR (mean ± std)", "wall_s", "device"]
-        table = table[[c for c in cols if c in table]].copy()
-        for c in ("uar", "wa", "f1"):
-            table[c] = [f"{100 * v:.1f} %" if pd.notna(v) else "" for v in table[c]]
-        table["speaker_norm"] = table.speaker_norm.map({True: "yes", False: "no"}).fillna("")
-        table["wall_s"] = [f"{v:.0f}" if pd.notna(v) else "" for v in table.wall_s]
-        lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-        lines += ["| " + " | ".join(str(v) for v in row.astype(object).fillna("")) + " |" for _, row in table.iterrows()]
-        if replicate.any():
-            lines += ["", f"*{int(replicate.sum())} rows of further seeds (runs `…_seed<S>`) are not listed; "
-                      "`python -m emolib ablation --table --seeds` summarises them.*"]
-        print("\n".join(lines))
+        print(markdown_table(table))
         return
     runs = table[table.run.notna()]
     where = config.repo_relative(folder)

@@ -20,15 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config, devices, settings, steps
+from . import devices, settings, steps
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .emodb import CLASSES
-from .encoders import N_FOLDS, encoder_summary, load_encoder
-from .evaluation import Timer, write_result
+from .encoders import N_FOLDS, load_encoder
+from .evaluation import Timer
 from .features import Standardizer, fit_standardizer, log_mels
 from .probes import class_weights
 from .splits import speaker_folds
 from .vit import BackboneConfig, create_backbone, over_windows
+
 
 @dataclass
 class FinetuneConfig:

@@ -16,7 +16,7 @@ Each option below takes that cue away in one way; ``emolib.ablation`` compares t
 - ``adversary`` (:class:`SpeakerAdversary`): a head that predicts the *training speaker* from the
   backbone's output through a gradient reversal, so the backbone is pushed to forget the speaker.
   It never sees an emotion label.
-- The view options (the mel-axis warp, time crops) live in :mod:`emolib.augment`.
+- The view options (the mel-axis warp, time crops) live in :mod:`emolib.views` and :mod:`emolib.augment`.
 """
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ import torch
 
 from . import config, settings, steps
 from . import pretext
-from .augment import RECIPES, TwoViews, recipe, report_variants
+from .views import RECIPES, TwoViews, recipe
+from .waveform import report_variants
 from .emodb import CLASSES
 from .devices import name as device_name, resolve as _device
 from .encoders import ALL_SPEAKERS, backbone_path, checkpoint_path, fold_dir, history_path

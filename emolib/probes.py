@@ -35,6 +35,7 @@ from .evaluation import Timer, cross_validate, fit_by_speakers, write_result
 from .features import speaker_standardize
 from .splits import PROTOCOL_NAMES
 
+
 def logreg_model(seed: int = 0):
     """The probe's model: standardised features, multinomial logistic regression with balanced
     class weights (its ``C`` is the parameter ``logisticregression__C``)."""

@@ -4,7 +4,8 @@ A profile is chosen by ``EMOLIB_PROFILE`` or ``--profile`` (:func:`emolib.config
 
 - ``smoke``: the same code paths with tiny budgets (what the tests and CI run); every study runs,
   the long ones included, so CI exercises their code.
-- ``full``: the real run, the committed rows, about an hour of the pipeline on a 2-core CPU.
+- ``full``: the real run, the committed rows, under an hour of the pipeline on a 2-core CPU
+  (``results/timings.json`` holds the measured minutes).
   The studies in :data:`LONG_STUDIES` are *not* re-run: the notebooks read their committed rows.
 - ``extended``: ``full``'s budgets plus the long studies, which write the same rows (same run
   names) as before.

@@ -31,6 +31,7 @@ from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import PretrainConfig, pretrain_fold, read_history
 from .probes import HeadConfig, logreg_probe, neighbour_scores, probe_cv, probe_checkpoints, probe_rows, torch_probe
 
+
 def _tag(readout: dict) -> str:
     """A read-out's run-name suffix: none for the class token, ``_mean`` for the mean of the patch
     tokens, ``_cls_last_blocks`` for the class tokens of the last blocks."""

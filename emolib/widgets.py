@@ -22,7 +22,7 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from . import augment as A
+from . import augment, waveform
 from .audio import load_audio
 from .emodb import EMOTIONS, TEXTS
 from .features import LogMelConfig, Standardizer, log_mel
@@ -196,20 +196,20 @@ class AugmentationExplorer(W.VBox):
         rng = np.random.default_rng(p["seed"])
         g = torch.Generator().manual_seed(int(p["seed"]))
         sr, hop = self.cfg.sample_rate, self.cfg.hop_length
-        wave = {"noise": lambda: A.add_noise(y, rng, p["noise"]),
-                "time stretch": lambda: A.time_stretch(y, p["rate"]),
-                "shift": lambda: A.roll(y, p["shift"]),
-                "pitch shift": lambda: A.pitch_shift(y, p["semitones"], sr),
-                "report view 1: noise + stretch": lambda: A.ReportRecipe(p["noise"], p["rate"]).view(1, y, rng),
-                "report view 2: shift + pitch": lambda: A.pitch_shift(A.roll(y, p["shift"]), p["semitones"], sr)}
+        wave = {"noise": lambda: waveform.add_noise(y, rng, p["noise"]),
+                "time stretch": lambda: waveform.time_stretch(y, p["rate"]),
+                "shift": lambda: waveform.roll(y, p["shift"]),
+                "pitch shift": lambda: waveform.pitch_shift(y, p["semitones"], sr),
+                "report view 1: noise + stretch": lambda: waveform.ReportRecipe(p["noise"], p["rate"]).view(1, y, rng),
+                "report view 2: shift + pitch": lambda: waveform.pitch_shift(waveform.roll(y, p["shift"]), p["semitones"], sr)}
         if name in wave:
             z = wave[name]()
             return z, log_mel(z, self.cfg), "the augmented waveform"
         if name == "time crop":
-            crop = A.RandomTimeCrop(int(round(p["crop"] * sr / hop)))
+            crop = augment.RandomTimeCrop(int(round(p["crop"] * sr / hop)))
             frames = crop.frames
             start = int(crop.starts(torch.tensor([mel.shape[1]]), g)[0])
-            out = crop(A.MelBank([mel]), torch.tensor([0]), starts=torch.tensor([start]))
+            out = crop(augment.MelBank([mel]), torch.tensor([0]), starts=torch.tensor([start]))
             idx = (start + np.arange(frames * hop)) % (mel.shape[1] * hop)
             return y[idx[idx < len(y)]], out[0].numpy(), "the same span of the waveform"
         if name == "gain":
@@ -226,19 +226,19 @@ class AugmentationExplorer(W.VBox):
             audio = (np.sqrt(1 - lam) * y + np.sqrt(lam) * z).astype(np.float32)
             return audio, mixed.astype(np.float32), f"a power-weighted mix with {other.file} ({other.emotion})"
         if name == "vocal-tract warp":  # on the log power, as in training (augment.MelWarp)
-            aug = A.MelWarp(0.2, self.cfg)(torch.from_numpy(mel)[None], alpha=torch.tensor([p["alpha"]]))[0].numpy()
+            aug = augment.MelWarp(0.2, self.cfg)(torch.from_numpy(mel)[None], alpha=torch.tensor([p["alpha"]]))[0].numpy()
             return griffin_lim(aug, self.cfg), aug.astype(np.float32), \
                 f"Griffin-Lim resynthesis ({GRIFFIN_LIM_ITERATIONS} iterations) of the warped log-mel"
         std = Standardizer.fit([mel])
         norm = torch.from_numpy(std(mel))[None]
         if name == "resized crop":
-            module = A.RandomResizedCrop(1.5, (p["freq_scale"],) * 2, (p["time_scale"],) * 2)
+            module = augment.RandomResizedCrop(1.5, (p["freq_scale"],) * 2, (p["time_scale"],) * 2)
             out = module(norm, g)
         else:
             dim, width = (1, p["freq_mask"]) if name == "frequency mask" else (2, p["time_mask"])
             width = min(width, norm.shape[dim])
             start = int(torch.randint(norm.shape[dim] - width + 1, (1,), generator=g))
-            out = A.mask(norm, dim, torch.tensor([start]), torch.tensor([width]))
+            out = augment.mask(norm, dim, torch.tensor([start]), torch.tensor([width]))
         aug = out[0].numpy() * std.std[:, None] + std.mean[:, None]
         return griffin_lim(aug, self.cfg), aug.astype(np.float32), \
             f"Griffin-Lim resynthesis ({GRIFFIN_LIM_ITERATIONS} iterations) of the augmented log-mel"

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from emolib import augment as A
+from emolib import views as V
+from emolib import waveform as W
 from emolib.features import FeatureCache, LogMelConfig, Standardizer, log_mel
 
 SR = 16_000
@@ -34,10 +36,10 @@ def semitones(f, f_ref):
 
 
 WAVEFORM_AUGS = {
-    "noise": lambda y, rng, **kw: A.add_noise(y, rng, **kw),
-    "stretch": lambda y, rng, **kw: A.time_stretch(y, **kw),
-    "shift": lambda y, rng, **kw: A.shift(y, rng, **kw),
-    "pitch": lambda y, rng, **kw: A.pitch_shift(y, **kw),
+    "noise": lambda y, rng, **kw: W.add_noise(y, rng, **kw),
+    "stretch": lambda y, rng, **kw: W.time_stretch(y, **kw),
+    "shift": lambda y, rng, **kw: W.shift(y, rng, **kw),
+    "pitch": lambda y, rng, **kw: W.pitch_shift(y, **kw),
 }
 NEUTRAL = {"noise": {"level": 0}, "stretch": {"rate": 1}, "shift": {"limit": 0},
            "pitch": {"semitones": 0}}
@@ -60,45 +62,45 @@ def test_noise_amplitude_follows_the_report():
     y = tone()
     rng = np.random.default_rng(0)
     u = np.random.default_rng(0).uniform()
-    out = A.add_noise(y, rng, level=0.01)
+    out = W.add_noise(y, rng, level=0.01)
     assert np.std(out - y) == pytest.approx(0.01 * u * y.max(), rel=0.02)
-    assert not np.array_equal(out, A.add_noise(y, np.random.default_rng(1)))
+    assert not np.array_equal(out, W.add_noise(y, np.random.default_rng(1)))
 
 
 @pytest.mark.parametrize("rate", [0.8, 1.25])
 def test_stretch_changes_duration_by_one_over_rate(rate):
     y = tone(seconds=1.0)
-    out = A.time_stretch(y, rate)
+    out = W.time_stretch(y, rate)
     assert len(out) == pytest.approx(len(y) / rate, abs=2)
     with pytest.raises(ValueError, match="rate must be positive"):
-        A.time_stretch(y, 0)
+        W.time_stretch(y, 0)
 
 
 def test_shift_is_a_circular_roll_within_the_limit():
     y = np.arange(20_000, dtype=np.float32)
     for seed in range(20):
-        out = A.shift(y, np.random.default_rng(seed), limit=5000)
+        out = W.shift(y, np.random.default_rng(seed), limit=5000)
         k = int(np.flatnonzero(out == 0)[0])  # where the first sample went
         assert k <= 5000 or k >= 20_000 - 5000
         np.testing.assert_array_equal(np.sort(out), y)
-    np.testing.assert_array_equal(A.roll(y, 3)[:4], [19_997, 19_998, 19_999, 0])
+    np.testing.assert_array_equal(W.roll(y, 3)[:4], [19_997, 19_998, 19_999, 0])
 
 
 @pytest.mark.parametrize("steps", [0.7, -2.0, 3.0])
 def test_pitch_shift_moves_the_fundamental_by_the_requested_semitones(steps):
     y = tone(f0=200.0, seconds=1.0)
-    out = A.pitch_shift(y, steps)
+    out = W.pitch_shift(y, steps)
     measured = semitones(fundamental(out[2000:-2000]), fundamental(y[2000:-2000]))
     assert measured == pytest.approx(steps, abs=0.1)
 
 
 def test_report_views_compose_the_recipe():
     y = tone(seconds=0.5)
-    recipe = A.ReportRecipe()
+    recipe = W.ReportRecipe()
     v1 = recipe.view(1, y, np.random.default_rng(0))
-    np.testing.assert_array_equal(v1, A.time_stretch(A.add_noise(y, np.random.default_rng(0)), 0.8))
+    np.testing.assert_array_equal(v1, W.time_stretch(W.add_noise(y, np.random.default_rng(0)), 0.8))
     v2 = recipe.view(2, y, np.random.default_rng(0))
-    np.testing.assert_array_equal(v2, A.pitch_shift(A.shift(y, np.random.default_rng(0)), 0.7))
+    np.testing.assert_array_equal(v2, W.pitch_shift(W.shift(y, np.random.default_rng(0)), 0.7))
     with pytest.raises(ValueError, match="1 or 2"):
         recipe.view(3, y, np.random.default_rng(0))
 
@@ -106,7 +108,7 @@ def test_report_views_compose_the_recipe():
 def test_report_variants_are_cached_keyed_and_seeded(tmp_path, wav_writer):
     paths = [wav_writer(tmp_path / f"{i}.wav", tone(150 + 50 * i, 0.6), SR) for i in range(2)]
     root = tmp_path / "cache"
-    out = A.report_variants(paths, k=2, root=root, progress=False)
+    out = W.report_variants(paths, k=2, root=root, progress=False)
     assert set(out) == {1, 2} and len(out[1]) == 2 and len(out[1][0]) == 2
     frames = LogMelConfig().frames(len(tone(seconds=0.6)))
     assert out[2][0][0].shape == (64, frames)  # shift + pitch keep the duration
@@ -116,11 +118,11 @@ def test_report_variants_are_cached_keyed_and_seeded(tmp_path, wav_writer):
     assert len(entries) == 2 * 2 * 2  # files x views x variants
     # a second call reads the cache: break one entry's payload and it is recomputed, equal
     entries[0].write_bytes(entries[0].read_bytes()[:-8])
-    again = A.report_variants(paths, k=2, root=root, progress=False)
+    again = W.report_variants(paths, k=2, root=root, progress=False)
     for v in (1, 2):
         for a, b in zip(sum(out[v], []), sum(again[v], [])):
             np.testing.assert_array_equal(a, b)
-    other = A.report_variants(paths, k=1, seed=1, root=root, progress=False)
+    other = W.report_variants(paths, k=1, seed=1, root=root, progress=False)
     assert not np.array_equal(other[1][0][0], out[1][0][0])  # the seed is part of the key
 
 
@@ -203,25 +205,25 @@ def test_two_views_differ_and_are_seeded():
     clean = [rng.normal(size=(64, n)).astype(np.float32) for n in (150, 200, 90)]
     std = Standardizer.fit(clean)
     variants = {v: [[m + v for m in clean]] for v in (1, 2)}
-    for name in A.RECIPES:
-        views = A.TwoViews(clean, std, A.recipe(name), variants=variants)
+    for name in V.RECIPES:
+        views = V.TwoViews(clean, std, V.recipe(name), variants=variants)
         v1, v2 = views(torch.arange(3), torch.Generator().manual_seed(0))
         assert v1.shape == v2.shape == (3, 1, 64, 96) and torch.isfinite(v1).all()
         assert not torch.equal(v1[0], v2[0]), name
         w1, w2 = views(torch.arange(3), torch.Generator().manual_seed(0))
         assert torch.equal(v1, w1) and torch.equal(v2, w2)
     with pytest.raises(ValueError, match="report_variants"):
-        A.TwoViews(clean, std, A.recipe("report"))
+        V.TwoViews(clean, std, V.recipe("report"))
     with pytest.raises(ValueError, match="unknown augmentation recipe 'nope'"):
-        A.recipe("nope")
+        V.recipe("nope")
 
 
 def test_report_variants_feed_the_two_views(tmp_path, wav_writer):
     paths = [wav_writer(tmp_path / f"{i}.wav", tone(150 + 40 * i, 1.2), SR) for i in range(3)]
     cache = FeatureCache(root=tmp_path / "c")
     clean = [cache.get(p) for p in paths]
-    variants = A.report_variants(paths, k=1, root=tmp_path / "c", progress=False)
-    views = A.TwoViews(clean, Standardizer.fit(clean), A.recipe("report", crop_frames=64),
+    variants = W.report_variants(paths, k=1, root=tmp_path / "c", progress=False)
+    views = V.TwoViews(clean, Standardizer.fit(clean), V.recipe("report", crop_frames=64),
                        variants=variants)
     idx = torch.tensor([2, 0])
     v1, v2 = views(idx, torch.Generator().manual_seed(0))
@@ -242,10 +244,10 @@ def test_view_agreement_scores_recognisable_pairs():
     profiles = rng.normal(size=(6, 64, 1)).astype(np.float32) * 3
     clean = [np.repeat(p, 100 + 10 * i, axis=1) + 0.01 * rng.normal(size=(64, 100 + 10 * i)).astype(np.float32)
              for i, p in enumerate(profiles)]  # each utterance has its own steady spectrum
-    views = A.TwoViews(clean, Standardizer.fit(clean), A.recipe("crop", crop_frames=50))
-    r = A.view_agreement(views, torch.arange(6), torch.Generator().manual_seed(0))
+    views = V.TwoViews(clean, Standardizer.fit(clean), V.recipe("crop", crop_frames=50))
+    r = V.view_agreement(views, torch.arange(6), torch.Generator().manual_seed(0))
     assert r["auc"] == 1.0 and r["top1"] == 1.0 and r["positive"].min() > 0.99
     assert len(r["negative"]) == 6 * 5 and r["negative"].max() < 0.9
-    noisy = A.TwoViews(clean, Standardizer.fit(clean), A.recipe("byol-a+masks", crop_frames=50))
-    r2 = A.view_agreement(noisy, torch.arange(6), torch.Generator().manual_seed(0))
+    noisy = V.TwoViews(clean, Standardizer.fit(clean), V.recipe("byol-a+masks", crop_frames=50))
+    r2 = V.view_agreement(noisy, torch.arange(6), torch.Generator().manual_seed(0))
     assert r2["positive"].mean() < r["positive"].mean()

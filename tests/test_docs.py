@@ -44,9 +44,12 @@ def test_readme_and_notebook_02_quote_the_augment_benchmark_as_written():
     assert "bench_augment.json" in nb
 
 
-def test_readme_probe_table_is_generated_from_the_rows():
-    from emolib.probes import readme_table
+def test_readme_tables_are_generated_from_the_rows(tmp_path):
+    from emolib import readme
 
-    readme = (REPO / "README.md").read_text()
-    start, end = "<!-- probes: python -m emolib results --probes -->", "<!-- /probes -->"
-    assert readme.split(start)[1].split(end)[0].strip() == readme_table(REPO / "results")  # the real run, whatever the profile
+    text = (REPO / "README.md").read_text()
+    assert readme.stale(text) == []  # the real run's rows, whatever the profile
+    copy = tmp_path / "README.md"
+    copy.write_text(text.replace("| **all timed notebooks** |", "| **typed by hand** |"))
+    assert readme.stale(copy.read_text()) == ["timings"]
+    assert readme.update(copy) == ["timings"] and copy.read_text() == text

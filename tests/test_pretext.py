@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import ablation, augment, encoders, pretext, pretrain
+from emolib import ablation, augment, encoders, pretext, pretrain, views
 from emolib.corpus import load_corpus
 from emolib.features import Standardizer
 from emolib.vit import embed
@@ -101,8 +101,8 @@ def test_views_warp_one_view_only_when_asked():
     rng = np.random.default_rng(0)
     clean = [rng.normal(size=(64, 120)).astype(np.float32) for _ in range(6)]
     std = Standardizer.fit(clean)
-    plain = augment.TwoViews(clean, std, augment.recipe("crop", crop_frames=32))
-    one = augment.TwoViews(clean, std, augment.recipe("crop", crop_frames=32, warp=0.2, warp_views="one"))
+    plain = views.TwoViews(clean, std, views.recipe("crop", crop_frames=32))
+    one = views.TwoViews(clean, std, views.recipe("crop", crop_frames=32, warp=0.2, warp_views="one"))
     idx = torch.arange(6)
     a1, a2 = plain(idx, torch.Generator().manual_seed(0))
     b1, b2 = one(idx, torch.Generator().manual_seed(0))

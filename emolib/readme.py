@@ -1,0 +1,60 @@
+"""The README's generated tables.  Each sits between ``<!-- name: command -->`` and
+``<!-- /name -->`` and is exactly what that command prints over the real run's rows
+(``results/``); :func:`update` rewrites them (``python -m emolib results --readme``) and a test
+checks that none is stale, so no table in the README is typed in."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import config
+from .files import atomic_write
+
+README = config.REPO / "README.md"
+
+
+def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
+    """``{name: (command, text)}`` of every generated table, from the rows in ``folder``
+    (default: the real run's, ``results/``, whatever the profile)."""
+    from .evaluation import markdown_table, results_table
+    from .probes import readme_table
+    from .reproduce import timings_table
+
+    folder = config.RESULTS if folder is None else Path(folder)
+    return {"timings": ("python -m emolib results --timings", timings_table(folder)),
+            "results": ("python -m emolib results --markdown", markdown_table(results_table(folder))),
+            "probes": ("python -m emolib results --probes", readme_table(folder))}
+
+
+def _pattern(name: str, command: str) -> re.Pattern:
+    return re.compile(rf"(<!-- {name}: {re.escape(command)} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+
+
+def stale(text: str, folder: Path | None = None) -> list[str]:
+    """The names of the blocks whose text differs from what their command prints (or that are missing)."""
+    out = []
+    for name, (command, table) in blocks(folder).items():
+        found = _pattern(name, command).search(text)
+        if found is None or found.group(2).strip() != table.strip():
+            out.append(name)
+    return out
+
+
+def update(path: Path = README, folder: Path | None = None) -> list[str]:
+    """Rewrite the generated blocks of ``path`` in place (atomically); returns the names that changed.
+    A block whose markers are missing is an error naming it."""
+    text = path.read_text()
+    changed = []
+    for name, (command, table) in blocks(folder).items():
+        pattern = _pattern(name, command)
+        if not pattern.search(text):
+            from .errors import EmolibError
+
+            raise EmolibError(f"{path}: no block <!-- {name}: {command} --> … <!-- /{name} -->; add its markers")
+        new = pattern.sub(lambda m: m.group(1) + table.strip() + m.group(3), text)
+        if new != text:
+            changed.append(name)
+            text = new
+    if changed:
+        atomic_write(path, text.encode())
+    return changed
