@@ -76,14 +76,21 @@ def repo_relative(path) -> str:
     return str(full.relative_to(REPO)) if full.is_relative_to(REPO) else str(path)
 
 
+def require_checkout(what: str) -> None:
+    """A one-line error when this emolib is not the repository's editable install (:data:`FROM_CHECKOUT`):
+    ``what`` (e.g. ``results/``) lives in the repository, not beside an installed copy."""
+    if not FROM_CHECKOUT:
+        raise EmolibError(f"emolib at {REPO / 'emolib'} is not installed from its repository, so there is no "
+                          f"{what} here; clone the repository and run `pip install -e .` in it")
+
+
 def run_dir(base: Path, corpus: str | None = None, profile_name: str | None = None) -> Path:
     """``base`` itself for the real run (EmoDB, ``full`` or ``extended`` profile, which write the
     same rows); ``base/<corpus>-<profile>`` otherwise (e.g. ``figures/smoke``,
     ``results/synthetic-smoke``), so tests, smoke runs and demos on synthetic data never overwrite
     the committed EmoDB results."""
-    if not FROM_CHECKOUT:
-        raise EmolibError(f"emolib at {REPO / 'emolib'} is not installed from its repository, so it has no "
-                          f"{Path(base).name}/ to write to; clone the repository and run `pip install -e .` in it")
+    if Path(base).resolve().is_relative_to(REPO):
+        require_checkout(f"{Path(base).name}/")
     parts = [p for p, real in ((corpus_name(corpus), "emodb"), (level(profile_name), "full"))
              if p != real]
     return base / "-".join(parts) if parts else base

@@ -104,7 +104,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
                 emobox_run("cnn_si5_whole_spknorm" if norm else "cnn_si5_whole"), pred,
                 method="Conv1D on whole utterances", protocol=name, profile=profile, corpus=corpus,
                 speaker_norm=norm, wall_s=t.seconds, segment="whole", segment_wa=segment_wa,
-                budget=asdict(budget)))
+                seed=budget.seed, config={"budget": asdict(budget)}))
     if "moco" in systems:
         from .pretrain import default_out, pretrain_folds, profile_config
         from .probes import probe_checkpoints

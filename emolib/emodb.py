@@ -90,7 +90,6 @@ def parse_name(name: str | os.PathLike) -> Utterance:
     return Utterance(speaker, text, letter, EMOTIONS[letter], version)
 
 
-
 # --- the folder ------------------------------------------------------------------------------
 
 def wav_dir(root: str | os.PathLike) -> Path:

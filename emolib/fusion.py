@@ -315,6 +315,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
                 method="stacked fusion of " + " + ".join(NAMES[s] for s in subset),
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,
                 wall_s=t_features.seconds + t.seconds + ts.seconds, systems=list(subset), single_uar={s: alone[s] for s in subset},
+                seed=0,  # stacker() and probe_proba() run with their default seed, 0
                 stacker={"model": "logistic regression on log-probabilities", "C grid": list(STACKER_C),
                          "class_weight": "balanced", "inner_folds": "the protocol's other folds"},
                 **({**extra} if "moco" in subset else {})))

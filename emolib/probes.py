@@ -189,10 +189,10 @@ def probe_rows(meta: pd.DataFrame, run: str, embeddings: dict[int, np.ndarray], 
             pred = probe_cv(meta, embeddings, fit_predict, speaker_norm=norm, protocol=protocol)
         name = run + ("_spknorm" if norm else "") + ("" if protocol == "si5" else f"_{protocol}")
         rows.append(write_result(name, pred, method=method, protocol=PROTOCOL_NAMES[protocol],
-                                 profile=config.profile(profile), corpus=config.corpus_name(corpus),
+                                 profile=config.level(profile), corpus=config.corpus_name(corpus),
                                  speaker_norm=norm or speaker_input, wall_s=t.seconds, encoder=encoder,
                                  readout=readout, probe=probe, device=getattr(fit_predict, "device", None),
-                                 seed=probe.get("seed"), **(extra or {})))
+                                 **{"seed": probe.get("seed"), **(extra or {})}))
         preds[name] = pred
     return rows, preds
 

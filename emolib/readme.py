@@ -43,6 +43,7 @@ def stale(text: str, folder: Path | None = None) -> list[str]:
 def update(path: Path = README, folder: Path | None = None) -> list[str]:
     """Rewrite the generated blocks of ``path`` in place (atomically); returns the names that changed.
     A block whose markers are missing is an error naming it."""
+    config.require_checkout("README.md or results/")
     text = path.read_text()
     changed = []
     for name, (command, table) in blocks(folder).items():

@@ -205,6 +205,8 @@ def reproduce(profile: str | None = None, corpus: str | None = None,
     env = {"EMOLIB_PROFILE": config.profile(profile), "EMOLIB_CORPUS": config.corpus_name(corpus),
            "EMOLIB_DEVICE": config.device_request(device_request)}
     where = device(env["EMOLIB_DEVICE"])  # a bad --device stops here, before any notebook runs
+    if notebooks is None:
+        config.require_checkout("notebooks/")
     if os.environ.get("EMODB_ROOT"):  # kernels run in notebooks/: make a relative path absolute
         env["EMODB_ROOT"] = str(Path(os.environ["EMODB_ROOT"]).resolve())
     notebooks = select(numbered_notebooks() if notebooks is None else notebooks, only, start)

@@ -108,7 +108,7 @@ def finetune_vs_scratch(meta: pd.DataFrame, out: str | os.PathLike, cfg: Pretrai
         pred, histories[run], wall = finetune_cv(meta, ft, start, cfg.backbone(), progress=progress)
         preds[run] = pred
         rows.append(evaluation.write_result(
-            run, pred, method=method, protocol="SI-5", profile=config.profile(profile),
+            run, pred, method=method, protocol="SI-5", profile=config.level(profile),
             corpus=config.corpus_name(corpus), speaker_norm=False, wall_s=wall, finetune=ft.to_dict(),
             encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if start else {})))
     return pd.DataFrame(rows), preds, histories

@@ -43,7 +43,7 @@ def data_chunk(path: Path) -> tuple[int, int]:
 def test_parse_name_reads_every_part():
     u = emodb.parse_name("03a01Fa.wav")
     assert u == emodb.Utterance(speaker="03", text="a01", letter="F",
-                                 emotion="happiness", version="a")
+                                emotion="happiness", version="a")
 
 
 def test_parse_name_accepts_a_path(tmp_path):

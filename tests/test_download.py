@@ -121,8 +121,8 @@ def assert_refused(site, name: str, match: str, manifest: dict | None = None):
     """Downloading ``name`` from the site fails with ``match`` and leaves nothing behind."""
     with pytest.raises(DownloadError, match=match):
         download.download_emodb(site.dest, urls=[site.url(name)],
-                              manifest=site.manifest if manifest is None else manifest,
-                              timeout=TIMEOUT)
+                                manifest=site.manifest if manifest is None else manifest,
+                                timeout=TIMEOUT)
     assert_clean(site.dest)
 
 
@@ -130,7 +130,7 @@ def assert_refused(site, name: str, match: str, manifest: dict | None = None):
 
 def test_good_download(site):
     got = download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                                manifest=site.manifest, timeout=TIMEOUT)
+                                  manifest=site.manifest, timeout=TIMEOUT)
     assert got == site.dest
     assert sorted(p.name for p in (site.dest / "wav").iterdir()) == sorted(NAMES)
     for name in NAMES:
@@ -144,13 +144,13 @@ def test_good_download(site):
 def test_download_into_an_existing_empty_folder(site):
     site.dest.mkdir(parents=True)
     download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                          manifest=site.manifest, timeout=TIMEOUT)
+                            manifest=site.manifest, timeout=TIMEOUT)
     assert download.verify(site.dest, site.manifest).problems == {}
 
 
 def test_second_mirror_used_when_first_is_404(site):
     got = download.download_emodb(site.dest, urls=[site.url("no/such/file.zip"),
-                                                 site.url("download.zip")],
+                                                   site.url("download.zip")],
                                 manifest=site.manifest, timeout=TIMEOUT)
     assert got == site.dest
     assert download.verify(site.dest, site.manifest).problems == {}
@@ -160,14 +160,14 @@ def test_second_mirror_used_when_first_is_404(site):
 
 def test_second_mirror_used_when_first_is_damaged(site):
     download.download_emodb(site.dest, urls=[site.url("truncated.zip"), site.url("download.zip")],
-                          manifest=site.manifest, timeout=TIMEOUT)
+                            manifest=site.manifest, timeout=TIMEOUT)
     assert download.verify(site.dest, site.manifest).problems == {}
 
 
 def test_all_mirrors_fail_reports_each(site):
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url("missing.zip"), site.url("truncated.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert "missing.zip" in str(info.value) and "truncated.zip" in str(info.value)
     assert_clean(site.dest)
 
@@ -177,7 +177,7 @@ def test_all_mirrors_fail_reports_each(site):
 def test_truncated_archive(site):
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url("truncated.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     message = str(info.value)
     assert "damaged" in message or "truncated" in message
     assert site.url("truncated.zip") in message
@@ -204,7 +204,7 @@ def test_connection_dropped_mid_chunk(site):
 def test_dotdot_member_refused(site, tmp_path, label):
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url(f"{label}.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert "unsafe" in str(info.value) and "evil.wav" in str(info.value)
     assert site.url(f"{label}.zip") in str(info.value)
     assert_clean(site.dest)
@@ -217,7 +217,7 @@ def test_absolute_member_refused(site, tmp_path):
     existed = Path("/abs.wav").exists()
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url("abs.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert "unsafe" in str(info.value) and "/abs.wav" in str(info.value)
     assert_clean(site.dest)
     assert Path("/abs.wav").exists() == existed
@@ -238,7 +238,7 @@ def test_manifest_mismatch(site):
     bad[NAMES[1]] = "0" * 64
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                              manifest=bad, timeout=TIMEOUT)
+                                manifest=bad, timeout=TIMEOUT)
     assert NAMES[1] in str(info.value) and "SHA-256" in str(info.value)
     assert_clean(site.dest)
 
@@ -285,7 +285,7 @@ def test_find_root_falls_back_to_a_clear_error(monkeypatch, tmp_path):
 def test_mirrors_reads_the_environment(monkeypatch):
     monkeypatch.setenv("EMOLIB_EMODB_URLS", " http://a/x.zip,http://b/y.zip  http://c/z.zip ")
     assert download.mirrors() == ["http://a/x.zip", "http://b/y.zip", "http://c/z.zip",
-                                download.OFFICIAL_URL]
+                                  download.OFFICIAL_URL]
     monkeypatch.delenv("EMOLIB_EMODB_URLS")
     assert download.mirrors() == [download.OFFICIAL_URL]
 
@@ -296,7 +296,7 @@ def test_existing_non_empty_dest_is_left_alone(site):
     keep.write_text("mine")
     with pytest.raises(DownloadError) as info:
         download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert str(site.dest) in str(info.value)
     assert [p.name for p in site.dest.iterdir()] == ["keep.txt"]
     assert keep.read_text() == "mine"
@@ -309,7 +309,7 @@ def test_dest_that_is_a_file_is_refused(site):
     site.dest.write_text("a file, not a folder")
     with pytest.raises(DownloadError, match="not an empty folder"):
         download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert site.dest.read_text() == "a file, not a folder"
 
 
@@ -317,7 +317,7 @@ def test_archive_that_would_unpack_too_large_is_refused(site, monkeypatch):
     monkeypatch.setattr(download, "MAX_UNPACKED_BYTES", 1000)  # the site's WAVs are larger
     with pytest.raises(DownloadError, match="would unpack to"):
         download.download_emodb(site.dest, urls=[site.url("download.zip")],
-                              manifest=site.manifest, timeout=TIMEOUT)
+                                manifest=site.manifest, timeout=TIMEOUT)
     assert not site.dest.exists() and temp_dirs(site.dest.parent) == []
 
 

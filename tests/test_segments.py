@@ -146,7 +146,7 @@ def test_smoke_runs_the_report_budget_study(tmp_path, monkeypatch):
     meta.attrs["corpus"] = "emodb"
     calls = []
 
-    def fake_leaky(frames, meta, seg, budget, hop_ms=None, progress=True):
+    def fake_leaky(frames, meta, seg, budget, seed=0, hop_ms=None, progress=True):
         calls.append((seg, hop_ms, budget))
         return pd.DataFrame({"file": meta.file, "speaker": meta.speaker, "fold": 0, "y_true": "anger", "y_pred": "anger"})
 
