@@ -213,3 +213,18 @@ def test_loso_and_errors(synthetic):
     with pytest.raises(ValueError, match="si10"):
         baselines.run_baseline(synthetic, "eGeMAPSv02", "svm", protocol="si10", write=False,
                                progress=False)
+
+
+def test_the_baseline_study_runs_every_feature_set_classifier_and_normalisation(monkeypatch):
+    calls = []
+
+    def fake_run(meta, feature_set, classifier, speaker_norm=False, protocol="si5", profile=None, corpus=None,
+                 progress=True):
+        calls.append((feature_set, classifier, speaker_norm, protocol, profile))
+        return {"run": baselines.run_name(feature_set, classifier, speaker_norm, protocol)}, None
+
+    monkeypatch.setattr(baselines, "run_baseline", fake_run)
+    rows = baselines.study(None, "emobox", profile="smoke")
+    assert calls == [(f, c, n, "emobox", "smoke") for f in baselines.FEATURE_SETS for c in baselines.CLASSIFIERS
+                     for n in (False, True)]
+    assert len({r["run"] for r in rows}) == 8

@@ -306,3 +306,64 @@ def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, mon
     pred = probes.probe_cv(meta, emb["mean"], probes.logreg_probe(1.0), speaker_norm=True)
     assert json.loads((folder / "moco_probe_logreg_mean_spknorm.json").read_text())["uar"] == \
         evaluation.uar(pred.y_true, pred.y_pred)
+
+
+def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path, monkeypatch):
+    import dataclasses
+
+    from emolib import pretrain, studies
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    enc = tmp_path / "encoders"
+    export_folds(meta, enc)
+    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
+    pred = pd.DataFrame({"file": meta.file, "speaker": meta.speaker, "fold": 0,
+                         "y_true": meta.emotion.astype(str), "y_pred": "anger"})
+    starts = []
+
+    def fake_cv(meta, ft, out, backbone_cfg=None, progress=True):
+        starts.append((out, backbone_cfg))
+        return pred, pd.DataFrame({"fold": [0], "epoch": [1], "test_uar": [0.2]}), 1.0
+
+    monkeypatch.setattr(studies, "finetune_cv", fake_cv)
+    ft = finetune.FinetuneConfig(epochs=1, seed=3)
+    table, preds, hist = studies.finetune_vs_scratch(meta, enc, cfg, ft, profile="smoke", corpus="synthetic")
+    assert list(table.run) == ["moco_finetune", "vit_scratch"]
+    assert starts == [(enc, cfg.backbone()), (None, cfg.backbone())]  # the same shape, from MoCo weights / random
+    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    moco, scratch = (json.loads((folder / f"{r}.json").read_text()) for r in ("moco_finetune", "vit_scratch"))
+    assert moco["encoder"]["sha256"] == encoders.encoder_summary(enc)["sha256"] and moco["encoders"] == str(enc)
+    assert scratch["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5} and "encoders" not in scratch
+    assert moco["finetune"] == scratch["finetune"] == ft.to_dict() and moco["seed"] == 3 and set(hist) == set(preds)
+
+
+def test_epochs_curve_probes_random_weights_each_kept_epoch_and_the_last(meta, tmp_path):
+    from emolib import pretrain, studies
+
+    enc = tmp_path / "encoders"
+    export_folds(meta, enc)
+    export_folds(meta, enc, seed=10, epoch=1)
+    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, epochs=3,
+                                  keep_epochs=(1,))
+    random = encoders.random_embeddings(meta, TINY, seed=0)
+    curve = studies.epochs_curve(meta, enc, cfg, probes.logreg_probe(1.0), random)
+    assert sorted(set(curve.epoch)) == [0, 1, 3] and len(curve) == 15
+    by_hand = probes.probe_cv(meta, encoders.fold_embeddings(meta, enc, epoch=1, progress=False), probes.logreg_probe(1.0))
+    fold0 = by_hand[by_hand.fold == 0]
+    assert curve[(curve.epoch == 1) & (curve.fold == 0)].uar.item() == evaluation.uar(fold0.y_true, fold0.y_pred)
+
+
+def test_long_pretraining_rows_probe_the_encoders_when_present_else_read_the_committed_rows(meta, tmp_path, monkeypatch):
+    from emolib import studies
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    runs = []
+    monkeypatch.setattr(studies, "probe_checkpoints",
+                        lambda meta, out, run, blocks=1, profile=None, progress=True: runs.append((run, blocks)) or [{"run": run}])
+    rows, have = studies.long_pretraining_rows(meta, tmp_path / "none", "long", profile="smoke")
+    assert (rows, have) == ([], False)
+    with pytest.raises(EmolibError, match="no row long, long_spknorm"):
+        studies.long_pretraining_rows(meta, tmp_path / "none", "long", profile="full")
+    export_folds(meta, tmp_path / "enc")
+    rows, have = studies.long_pretraining_rows(meta, tmp_path / "enc", "long", profile="smoke")
+    assert have and runs == [("long", 1), ("long_cls_last_blocks", 2)]  # TINY has 2 blocks

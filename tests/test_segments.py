@@ -1,4 +1,6 @@
 """The report's descriptors, segmentation, and the two protocols of the segment study."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,39 @@ def test_smoke_runs_the_report_budget_study(tmp_path, monkeypatch):
     assert [(s, h) for s, h, _ in calls] == segments._cuts() and all(b == segments.report_budget("smoke") for *_, b in calls)
     row = json.loads((tmp_path / "smoke" / "cnn_leaky_128ms_overlap50.json").read_text())
     assert row["hop_ms"] == 64 and row["config"]["budget"]["epochs"] == segments.report_budget("smoke").epochs
+
+
+def test_the_segment_study_trains_each_length_three_ways_and_writes_fifteen_rows(tmp_path, monkeypatch):
+    import json
+
+    from emolib import config, segments
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    meta = pd.DataFrame({"file": [f"{i}.wav" for i in range(4)], "speaker": ["03", "03", "08", "08"],
+                         "emotion": ["anger"] * 4})
+    meta.attrs["corpus"] = "emodb"
+    pred = pd.DataFrame({"file": meta.file, "speaker": meta.speaker, "fold": 0, "y_true": "anger", "y_pred": "anger"})
+    calls = []
+
+    def fake_leaky(frames, meta, seg, budget, seed=0, hop_ms=None, progress=True):
+        calls.append(("leaky", seg, seed, budget))
+        return pred
+
+    def fake_si5(frames, meta, seg, budget, speaker_norm=False, progress=True):
+        calls.append(("si5" + ("_spknorm" if speaker_norm else ""), seg, None, budget))
+        return pred, pd.DataFrame({"epoch": [1]}), 0.5
+
+    monkeypatch.setattr(segments, "leaky", fake_leaky)
+    monkeypatch.setattr(segments, "si5", fake_si5)
+    lines, preds, histories = segments.study(None, meta, profile="smoke", log=lambda *_: None)
+    assert [(kind, seg) for kind, seg, *_ in calls] == [(k, s) for s in segments.SEGMENT_LENGTHS
+                                                         for k in ("leaky", "si5", "si5_spknorm")]
+    assert all(b == segments.budget("smoke") for *_, b in calls) and {c[2] for c in calls if c[0] == "leaky"} == {0}
+    assert len(lines) == 15 and set(preds) == {f"{segments.segment_label(s)}{n}" for s in segments.SEGMENT_LENGTHS
+                                               for n in ("", "_spknorm")}
+    assert set(histories) == {segments.segment_label(s) for s in segments.SEGMENT_LENGTHS}
+    leaky = json.loads((tmp_path / "smoke" / "cnn_leaky_whole.json").read_text())
+    spk = json.loads((tmp_path / "smoke" / "cnn_si5_512ms_spknorm.json").read_text())
+    assert leaky["config"] == {"budget": dataclasses.asdict(segments.budget("smoke")), "split_seed": segments.SPLIT_SEED}
+    assert spk["config"] == {"budget": dataclasses.asdict(segments.budget("smoke"))} and spk["speaker_norm"] is True
+    assert spk["segment_wa"] == 0.5 and spk["seed"] == segments.budget("smoke").seed and "dirty" in spk
