@@ -65,6 +65,12 @@ def backbone_path(out: str | os.PathLike, fold: int, epoch: int | None = None) -
     return fold_dir(out, fold) / name
 
 
+def exported(out: str | os.PathLike, fold: int = 0, epoch: int | None = None) -> bool:
+    """Whether fold ``fold``'s encoder (final, or kept at ``epoch``) is in ``out``: its weights and its JSON."""
+    path = backbone_path(out, fold, epoch)
+    return path.with_suffix(".safetensors").is_file() and path.with_suffix(".json").is_file()
+
+
 # --- loading ---------------------------------------------------------------------------------
 
 def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) -> tuple[Path, dict]:
@@ -73,7 +79,7 @@ def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) 
     how to make it."""
     path = backbone_path(out, fold, epoch)
     which = "final" if epoch is None else f"epoch-{epoch}"
-    if not path.with_suffix(".safetensors").is_file() or not path.with_suffix(".json").is_file():
+    if not exported(out, fold, epoch):
         hint = (f"python -m emolib pretrain --fold {fold} --out {out}" if epoch is None else
                 f"python -m emolib pretrain --fold {fold} --keep-epochs {epoch} --out {out}")
         raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "

@@ -199,10 +199,10 @@ def study(frames: list[np.ndarray], meta: pd.DataFrame, profile: str | None = No
     corpus, train = meta.attrs.get("corpus", "emodb"), budget(profile)
     lines, preds, histories = [], {}, {}
 
-    def write(run, pred, protocol, norm, seconds, label, what, **extra):
+    def write(run, pred, protocol, norm, seconds, label, what, split=None, **extra):
         return write_result(run, pred, method=f"Conv1D on {what}", protocol=protocol, profile=config.level(profile),
                             corpus=corpus, speaker_norm=norm, wall_s=seconds, segment=label, seed=train.seed,
-                            config={"budget": asdict(train), **extra.pop("split", {})}, **extra)
+                            config={"budget": asdict(train), **(split or {})}, **extra)
 
     for seg in SEGMENT_LENGTHS:
         label = segment_label(seg)

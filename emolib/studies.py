@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, evaluation
-from .encoders import N_FOLDS, backbone_path, encoder_summary, fold_embeddings, random_embeddings
+from .encoders import N_FOLDS, encoder_summary, exported, fold_embeddings, random_embeddings
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import PretrainConfig, pretrain_fold, read_history
@@ -40,10 +40,15 @@ def _tag(readout: dict) -> str:
     return "_mean" if readout["pool"] == "mean" else ""
 
 
+def last_blocks(depth: int) -> int:
+    """How many blocks' class tokens the ``cls×4`` read-out joins: four, fewer in a shallower ViT."""
+    return min(4, depth)
+
+
 def readouts(depth: int) -> dict[str, dict]:
     """Notebook 04's read-outs as :func:`emolib.encoders.fold_embeddings` keywords: ``cls``,
-    ``mean`` and ``cls×4`` (the class tokens of the last four blocks; fewer in a shallower ViT)."""
-    last = min(4, depth)
+    ``mean`` and ``cls×4`` (the class tokens of the last :func:`last_blocks` blocks)."""
+    last = last_blocks(depth)
     return {"cls": dict(pool="cls"), "mean": dict(pool="mean"), f"cls×{last}": dict(pool="cls", blocks=last)}
 
 
@@ -153,8 +158,8 @@ def long_pretraining_rows(meta: pd.DataFrame, out: str | os.PathLike, run: str,
     its encoders are in ``out``; else, in the full profile, the committed rows.  Returns the rows
     and whether the encoders were there."""
     names = [f"{run}{tag}{norm}" for tag in ("", "_cls_last_blocks") for norm in ("", "_spknorm")]
-    if backbone_path(out, 0).with_suffix(".json").is_file():
-        last = min(4, encoder_summary(out)["depth"])
+    if exported(out):
+        last = last_blocks(encoder_summary(out)["depth"])
         rows = []
         for name, blocks in ((names[0], 1), (names[2], last)):
             rows += probe_checkpoints(meta, out, name, blocks=blocks, profile=profile, progress=False)
@@ -179,7 +184,7 @@ def compare_encoders(meta: pd.DataFrame, encoders: dict[str, tuple[str | os.Path
     for name, (out, run) in encoders.items():
         plain, spk = evaluation.read_rows([run, run + "_spknorm"])
         entry = {"probe": plain["uar"], "probe, speaker-normalised": spk["uar"]}
-        if backbone_path(out, 0).with_suffix(".json").is_file():
+        if exported(out):
             entry.update(encoder_diagnostics(meta, out))
         table[name] = entry
     return pd.DataFrame(table).T
