@@ -48,6 +48,10 @@ VARIANTS: dict[str, dict] = {
     "warp_speaker_input": dict(warp=0.15, input_norm="speaker"),
     "warp_speaker_input_batches": dict(warp=0.15, input_norm="speaker", batch_by="speaker"),
     "warp_adversary": dict(warp=0.15, adversary=0.3),
+    "formant": dict(formant=0.15),                            # the envelope alone: pitch kept
+    "pitch": dict(pitch=0.15),                                # the harmonics alone: formants kept
+    "formant_pitch": dict(formant=0.15, pitch=0.15),          # both, each with its own factor
+    "formant_pitch_speaker_input": dict(formant=0.15, pitch=0.15, input_norm="speaker"),
 }
 
 

@@ -8,6 +8,9 @@ so a seed gives the same views on every device.
   queue of earlier ones, ``λ ~ U(0, ratio)``;
 - :class:`MelWarp`           a random vocal-tract-length warp of the mel axis (VTLP): formants and
   harmonics move together by a factor ``α``, the time course (prosody) is untouched;
+- :class:`SourceFilterWarp`  formants and pitch moved apart: the log-mel split into a smooth
+  envelope (the vocal tract's filter) and the fine structure around it (the harmonics of the
+  voice source), each warped by its own factor;
 - :class:`Normalize`         per-band standardisation with a fold's training statistics (or,
   for ``input_norm="speaker"``, with each utterance's own speaker's statistics);
 - :class:`RandomResizedCrop` a virtual crop of random size and place, resized back;
@@ -198,6 +201,59 @@ class MelWarp(nn.Module):
         t = x.shape[2]
         return (x.gather(1, lo[:, :, None].expand(-1, -1, t)) * (1 - w)
                 + x.gather(1, hi[:, :, None].expand(-1, -1, t)) * w)
+
+
+def lifter(n_bands: int, n_coef: int) -> np.ndarray:
+    """``(n_bands, n_bands)`` projection onto the smooth part of a log spectrum: orthonormal
+    DCT along the bands, keep the first ``n_coef`` coefficients (the low quefrencies, as MFCCs
+    do), inverse DCT.  Built with scipy's DCT; applied as one matrix product per batch."""
+    from scipy.fft import dct, idct
+
+    coef = dct(np.eye(n_bands), type=2, norm="ortho", axis=0)
+    coef[n_coef:] = 0
+    return idct(coef, type=2, norm="ortho", axis=0)
+
+
+class SourceFilterWarp(nn.Module):
+    """Change the formants and the pitch of a log-mel independently (a source-filter split).
+
+    The smooth envelope ``E = L·x`` (:func:`lifter`, ``n_coef`` cepstral coefficients) stands for
+    the vocal tract's filter; the rest ``R = x - E`` for the fine structure of the voice source,
+    whose harmonics show as ripples in the low bands.  The output is ``warp_α(E) + warp_β(R)``,
+    each warp :class:`MelWarp`'s frequency map, with ``α ~ U(1 ± max_formant)`` (formants move,
+    pitch stays) and ``β ~ U(1 ± max_pitch)`` (harmonics move, formants stay) drawn per utterance.
+    :class:`MelWarp` is the special case ``α = β``.
+
+    An approximation, and our own (librosa's pitch shift works on waveforms, is slow, and moves
+    formants with the pitch): with 64 mel bands the harmonics are resolved only below about
+    1 kHz, so above it the pitch warp moves noise-like ripples; the envelope keeps loudness,
+    spectral tilt and formants, so arousal cues other than pitch are untouched."""
+
+    def __init__(self, max_formant: float = 0.15, max_pitch: float = 0.15, cfg: LogMelConfig = LogMelConfig(),
+                 n_coef: int = 12):
+        super().__init__()
+        for name, value in (("max_formant", max_formant), ("max_pitch", max_pitch)):
+            if not 0 <= value < 1:
+                raise ValueError(f"SourceFilterWarp: {name} must be in [0, 1), got {value}")
+        self.max_formant, self.max_pitch = max_formant, max_pitch
+        self.warp = MelWarp(max(max_formant, max_pitch), cfg)
+        self.register_buffer("lifter", torch.from_numpy(lifter(cfg.n_mels, n_coef)).float(), persistent=False)
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(envelope, fine structure)`` of a batch ``(B, F, T)``; they sum to ``x``."""
+        env = torch.einsum("gf,bft->bgt", self.lifter.to(x.device, x.dtype), x)
+        return env, x - env
+
+    def forward(self, x: torch.Tensor, generator=None, alpha: torch.Tensor | None = None,
+                beta: torch.Tensor | None = None) -> torch.Tensor:
+        if alpha is None and beta is None and self.max_formant == 0 and self.max_pitch == 0:
+            return x
+        if alpha is None:
+            alpha = _uniform(len(x), 1 - self.max_formant, 1 + self.max_formant, generator)
+        if beta is None:
+            beta = _uniform(len(x), 1 - self.max_pitch, 1 + self.max_pitch, generator)
+        env, fine = self.split(x)
+        return self.warp(env, alpha=alpha) + self.warp(fine, alpha=beta)
 
 
 class RandomResizedCrop(nn.Module):

@@ -349,7 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "utterance's own speaker (its probes are then speaker-normalised rows)")
     pre.add_argument("--warp", type=float, metavar="MAX",
                      help="random vocal-tract-length warp of the mel axis, factor in [1-MAX, 1+MAX] (e.g. 0.15)")
-    pre.add_argument("--warp-views", choices=["both", "one"], help="warp each view (both) or view 2 only")
+    pre.add_argument("--formant", type=float, metavar="MAX",
+                     help="warp the spectral envelope alone (formants move, pitch stays), factor in [1-MAX, 1+MAX]")
+    pre.add_argument("--pitch", type=float, metavar="MAX",
+                     help="warp the harmonic fine structure alone (pitch moves, formants stay), factor in [1-MAX, 1+MAX]")
+    pre.add_argument("--warp-views", choices=["both", "one"],
+                     help="the warps above on each view (both) or on view 2 only")
     pre.add_argument("--adversary", type=float, metavar="WEIGHT",
                      help="gradient-reversed speaker head on the training speakers, with this weight (0: off)")
     pre.epilog = ("Examples: python -m emolib pretrain --fold 0 --epochs 40; python -m emolib pretrain --batch-by speaker "

@@ -16,7 +16,10 @@ Each option below takes that cue away in one way; ``emolib.ablation`` compares t
 - ``adversary`` (:class:`SpeakerAdversary`): a head that predicts the *training speaker* from the
   backbone's output through a gradient reversal, so the backbone is pushed to forget the speaker.
   It never sees an emotion label.
-- The view options (the mel-axis warp, time crops) live in :mod:`emolib.views` and :mod:`emolib.augment`.
+- The view options live in :mod:`emolib.views` and :mod:`emolib.augment`: ``warp`` (formants and
+  harmonics moved together, :class:`emolib.augment.MelWarp`), ``formant`` and ``pitch`` (moved
+  apart, :class:`emolib.augment.SourceFilterWarp`), each on both views or on view 2 only
+  (``warp_views``), and time crops of the clean log-mel (``aug="crop"``).
 """
 from __future__ import annotations
 
@@ -31,10 +34,11 @@ from torch import nn
 from .features import Standardizer
 
 #: The pretext options, as fields of ``emolib.pretrain.PretrainConfig`` (whose defaults are the recipe's).
-OPTIONS = ("batch_by", "input_norm", "warp", "warp_views", "adversary")
+OPTIONS = ("batch_by", "input_norm", "warp", "formant", "pitch", "warp_views", "adversary")
 #: Their defaults: the recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no
 #: adversary); ``PretrainConfig``'s fields default to these.
-DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "warp_views": "both", "adversary": 0.0}
+DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "formant": 0.0, "pitch": 0.0,
+            "warp_views": "both", "adversary": 0.0}
 BATCH_BY = ("none", "speaker", "gender")
 INPUT_NORM = ("global", "speaker")
 

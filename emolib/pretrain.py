@@ -16,7 +16,7 @@ A loss that is not finite, or that jumps above ``spike_factor`` times its runnin
 the run with the step named; the last checkpoint on disk is the last good one.
 
 The pretext options that deny the speaker shortcut (``batch_by``, ``input_norm``, ``warp``,
-``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their defaults are the
+``formant``, ``pitch``, ``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their defaults are the
 recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no adversary).
 """
 from __future__ import annotations
@@ -83,7 +83,9 @@ class PretrainConfig:
     batch_by: str = pretext.DEFAULTS["batch_by"]        # "speaker" / "gender": one speaker (gender) per batch
     input_norm: str = pretext.DEFAULTS["input_norm"]    # "speaker": each log-mel with its speaker's statistics
     warp: float = pretext.DEFAULTS["warp"]              # mel-axis (vocal-tract-length) warp of the views, max |1 - α|
-    warp_views: str = pretext.DEFAULTS["warp_views"]    # "one": only view 2 is warped
+    formant: float = pretext.DEFAULTS["formant"]        # the spectral envelope alone warped, max |1 - α|
+    pitch: float = pretext.DEFAULTS["pitch"]            # the harmonic fine structure alone warped, max |1 - β|
+    warp_views: str = pretext.DEFAULTS["warp_views"]    # "one": only view 2 is warped (warp, formant, pitch)
     adversary: float = pretext.DEFAULTS["adversary"]    # weight of the gradient-reversed speaker head (0: none)
     protocol: str = "si5"        # whose folds: "si5" (headline), "loso" or "emobox" (emolib.splits)
 
@@ -95,8 +97,9 @@ class PretrainConfig:
             if getattr(self, name) not in allowed:
                 raise EmolibError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of "
                                   + ", ".join(allowed))
-        if not 0 <= self.warp < 1:
-            raise EmolibError(f"--warp {self.warp}: the largest warp |1 - α| must be in [0, 1), e.g. 0.15")
+        for name in ("warp", "formant", "pitch"):
+            if not 0 <= getattr(self, name) < 1:
+                raise EmolibError(f"--{name} {getattr(self, name)}: the largest warp |1 - α| must be in [0, 1), e.g. 0.15")
         if self.protocol not in PROTOCOL_NAMES:
             raise EmolibError(f"--protocol {self.protocol!r}: choose one of {', '.join(PROTOCOL_NAMES)}")
         if self.adversary < 0:
@@ -176,7 +179,7 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool
     mels = log_mels(meta.path, progress=progress)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
-    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp,
+    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
                  warp_views=cfg.warp_views)
     variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
                 if rec.waveform else None)

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import LogMixupExp, MelBank, MelWarp, Normalize, RandomGain, RandomResizedCrop, RandomTimeCrop, SpecAugment
+from .augment import (LogMixupExp, MelBank, MelWarp, Normalize, RandomGain, RandomResizedCrop, RandomTimeCrop,
+                      SourceFilterWarp, SpecAugment)
 from .features import LogMelConfig, Standardizer
 
 
@@ -38,7 +39,9 @@ class ViewRecipe:
     freq_mask: int = 0
     time_mask: int = 0
     warp: float = 0.0          # MelWarp's max_warp (0: off)
-    warp_views: str = "both"   # "both": each view its own warp; "one": view 2 only
+    formant: float = 0.0       # SourceFilterWarp's max_formant: the envelope alone (0: off)
+    pitch: float = 0.0         # SourceFilterWarp's max_pitch: the fine structure alone (0: off)
+    warp_views: str = "both"   # the voice changes above: "both": each view its own; "one": view 2 only
 
     def __post_init__(self):
         if self.warp_views not in ("both", "one"):
@@ -94,6 +97,7 @@ class TwoViews(nn.Module):
         self.mixup = nn.ModuleList([LogMixupExp(recipe.mixup, queue) for _ in (1, 2)])
         self.normalize = Normalize(standardizer, groups)
         self.warp = MelWarp(recipe.warp, LogMelConfig(n_mels=clean[0].shape[0]))
+        self.voice = SourceFilterWarp(recipe.formant, recipe.pitch, LogMelConfig(n_mels=clean[0].shape[0]))
         self.resized_crop = RandomResizedCrop() if recipe.resized_crop else nn.Identity()
         self.masks = SpecAugment(recipe.freq_mask, recipe.time_mask)
 
@@ -110,8 +114,11 @@ class TwoViews(nn.Module):
         else:
             x = self.crop(self.clean, idx, generator)
         x = self.mixup[which - 1](self.gain(x, generator), generator)
-        if self.recipe.warp and (which == 2 or self.recipe.warp_views == "both"):
-            x = self.warp(x, generator)
+        if which == 2 or self.recipe.warp_views == "both":
+            if self.recipe.formant or self.recipe.pitch:
+                x = self.voice(x, generator)
+            if self.recipe.warp:
+                x = self.warp(x, generator)
         x = self.normalize(x, idx)
         if self.recipe.resized_crop:
             x = self.resized_crop(x, generator)

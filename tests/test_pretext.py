@@ -1,5 +1,5 @@
 """Pretext options against the speaker shortcut: speaker batches, per-speaker input statistics,
-the mel warp, the speaker adversary, exact resume with them, DDP, and the ablation's rows."""
+the mel warp, the formant and pitch warps, the speaker adversary, exact resume with them, DDP, and the ablation's rows."""
 from __future__ import annotations
 
 import json
@@ -97,6 +97,61 @@ def test_mel_warp_moves_formants_and_keeps_time():
         augment.MelWarp(1.5)
 
 
+def _voiced_log_mel(f0: float, formant: float) -> torch.Tensor:
+    """A steady voiced frame's log-mel ``(1, 64, 1)``: harmonics of ``f0`` under one formant peak."""
+    import librosa
+
+    f = np.linspace(0, 8000, 1025)
+    source = sum(np.exp(-0.5 * ((f - h) / 8) ** 2) * f0 / h for h in np.arange(f0, 8000, f0))  # -6 dB/octave
+    tract = np.exp(-0.5 * ((f - formant) / 200) ** 2) + 0.02
+    bank = librosa.filters.mel(sr=16000, n_fft=2048, n_mels=64, fmin=50, fmax=8000)
+    return torch.from_numpy(np.log(bank @ (source * tract) + 1e-6).astype(np.float32))[None, :, None]
+
+
+def test_source_filter_warp_moves_formants_and_pitch_apart():
+    voice = augment.SourceFilterWarp(0.2, 0.2)
+    x = _voiced_log_mel(150, 700)
+    env, fine = voice.split(x)
+    torch.testing.assert_close(env + fine, x)
+    one = torch.ones(1)
+    torch.testing.assert_close(voice(x, alpha=one, beta=one), x)  # no warp: the identity
+    low = lambda m: m[0, :24, 0].numpy()  # the bands where 64 mel bands resolve harmonics
+    corr = lambda a, b: float(np.corrcoef(low(a), low(b))[0, 1])
+    peak = lambda m: int(m[0, :, 0].argmax())
+
+    for factor in (0.87, 1.15):
+        # formants move as a shorter or longer vocal tract's would (within a band), harmonics stay
+        formant = voice.split(voice(x, alpha=torch.tensor([factor]), beta=one))
+        moved = peak(formant[0]) - peak(env)
+        assert moved * (factor - 1) > 0
+        assert abs(peak(formant[0]) - peak(voice.split(_voiced_log_mel(150, 700 * factor))[0])) <= 1
+        assert corr(formant[1], fine) > 0.95
+        # harmonics move as a higher or lower voice's would, the formant stays (within a band)
+        pitch = voice.split(voice(x, alpha=one, beta=torch.tensor([factor])))
+        assert abs(peak(pitch[0]) - peak(env)) <= 1
+        truth = voice.split(_voiced_log_mel(150 * factor, 700))[1]
+        assert corr(pitch[1], truth) > 0.85 and abs(corr(pitch[1], fine)) < 0.3
+    g = lambda: torch.Generator().manual_seed(3)
+    torch.testing.assert_close(voice(x, g()), voice(x, g()))
+    with pytest.raises(ValueError, match="max_pitch"):
+        augment.SourceFilterWarp(0.1, 1.0)
+
+
+def test_views_with_formant_or_pitch_change_the_views_and_keep_the_recipe_stream():
+    rng = np.random.default_rng(0)
+    clean = [rng.normal(size=(64, 120)).astype(np.float32) for _ in range(6)]
+    std = Standardizer.fit(clean)
+    idx = torch.arange(6)
+    plain = views.TwoViews(clean, std, views.recipe("crop", crop_frames=32))(idx, torch.Generator().manual_seed(0))
+    for change in (dict(formant=0.2), dict(pitch=0.2), dict(formant=0.2, pitch=0.2)):
+        one = views.TwoViews(clean, std, views.recipe("crop", crop_frames=32, warp_views="one", **change))
+        b1, b2 = one(idx, torch.Generator().manual_seed(0))
+        torch.testing.assert_close(plain[0], b1)  # view 1 untouched
+        assert not torch.allclose(plain[1], b2)
+    cfg = pretrain.profile_config("smoke", formant=0.1, pitch=0.05)
+    assert "formant warp ±0.1 and pitch warp ±0.05" in encoders.describe_pretext(cfg.to_dict())
+
+
 def test_views_warp_one_view_only_when_asked():
     rng = np.random.default_rng(0)
     clean = [rng.normal(size=(64, 120)).astype(np.float32) for _ in range(6)]
@@ -116,7 +171,7 @@ def _fold_weights(folder):
     return load_file(folder / "backbone.safetensors")
 
 
-OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, adversary=0.5)
+OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, formant=0.1, pitch=0.1, adversary=0.5)
 
 
 def test_resume_is_exact_with_every_pretext_option(tmp_path):
@@ -210,6 +265,7 @@ def test_speaker_batches_under_two_gloo_processes(tmp_path):
 
 def test_pretrain_flags_are_checked_before_any_work():
     for flags, needle in ((["--warp", "1.5"], "--warp 1.5"), (["--adversary", "-1"], "--adversary -1"),
+                          (["--formant", "1.5"], "--formant 1.5"), (["--pitch", "-0.1"], "--pitch -0.1"),
                           (["--aug", "bogus"], "--aug 'bogus'"), (["--fold", "abc"], "--fold abc"),
                           (["--frames", "100"], "--frames 100"), (["--patch-size", "7"], "--patch-size 7")):
         r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", *flags, "--out", "/nonexistent"],
