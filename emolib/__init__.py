@@ -12,12 +12,14 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``files``      content hashes and atomic writes
 - ``splits``     SI-5 and LOSO speaker folds, and the report's (leaky) random split
 - ``waveform``   the report's waveform augmentations and their cached log-mel variants
-- ``augment``    spectrogram-domain augmentations (tiny torch modules: crop, gain, mixup, warp, masks…)
+- ``augment``    spectrogram-domain augmentations (tiny torch modules: crop, gain, mixup, warps, masks…)
 - ``views``      MoCo's two views: recipes, ``TwoViews``, the view-agreement measure
 - ``vit``        timm ViTs on log-mels: creation, safetensors export, official MoCo v3 import, embeddings
 - ``moco``       MoCo v3: encoders, momentum, symmetric InfoNCE, schedules (the method on one screen)
 - ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
-- ``pretrain``   pretraining runs per SI-5 fold: CPU / GPU / torchrun, exact resume, k-NN monitor
+- ``pretrain``   pretraining runs per SI-5 fold: settings, the training loop on CPU / GPU / torchrun
+- ``pretrain_inputs``  what a fold's pretraining reads (log-mels, statistics, two views) and its k-NN monitor
+- ``checkpoints`` pretraining checkpoints: exact-resume state, written atomically, checked on resume
 - ``encoders``   the fold encoders on disk (the checkpoint layout), loading them, their embeddings
 - ``probes``     linear probes of frozen embeddings over the folds, their rows, 5-NN diagnostics
 - ``finetune``   the ViT fine-tuned end to end (from MoCo v3 weights or from scratch)

@@ -2,7 +2,8 @@
 unless ``--protocol`` says otherwise), on the CPU, one GPU or under ``torchrun``
 (``python -m emolib pretrain …``).
 
-Per fold, under ``<out>/fold<k>/`` (the layout is :mod:`emolib.encoders`'s):
+Per fold, under ``<out>/fold<k>/`` (the layout is :mod:`emolib.encoders`'s; what a fold reads is
+:mod:`emolib.pretrain_inputs`'s, how a checkpoint is written and checked :mod:`emolib.checkpoints`'s):
 
 - ``history.jsonl``   one line per epoch: loss, lr, momentum, and (every ``knn_every`` epochs
   and at the end) a k-NN emotion accuracy / UAR of the current backbone on the fold's held-out
@@ -16,39 +17,33 @@ A loss that is not finite, or that jumps above ``spike_factor`` times its runnin
 the run with the step named; the last checkpoint on disk is the last good one.
 
 The pretext options that deny the speaker shortcut (``batch_by``, ``input_norm``, ``warp``,
-``formant``, ``pitch``, ``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their defaults are the
-recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no adversary).
+``formant``, ``pitch``, ``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their
+defaults are the recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no adversary).
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import config, settings, steps
-from . import pretext
-from .views import RECIPES, TwoViews, recipe
-from .waveform import report_variants
-from .emodb import CLASSES
+from . import checkpoints, config, pretext, settings, steps
 from .devices import name as device_name, resolve as _device
 from .encoders import ALL_SPEAKERS, backbone_path, checkpoint_path, fold_dir, history_path
 from .errors import EmolibError
-from .features import LogMelConfig, fit_standardizer, log_mels
-from .files import atomic_write
+from .features import LogMelConfig
 from .moco import LARS, MoCo, distributed, learning_rate, momentum
-from .splits import PROTOCOL_NAMES, Fold, folds
-from .vit import BackboneConfig, Normalization, embed, export_backbone, load_official_moco, read_checkpoint
-
-CHECKPOINT_FORMAT = "emolib-moco-checkpoint"
+from .pretrain_inputs import FoldData, fold_data, knn_monitor
+from .splits import PROTOCOL_NAMES
+from .views import RECIPES
+from .vit import BackboneConfig, export_backbone, load_official_moco, read_checkpoint
 
 
 @dataclass
@@ -137,131 +132,6 @@ def default_out(corpus: str | None = None, profile: str | None = None, protocol:
     return base if protocol == "si5" else base / protocol
 
 
-# --- data ----------------------------------------------------------------------------------
-
-@dataclass
-class FoldData:
-    train_mels: list
-    test_mels: list
-    y_train: np.ndarray
-    y_test: np.ndarray
-    normalization: Normalization
-    views: TwoViews = field(repr=False)
-    train_speakers: np.ndarray = None
-    train_genders: np.ndarray = None
-    speaker_input: bool = False  # input_norm="speaker": embed each speaker with its own statistics
-    test_speakers: np.ndarray = None
-
-    @functools.cached_property
-    def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
-        """The training and held-out log-mels as the encoder sees them, with the statistics
-        :func:`emolib.vit.embed` should apply (identity where they are standardised already);
-        computed once per fold."""
-        mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
-        if not self.speaker_input:
-            return self.train_mels, self.test_mels, mean, std
-        return (pretext.standardize_by_speaker(self.train_mels, self.train_speakers),
-                pretext.standardize_by_speaker(self.test_mels, self.test_speakers),
-                np.zeros_like(mean), np.ones_like(std))
-
-
-def fold_data(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, progress: bool = True) -> FoldData:
-    """Log-mels of the fold's training and test utterances (of ``cfg.protocol``), statistics from
-    the training utterances only, and the two-view transform over the training utterances.
-    ``fold=ALL_SPEAKERS``: every utterance trains and none is held out."""
-    parts = folds(meta, cfg.protocol)
-    if fold == ALL_SPEAKERS:
-        f = Fold("all", ALL_SPEAKERS, (), np.arange(len(meta)), np.array([], dtype=int))
-    elif not 0 <= fold < len(parts):
-        raise EmolibError(f"--fold {fold}: {PROTOCOL_NAMES[cfg.protocol]} folds are 0–{len(parts) - 1} (or 'all')")
-    else:
-        f = parts[fold]
-    mels = log_mels(meta.path, progress=progress)
-    std = fit_standardizer(mels, f)
-    train = [mels[i] for i in f.train]
-    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
-                 warp_views=cfg.warp_views)
-    variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
-                if rec.waveform else None)
-    labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
-    speakers = meta.speaker.astype(str).to_numpy()
-    stats, groups = std, None
-    if cfg.input_norm == "speaker":  # each training speaker's own statistics, from its own audio
-        stats, groups = pretext.speaker_standardizers(train, speakers[f.train])
-    return FoldData(train, [mels[i] for i in f.test], labels[f.train], labels[f.test],
-                    Normalization(std.mean.tolist(), std.std.tolist()),
-                    TwoViews(train, stats, rec, variants=variants, groups=groups),
-                    train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
-                    speaker_input=cfg.input_norm == "speaker", test_speakers=speakers[f.test])
-
-
-def knn_monitor(backbone, data: FoldData, cfg: PretrainConfig, device) -> dict:
-    """k-NN (cosine, distance-weighted) emotion classification of the held-out speakers'
-    utterances from the training speakers' — a monitor of the representation only."""
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.neighbors import KNeighborsClassifier
-
-    train_mels, test_mels, mean, std = data.monitor_inputs
-    train = embed(backbone, train_mels, mean, std, cfg.frames, device=device)
-    test = embed(backbone, test_mels, mean, std, cfg.frames, device=device)
-    knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")
-    pred = knn.fit(train, data.y_train).predict(test)
-    return {"knn_acc": float((pred == data.y_test).mean()),
-            "knn_uar": float(balanced_accuracy_score(data.y_test, pred))}
-
-
-# --- checkpoints ---------------------------------------------------------------------------
-
-def _rng_state(generator: torch.Generator) -> dict:
-    _, keys, pos, *_ = np.random.get_state()
-    return {"generator": generator.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": keys.tolist(), "numpy_pos": int(pos), "python": list(random.getstate()[1])}
-
-
-def _set_rng_state(state: dict, generator: torch.Generator) -> None:
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
-    random.setstate((3, tuple(state["python"]), None))
-
-
-def save_checkpoint(path: Path, model: MoCo, optimizer, epoch: int, cfg: PretrainConfig, fold: int,
-                    generator: torch.Generator, history: list[dict], normalization: Normalization,
-                    adversary: torch.nn.Module | None = None) -> None:
-    import io
-
-    state = {"format": CHECKPOINT_FORMAT, "version": 1, "config": cfg.to_dict(), "fold": fold,
-             "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "rng": _rng_state(generator), "history": history, "normalization": asdict(normalization)}
-    if adversary is not None:
-        state["adversary"] = adversary.state_dict()
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write(path, buf.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    state = read_checkpoint(path)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise EmolibError(f"{path}: not an emolib MoCo checkpoint (for an official MoCo v3 "
-                          "checkpoint use --init-from)")
-    return state
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    atomic_write(path, "".join(json.dumps(h) + "\n" for h in history).encode())
-
-
-def _config_mismatch(saved: dict, cfg: PretrainConfig) -> list[str]:
-    """Settings that differ; a setting added after the checkpoint was written counts as its default."""
-    now, default = cfg.to_dict(), PretrainConfig().to_dict()
-    return [f"{k}: checkpoint {saved.get(k, default[k])!r}, now {now[k]!r}" for k in now
-            if saved.get(k, default[k]) != now[k]]
-
-
 class _WithAdversary(torch.nn.Module):
     """MoCo plus the gradient-reversed speaker head, as one module (for DDP): returns the total
     loss, the contrastive loss, the head's loss and its accuracy."""
@@ -298,22 +168,6 @@ class _Run:
     world: int = 1
     ema: float | None = None          # running loss, for the spike check
     saved_epoch: int | None = None    # the epoch of the checkpoint on disk
-
-
-def _checked_resume(resume: str | None, ckpt_path: Path, cfg: PretrainConfig, fold: int) -> dict | None:
-    """The checkpoint to resume from (``"auto"``: ``ckpt_path`` when it exists), checked against
-    ``cfg`` and ``fold`` before any work: a mismatched one is refused at once."""
-    if resume == "auto":
-        resume = str(ckpt_path) if ckpt_path.is_file() else None
-    if not resume:
-        return None
-    state = load_checkpoint(resume)
-    diff = _config_mismatch(state["config"], cfg)
-    if diff or state["fold"] != fold:
-        raise EmolibError(f"{resume} was written by another run (fold {state['fold']}); differences: "
-                          + "; ".join(diff or ["fold"]) + ". Resume with the same settings, or start afresh")
-    state["path"] = resume
-    return state
 
 
 def _build(cfg: PretrainConfig, fold: int, data: FoldData, dev: torch.device, init_from: str | None,
@@ -360,7 +214,7 @@ def _restore(run: _Run, state: dict) -> tuple[list[dict], int]:
     if run.adversary is not None:
         run.adversary.load_state_dict(state["adversary"])
     run.optimizer.load_state_dict(state["optimizer"])
-    _set_rng_state(state["rng"], run.generator)
+    checkpoints.set_rng_state(state["rng"], run.generator)
     run.saved_epoch = state["epoch"]
     if run.rank == 0:
         print(f"fold {run.fold}: resumed from {config.repo_relative(state['path'])} after epoch {state['epoch']}")
@@ -445,12 +299,12 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on
 def _after_epoch(run: _Run, record: dict, history: list[dict], out: Path, ckpt_path: Path) -> None:
     """Rank 0: the history file, the kept epoch's backbone, and the checkpoint when one is due."""
     cfg, done = run.cfg, record["epoch"]
-    _write_history(history_path(out, run.fold), history)
+    checkpoints.write_history(history_path(out, run.fold), history)
     if done in cfg.keep_epochs:
         _export(run, backbone_path(out, run.fold, done), done)
     if done % cfg.save_every == 0 or done == cfg.epochs:
-        save_checkpoint(ckpt_path, run.model, run.optimizer, done, cfg, run.fold, run.generator, history,
-                        run.data.normalization, run.adversary)
+        checkpoints.save_checkpoint(ckpt_path, run.model, run.optimizer, done, cfg.to_dict(), run.fold,
+                                    run.generator, history, run.data.normalization, run.adversary)
         run.saved_epoch = done
 
 
@@ -478,7 +332,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         raise EmolibError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     dev = _device(device)
     ckpt_path = checkpoint_path(out, fold)
-    state = _checked_resume(resume, ckpt_path, cfg, fold)
+    state = checkpoints.checked_resume(resume, ckpt_path, cfg.to_dict(), PretrainConfig().to_dict(), fold)
     data = fold_data(meta, fold, cfg, progress=progress and rank == 0)
     run = _build(cfg, fold, data, dev, init_from, rank, world)
     history, start = _restore(run, state) if state is not None else ([], 0)
@@ -489,7 +343,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         net = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None,
                                       broadcast_buffers=False)
     if rank == 0:
-        _write_history(history_path(out, fold), history)
+        checkpoints.write_history(history_path(out, fold), history)
     bar = tqdm(total=cfg.epochs * run.iters, initial=start * run.iters, desc=f"MoCo fold {fold}", unit="step",
                disable=not progress or rank != 0)
     run.model.train()

@@ -143,13 +143,13 @@ def test_emobox_run_refuses_a_corpus_without_emobox_folds():
 
 
 def test_pretraining_on_emobox_folds_uses_the_fold_training_files_only(emodb_root):
-    from emolib import pretrain
+    from emolib import pretrain, pretrain_inputs
     from emolib.corpus import metadata
 
     meta = metadata(emodb_root).groupby("speaker").head(3).reset_index(drop=True)  # 30 files, cheap
     cfg = pretrain.profile_config("smoke", protocol="emobox")
     fold = splits.folds(meta, "emobox")[2]
-    data = pretrain.fold_data(meta, 2, cfg, progress=False)
+    data = pretrain_inputs.fold_data(meta, 2, cfg, progress=False)
     assert list(data.train_speakers) == list(meta.speaker.iloc[fold.train])
     assert len(data.test_mels) == len(fold.test) and len(data.train_mels) == len(fold.train)
     assert {splits.emobox_folds()[f] for f in meta.file.iloc[fold.test]} == {3}

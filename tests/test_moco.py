@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import moco, pretrain, vit
+from emolib import checkpoints, moco, pretrain, vit
 from emolib.corpus import load_corpus
 from emolib.errors import EmolibError
 
@@ -172,7 +172,7 @@ def run_cli(*args, env=None, timeout=600):
 
 
 def final_weights(folder: Path) -> dict:
-    return pretrain.load_checkpoint(folder / "checkpoint.pt")["model"]
+    return checkpoints.load_checkpoint(folder / "checkpoint.pt")["model"]
 
 
 def history(folder: Path) -> list[dict]:
@@ -196,7 +196,7 @@ def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
         time.sleep(0.02)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    killed_at = pretrain.load_checkpoint(folder_b / "checkpoint.pt")["epoch"]
+    killed_at = checkpoints.load_checkpoint(folder_b / "checkpoint.pt")["epoch"]
     assert 1 <= killed_at < 4
     r = run_cli(*common, "--out", str(tmp_path / "b"), "--resume")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -246,7 +246,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     with pytest.raises(pretrain.TrainingDiverged, match=r"not finite at step 7 \(epoch 2, iteration 3\)") as e:
         pretrain.pretrain_fold(meta, 2, cfg, tmp_path, progress=False, on_step=poison)
     assert "epoch 1) is kept" in str(e.value)
-    state = pretrain.load_checkpoint(tmp_path / "fold2" / "checkpoint.pt")
+    state = checkpoints.load_checkpoint(tmp_path / "fold2" / "checkpoint.pt")
     assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values()
                                        if v.is_floating_point())
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import ablation, augment, encoders, pretext, pretrain, views
+from emolib import ablation, augment, checkpoints, encoders, pretext, pretrain, views
 from emolib.corpus import load_corpus
 from emolib.features import Standardizer
 from emolib.vit import embed
@@ -188,7 +188,7 @@ def test_resume_is_exact_with_every_pretext_option(tmp_path):
 
     with pytest.raises(Stop):
         pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "b", progress=False, on_step=stop)
-    assert pretrain.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")["epoch"] == 1
+    assert checkpoints.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")["epoch"] == 1
     history = pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "b", resume="auto", progress=False)
     a, b = _fold_weights(tmp_path / "a" / "fold1"), _fold_weights(tmp_path / "b" / "fold1")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -196,7 +196,7 @@ def test_resume_is_exact_with_every_pretext_option(tmp_path):
     drop = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
     assert drop(history) == drop(straight)
     assert {"adversary_loss", "adversary_acc"} <= history[-1].keys()
-    state = pretrain.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")
+    state = checkpoints.load_checkpoint(tmp_path / "b" / "fold1" / "checkpoint.pt")
     assert "adversary" in state and state["config"]["batch_by"] == "speaker"
 
 

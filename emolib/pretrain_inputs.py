@@ -1,0 +1,96 @@
+"""What one fold's MoCo pretraining reads, and the monitor it reports.
+
+:func:`fold_data` gathers a fold's log-mels (training and held-out speakers), the statistics of its
+training speakers (or each speaker's own, with ``input_norm="speaker"``) and the two-view transform
+(:mod:`emolib.views`) over its training utterances; :func:`knn_monitor` classifies the held-out
+speakers' utterances by their nearest training utterances — a monitor of the representation only.
+``cfg`` is a :class:`emolib.pretrain.PretrainConfig` (read here, never built).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import pretext
+from .emodb import CLASSES
+from .encoders import ALL_SPEAKERS
+from .errors import EmolibError
+from .features import fit_standardizer, log_mels
+from .splits import PROTOCOL_NAMES, Fold, folds
+from .views import TwoViews, recipe
+from .vit import Normalization, embed
+from .waveform import report_variants
+
+
+@dataclass
+class FoldData:
+    train_mels: list
+    test_mels: list
+    y_train: np.ndarray
+    y_test: np.ndarray
+    normalization: Normalization
+    views: TwoViews = field(repr=False)
+    train_speakers: np.ndarray = None
+    train_genders: np.ndarray = None
+    speaker_input: bool = False  # input_norm="speaker": embed each speaker with its own statistics
+    test_speakers: np.ndarray = None
+
+    @functools.cached_property
+    def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
+        """The training and held-out log-mels as the encoder sees them, with the statistics
+        :func:`emolib.vit.embed` should apply (identity where they are standardised already);
+        computed once per fold."""
+        mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
+        if not self.speaker_input:
+            return self.train_mels, self.test_mels, mean, std
+        return (pretext.standardize_by_speaker(self.train_mels, self.train_speakers),
+                pretext.standardize_by_speaker(self.test_mels, self.test_speakers),
+                np.zeros_like(mean), np.ones_like(std))
+
+
+def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> FoldData:
+    """Log-mels of the fold's training and test utterances (of ``cfg.protocol``), statistics from
+    the training utterances only, and the two-view transform over the training utterances.
+    ``fold=ALL_SPEAKERS``: every utterance trains and none is held out."""
+    parts = folds(meta, cfg.protocol)
+    if fold == ALL_SPEAKERS:
+        f = Fold("all", ALL_SPEAKERS, (), np.arange(len(meta)), np.array([], dtype=int))
+    elif not 0 <= fold < len(parts):
+        raise EmolibError(f"--fold {fold}: {PROTOCOL_NAMES[cfg.protocol]} folds are 0–{len(parts) - 1} (or 'all')")
+    else:
+        f = parts[fold]
+    mels = log_mels(meta.path, progress=progress)
+    std = fit_standardizer(mels, f)
+    train = [mels[i] for i in f.train]
+    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
+                 warp_views=cfg.warp_views)
+    variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
+                if rec.waveform else None)
+    labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    speakers = meta.speaker.astype(str).to_numpy()
+    stats, groups = std, None
+    if cfg.input_norm == "speaker":  # each training speaker's own statistics, from its own audio
+        stats, groups = pretext.speaker_standardizers(train, speakers[f.train])
+    return FoldData(train, [mels[i] for i in f.test], labels[f.train], labels[f.test],
+                    Normalization(std.mean.tolist(), std.std.tolist()),
+                    TwoViews(train, stats, rec, variants=variants, groups=groups),
+                    train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
+                    speaker_input=cfg.input_norm == "speaker", test_speakers=speakers[f.test])
+
+
+def knn_monitor(backbone, data: FoldData, cfg, device) -> dict:
+    """k-NN (cosine, distance-weighted) emotion classification of the held-out speakers'
+    utterances from the training speakers' — a monitor of the representation only."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train_mels, test_mels, mean, std = data.monitor_inputs
+    train = embed(backbone, train_mels, mean, std, cfg.frames, device=device)
+    test = embed(backbone, test_mels, mean, std, cfg.frames, device=device)
+    knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")
+    pred = knn.fit(train, data.y_train).predict(test)
+    return {"knn_acc": float((pred == data.y_test).mean()),
+            "knn_uar": float(balanced_accuracy_score(data.y_test, pred))}
