@@ -122,6 +122,8 @@ EXPLORER_AUGMENTATIONS = {
     "log-mixup-exp": ("mixup", "seed"),
     "gain": ("gain",),
     "vocal-tract warp": ("alpha",),
+    "formant warp (pitch kept)": ("alpha",),
+    "pitch warp (formants kept)": ("beta",),
 }
 GRIFFIN_LIM_ITERATIONS = 32
 
@@ -163,6 +165,7 @@ class AugmentationExplorer(W.VBox):
             "mixup": F(value=0.4, min=0, max=1, step=0.05, description="mixup λ", style=style),
             "gain": F(value=-6, min=-12, max=12, step=1, description="gain (dB)", style=style),
             "alpha": F(value=1.15, min=0.8, max=1.2, step=0.01, description="warp factor α", style=style),
+            "beta": F(value=1.15, min=0.8, max=1.2, step=0.01, description="pitch factor β", style=style),
             "seed": I(value=0, min=0, max=99, description="seed", style=style),
         }
         self.status = W.HTML()
@@ -225,8 +228,15 @@ class AugmentationExplorer(W.VBox):
                 mixed = np.logaddexp(np.log1p(-lam) + mel, np.log(lam) + log_mel(z, self.cfg))
             audio = (np.sqrt(1 - lam) * y + np.sqrt(lam) * z).astype(np.float32)
             return audio, mixed.astype(np.float32), f"a power-weighted mix with {other.file} ({other.emotion})"
-        if name == "vocal-tract warp":  # on the log power, as in training (augment.MelWarp)
-            aug = augment.MelWarp(0.2, self.cfg)(torch.from_numpy(mel)[None], alpha=torch.tensor([p["alpha"]]))[0].numpy()
+        if name in ("vocal-tract warp", "formant warp (pitch kept)", "pitch warp (formants kept)"):
+            x, one = torch.from_numpy(mel)[None], torch.ones(1)  # on the log power, as in training
+            if name == "vocal-tract warp":  # augment.MelWarp: formants and harmonics together
+                aug = augment.MelWarp(0.2, self.cfg)(x, alpha=torch.tensor([p["alpha"]]))
+            else:  # augment.SourceFilterWarp: the envelope or the fine structure alone
+                alpha, beta = ((torch.tensor([p["alpha"]]), one) if name.startswith("formant")
+                               else (one, torch.tensor([p["beta"]])))
+                aug = augment.SourceFilterWarp(0.2, 0.2, self.cfg)(x, alpha=alpha, beta=beta)
+            aug = aug[0].numpy()
             return griffin_lim(aug, self.cfg), aug.astype(np.float32), \
                 f"Griffin-Lim resynthesis ({GRIFFIN_LIM_ITERATIONS} iterations) of the warped log-mel"
         std = Standardizer.fit([mel])
