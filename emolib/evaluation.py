@@ -158,7 +158,9 @@ def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndar
     if groups is None:
         raise ValueError(f"choosing {param} needs the training rows' speakers (groups)")
     # The candidate fits are independent and each is deterministic, so fitting them on all cores
-    # (n_jobs=-1) chooses the same value and returns the same model, only sooner.
+    # (n_jobs=-1) chooses the same value and returns the same model, only sooner.  joblib reads
+    # "all cores" from LOKY_MAX_CPU_COUNT when it is set: set it to share a machine (several runs
+    # at once) or to 1 for no worker processes.
     search = GridSearchCV(model, {param: grid}, scoring="balanced_accuracy", n_jobs=-1,
                           cv=GroupKFold(n_splits=min(4, len(set(groups)))))
     return search.fit(X, y, groups=groups).best_estimator_
