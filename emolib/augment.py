@@ -227,7 +227,7 @@ class SourceFilterWarp(nn.Module):
     An approximation, and our own (librosa's pitch shift works on waveforms, is slow, and moves
     formants with the pitch): with 64 mel bands the harmonics are resolved only below about
     1 kHz, so above it the pitch warp moves noise-like ripples; the envelope keeps loudness,
-    spectral tilt and formants, so arousal cues other than pitch are untouched."""
+    spectral tilt and formants, so arousal cues other than pitch are largely kept."""
 
     def __init__(self, max_formant: float = 0.15, max_pitch: float = 0.15, cfg: LogMelConfig = LogMelConfig(),
                  n_coef: int = 12):

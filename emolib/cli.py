@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--readme", action="store_true", help="rewrite the README's generated tables (timings, "
-                     "results, probes) from the real run's rows in results/")
+                     "results, probes, the pretext ablation's) from the real run's rows in results/")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
                      help="order within each protocol: best UAR (default) or WA first, or by run name")
     res.epilog = "Examples: python -m emolib results --protocol si5 --sort uar; python -m emolib results --verify"

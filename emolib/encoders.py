@@ -143,11 +143,10 @@ def describe_pretext(pretext: dict) -> str:
         words.append(f"{pretext['batch_by']} batches")
     if pretext.get("input_norm", "global") != "global":
         words.append(f"{pretext['input_norm']} input statistics")
-    if pretext.get("warp"):
-        words.append(f"mel warp ±{pretext['warp']:g}" + (" on one view" if pretext.get("warp_views") == "one" else ""))
-    voice = [f"{k} warp ±{pretext[k]:g}" for k in ("formant", "pitch") if pretext.get(k)]
-    if voice:
-        words.append(" and ".join(voice) + (" on one view" if pretext.get("warp_views") == "one" else ""))
+    warps = [f"{name} warp ±{pretext[k]:g}" for k, name in (("warp", "mel"), ("formant", "formant"), ("pitch", "pitch"))
+             if pretext.get(k)]
+    if warps:
+        words.append(" and ".join(warps) + (" on one view" if pretext.get("warp_views") == "one" else ""))
     if pretext.get("adversary"):
         words.append(f"speaker adversary ×{pretext['adversary']:g}")
     return ", ".join(words)

@@ -320,6 +320,39 @@ def pretext_map(table: pd.DataFrame, title: str = ""):
     return fig
 
 
+def source_filter(mel: np.ndarray, parts: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "",
+                  cfg: LogMelConfig = LogMelConfig(), bands: int = 32):
+    """What the formant and pitch warps change: ``parts`` maps a name (the original first) to the
+    warped log-mel ``(F, T)`` and its envelope.  Top: the log-mels on one colour scale; bottom: one
+    voiced frame (the loudest in the low bands) across the lowest ``bands`` mel bands, each version's
+    spectrum solid and its envelope dashed, so moved formants and moved harmonics can be told apart."""
+    import librosa.display
+
+    frame = int(mel[:24].mean(0).argmax())
+    hz = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1][:bands]
+    fig = plt.figure(figsize=(3.3 * len(parts) + 1, 5.2), layout="constrained")
+    grid = fig.add_gridspec(2, len(parts))
+    low = min(np.percentile(m, 1) for m, _ in parts.values())
+    high = max(m.max() for m, _ in parts.values())
+    line = fig.add_subplot(grid[1, :])
+    for j, (name, (m, env)) in enumerate(parts.items()):
+        ax = fig.add_subplot(grid[0, j])
+        librosa.display.specshow(m, sr=cfg.sample_rate, hop_length=cfg.hop_length, x_axis="s", y_axis="mel",
+                                 fmin=cfg.fmin, fmax=cfg.fmax, cmap="magma", vmin=low, vmax=high, ax=ax)
+        ax.axvline(frame * cfg.hop_length / cfg.sample_rate, color="w", lw=0.8, ls=":")
+        ax.set_title(name, fontsize=9)
+        ax.set(xlabel="time (s)", ylabel="frequency (Hz)" if j == 0 else "")
+        colour = f"C{j}" if j else "k"
+        line.plot(hz, m[:bands, frame], color=colour, lw=1.2, label=name)
+        line.plot(hz, env[:bands, frame], color=colour, lw=1, ls="--")
+    line.set(xscale="log", xlabel="frequency (Hz)", ylabel="log power",
+             title=f"frame at {frame * cfg.hop_length / cfg.sample_rate:.2f} s (dotted above): spectrum, envelope dashed")
+    line.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def batch_composition(draws: dict[str, list[np.ndarray]], speakers: list[str], n: int = 12):
     """One epoch's first ``n`` batches per batching mode (``draws``: mode -> one array of speaker
     labels per batch), as stacked bars of utterances per speaker."""
@@ -370,21 +403,22 @@ def ablation_curves(history: pd.DataFrame, variants: list[str] | None = None):
     speakers where there is one (chance 1/8)."""
     variants = variants or list(dict.fromkeys(history.variant))
     colors = dict(zip(variants, sns.color_palette("tab20", len(variants))))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+    adversary = "adversary_acc" in history and history.adversary_acc.notna().any()
+    fig, axes = plt.subplots(1, 3 if adversary else 2, figsize=(14 if adversary else 9.5, 3.8), layout="constrained")
     for name in variants:
         h = history[history.variant == name]
         mean = h.groupby("epoch").mean(numeric_only=True)
         axes[0].plot(mean.index, mean.loss, color=colors[name], lw=1.2, label=name)
         knn = h.dropna(subset=["knn_uar"]).groupby("epoch").knn_uar.mean()
         axes[1].plot(knn.index, 100 * knn.values, color=colors[name], lw=1.2, marker="o", ms=2.5)
-        if "adversary_acc" in h and h.adversary_acc.notna().any():
+        if adversary and h.adversary_acc.notna().any():
             axes[2].plot(mean.index, 100 * mean.adversary_acc, color=colors[name], lw=1.5, label=name)
     axes[0].set(xlabel="epoch", ylabel="contrastive loss", title="loss (mean of folds)")
     axes[1].set(xlabel="epoch", ylabel="k-NN UAR (%)", title="k-NN monitor, held-out speakers")
-    axes[2].axhline(100 / 8, color="0.6", ls=":", lw=1)
-    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="speaker adversary on training speakers")
     axes[0].legend(fontsize=7, ncol=2)
-    if axes[2].lines[1:]:
+    if adversary:  # only where some variant has a speaker head
+        axes[2].axhline(100 / 8, color="0.6", ls=":", lw=1)
+        axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="speaker adversary on training speakers")
         axes[2].legend(fontsize=7)
     return fig
 

@@ -11,6 +11,13 @@ from . import config
 from .files import atomic_write
 
 README = config.REPO / "README.md"
+#: The pretext ablation's tables in the README: block name -> (variants, tag) of ``ablation --table``.
+ABLATION_TABLES = {
+    "ablation": ((), ""),                                               # every variant, the full profile's budget
+    "ablation-vits12": (("warp", "warp_speaker_input"), "vits12_e150"),  # ViT-S/12, 150 epochs
+    "ablation-e300": (("report", "warp", "warp_speaker_input"), "e300"),  # ViT-T/6, 300 epochs
+    "ablation-cpu": (("report", "warp"), "cpu"),                          # the 2-core CPU
+}
 
 
 def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
@@ -20,10 +27,19 @@ def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
     from .probes import readme_table
     from .reproduce import timings_table
 
+    from . import ablation
+
     folder = config.RESULTS if folder is None else Path(folder)
-    return {"timings": ("python -m emolib results --timings", timings_table(folder)),
-            "results": ("python -m emolib results --markdown", markdown_table(results_table(folder))),
-            "probes": ("python -m emolib results --probes", readme_table(folder))}
+    out = {"timings": ("python -m emolib results --timings", timings_table(folder)),
+           "results": ("python -m emolib results --markdown", markdown_table(results_table(folder))),
+           "probes": ("python -m emolib results --probes", readme_table(folder))}
+    for name, (variants, tag) in ABLATION_TABLES.items():
+        command = "python -m emolib ablation --table" + (f" --tag {tag}" if tag else "")
+        command += (" --variants " + " ".join(variants)) if variants else ""
+        out[name] = (command, ablation.markdown(ablation.summary(variants or None, folder, tag=tag)))
+    out["ablation-seeds"] = ("python -m emolib ablation --table --seeds",
+                             ablation.seed_markdown(ablation.seed_summary(folder=folder)))
+    return out
 
 
 def _pattern(name: str, command: str) -> re.Pattern:
