@@ -39,6 +39,12 @@ def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
         out[name] = (command, ablation.markdown(ablation.summary(variants or None, folder, tag=tag)))
     out["ablation-seeds"] = ("python -m emolib ablation --table --seeds",
                              ablation.seed_markdown(ablation.seed_summary(folder=folder)))
+    from . import emobox, fusion
+
+    out["fusion"] = ("python -m emolib fusion --table", fusion.markdown(fusion.summary("si5", folder)))
+    out["fusion-emobox"] = ("python -m emolib fusion --table --protocol emobox",
+                            fusion.markdown(fusion.summary("emobox", folder)))
+    out["emobox"] = ("python -m emolib emobox --table", emobox.markdown(emobox.comparison(folder)))
     return out
 
 
