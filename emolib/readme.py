@@ -25,10 +25,9 @@ def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
     """``{name: (command, text)}`` of every generated table, from the rows in ``folder``
     (default: the real run's, ``results/``, whatever the profile)."""
     from .evaluation import markdown_table, results_table
+    from . import ablation, emobox, fusion
     from .probes import readme_table
     from .reproduce import timings_table
-
-    from . import ablation
 
     folder = config.RESULTS if folder is None else Path(folder)
     out = {"timings": ("python -m emolib results --timings", timings_table(folder)),
@@ -40,8 +39,6 @@ def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
         out[name] = (command, ablation.markdown(ablation.summary(variants or None, folder, tag=tag)))
     out["ablation-seeds"] = ("python -m emolib ablation --table --seeds",
                              ablation.seed_markdown(ablation.seed_summary(folder=folder)))
-    from . import emobox, fusion
-
     out["fusion"] = ("python -m emolib fusion --table", fusion.markdown(fusion.summary("si5", folder)))
     out["fusion-emobox"] = ("python -m emolib fusion --table --protocol emobox",
                             fusion.markdown(fusion.summary("emobox", folder)))

@@ -114,11 +114,8 @@ class TwoViews(nn.Module):
         else:
             x = self.crop(self.clean, idx, generator)
         x = self.mixup[which - 1](self.gain(x, generator), generator)
-        if which == 2 or self.recipe.warp_views == "both":
-            if self.recipe.formant or self.recipe.pitch:
-                x = self.voice(x, generator)
-            if self.recipe.warp:
-                x = self.warp(x, generator)
+        if which == 2 or self.recipe.warp_views == "both":  # each warp is the identity (no draw) when off
+            x = self.warp(self.voice(x, generator), generator)
         x = self.normalize(x, idx)
         if self.recipe.resized_crop:
             x = self.resized_crop(x, generator)
