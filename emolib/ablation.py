@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict] = {
     "pitch": dict(pitch=0.15),                                # the harmonics alone: formants kept
     "formant_pitch": dict(formant=0.15, pitch=0.15),          # both, each with its own factor
     "formant_pitch_speaker_input": dict(formant=0.15, pitch=0.15, input_norm="speaker"),
+    "utterance_mean": dict(input_norm="utterance"),           # each file centred on itself: raw rows
+    "warp_utterance_mean": dict(warp=0.15, input_norm="utterance"),
 }
 
 

@@ -31,7 +31,7 @@ from . import config
 from .errors import EmolibError
 from .features import FeatureCache, LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write, sha256_file
-from .pretext import DEFAULTS as PRETEXT_DEFAULTS, standardize_by_speaker
+from .pretext import DEFAULTS as PRETEXT_DEFAULTS, encoder_inputs
 from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone
 
@@ -110,11 +110,17 @@ def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
     return model, meta
 
 
+def input_norm(info: dict) -> str:
+    """How an encoder's inputs are normalised (``input_norm`` of its pretraining:
+    :data:`emolib.pretext.INPUT_NORM`; ``"global"`` for encoders saved before the option)."""
+    return info.get("pretrain", {}).get("input_norm", "global")
+
+
 def speaker_input(info: dict) -> bool:
     """Whether an encoder was pretrained on per-speaker standardised log-mels (``input_norm``
     ``"speaker"``): its embeddings use each speaker's own statistics, so every probe of it is a
     speaker-normalised row."""
-    return info.get("pretrain", {}).get("input_norm", "global") == "speaker"
+    return input_norm(info) == "speaker"
 
 
 def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
@@ -141,7 +147,9 @@ def describe_pretext(pretext: dict) -> str:
     words = []
     if pretext.get("batch_by", "none") != "none":
         words.append(f"{pretext['batch_by']} batches")
-    if pretext.get("input_norm", "global") != "global":
+    if pretext.get("input_norm", "global") == "utterance":
+        words.append("each file centred on its own mean")
+    elif pretext.get("input_norm", "global") != "global":
         words.append(f"{pretext['input_norm']} input statistics")
     warps = [f"{name} warp ±{pretext[k]:g}" for k, name in (("warp", "mel"), ("formant", "formant"), ("pitch", "pitch"))
              if pretext.get(k)]
@@ -184,11 +192,10 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
         model, _ = load_encoder(out, k, epoch, device)
         if mels is None:
             mels = log_mels(meta.path, progress=progress)
-        mean, std = np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"])
-        inputs = mels
-        if speaker_input(info):  # each speaker (held-out ones too) with its own audio's statistics
-            inputs = standardize_by_speaker(mels, meta.speaker.astype(str).to_numpy())
-            mean, std = np.zeros_like(mean), np.ones_like(std)
+        # "speaker": each speaker (held-out ones too) with its own audio's statistics;
+        # "utterance": each file centred on itself first
+        inputs, mean, std = encoder_inputs(mels, meta.speaker.astype(str).to_numpy(), input_norm(info),
+                                           np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"]))
         X = embed(model, inputs, mean, std, info["backbone"]["frames"],
                   pool=pool, blocks=blocks, device=device, progress=progress)
         if cache:

@@ -178,9 +178,14 @@ class FinalModel:
         out = {}
         for s, rows in all_waveform_features(self.systems, waves, jobs).items():
             if s == "moco":
+                from .encoders import input_norm
+                from .pretext import encoder_inputs
+
                 backbone, meta = self.encoder
-                norm = meta["normalization"]
-                rows = embed(backbone, rows, np.array(norm["mean"]), np.array(norm["std"]), meta["backbone"]["frames"])
+                norm = meta["normalization"]  # per-speaker inputs were refused by load(): one file at a time here
+                rows, mean, std = encoder_inputs(rows, [""] * len(rows), input_norm(meta),
+                                                 np.array(norm["mean"]), np.array(norm["std"]))
+                rows = embed(backbone, rows, mean, std, meta["backbone"]["frames"])
             out[s] = np.asarray(np.stack(rows) if isinstance(rows, list) else rows, dtype=np.float64)
         return out
 

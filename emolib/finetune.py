@@ -23,9 +23,10 @@ from torch import nn
 from . import devices, settings, steps
 from .augment import MelBank, RandomTimeCrop, SpecAugment
 from .emodb import CLASSES
-from .encoders import N_FOLDS, load_encoder
+from .encoders import N_FOLDS, input_norm, load_encoder
 from .evaluation import Timer
 from .features import Standardizer, fit_standardizer, log_mels
+from .pretext import encoder_inputs
 from .probes import class_weights
 from .splits import speaker_folds
 from .vit import BackboneConfig, create_backbone, over_windows
@@ -136,7 +137,10 @@ def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str |
             backbone.requires_grad_(True)
             frozen = info["backbone"]
             norm = info["normalization"]
-            std = Standardizer(np.array(norm["mean"], np.float32), np.array(norm["std"], np.float32))
+            # the inputs as the encoder was pretrained on them (per-speaker or per-file centred log-mels)
+            mels, mean, sd = encoder_inputs(mels, meta.speaker.astype(str).to_numpy(), input_norm(info),
+                                            np.array(norm["mean"], np.float32), np.array(norm["std"], np.float32))
+            std = Standardizer(mean.astype(np.float32), sd.astype(np.float32))
             frames = frozen["frames"]
             if frozen.get("stop_grad_conv1"):
                 backbone.patch_embed.proj.requires_grad_(False)

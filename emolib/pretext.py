@@ -12,7 +12,12 @@ Each option below takes that cue away in one way; ``emolib.ablation`` compares t
 - ``input_norm`` (:func:`speaker_standardizers`): ``"global"`` standardises every log-mel with the
   fold's training statistics; ``"speaker"`` with its own speaker's statistics (that speaker's
   unlabelled audio only; for a held-out speaker at embedding time too, so such probes are
-  speaker-normalised rows).
+  speaker-normalised rows); ``"utterance"`` first removes each log-mel's own mean per band over
+  its frames (:func:`centre_utterances`: that file's long-term spectrum, which holds the voice's
+  timbre, and its level; no other file's statistics), then standardises with the fold's training
+  statistics of the centred log-mels, so its probes stay raw rows.  The milder cousin of the
+  per-utterance *standardisation* that stalled learning in an outside experiment: the spread of
+  each band over time, which carries the prosody, is kept.
 - ``adversary`` (:class:`SpeakerAdversary`): a head that predicts the *training speaker* from the
   backbone's output through a gradient reversal, so the backbone is pushed to forget the speaker.
   It never sees an emotion label.
@@ -40,7 +45,7 @@ OPTIONS = ("batch_by", "input_norm", "warp", "formant", "pitch", "warp_views", "
 DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "formant": 0.0, "pitch": 0.0,
             "warp_views": "both", "adversary": 0.0}
 BATCH_BY = ("none", "speaker", "gender")
-INPUT_NORM = ("global", "speaker")
+INPUT_NORM = ("global", "speaker", "utterance")
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
@@ -88,6 +93,27 @@ def standardize_by_speaker(mels: Sequence[np.ndarray], speakers: Sequence[str]) 
     """Each log-mel standardised with its own speaker's statistics (:func:`speaker_standardizers`)."""
     stats, group = speaker_standardizers(mels, speakers)
     return [stats[g](m) for m, g in zip(mels, group)]
+
+
+def centre_utterances(mels: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each log-mel ``(bands, frames)`` minus its own mean over frames, band by band (cepstral mean
+    normalisation on the mel scale): each output depends on its own file only."""
+    return [(m - m.mean(axis=1, keepdims=True)).astype(m.dtype, copy=False) for m in mels]
+
+
+def encoder_inputs(mels: Sequence[np.ndarray], speakers: Sequence[str], input_norm: str,
+                   mean: np.ndarray, std: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The log-mels as an encoder pretrained with ``input_norm`` sees them, and the statistics
+    :func:`emolib.vit.embed` should then apply (``mean``/``std``: the encoder's saved training
+    statistics).  ``"speaker"``: each speaker with its own audio's statistics (identity after);
+    ``"utterance"``: each file centred on itself, then the saved statistics; ``"global"``: as given."""
+    if input_norm not in INPUT_NORM:
+        raise ValueError(f"input_norm must be one of {', '.join(INPUT_NORM)}, got {input_norm!r}")
+    if input_norm == "speaker":
+        return standardize_by_speaker(mels, speakers), np.zeros_like(mean), np.ones_like(std)
+    if input_norm == "utterance":
+        return centre_utterances(mels), mean, std
+    return list(mels), mean, std
 
 
 class GradientReversal(torch.autograd.Function):

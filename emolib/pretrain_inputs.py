@@ -35,7 +35,7 @@ class FoldData:
     views: TwoViews = field(repr=False)
     train_speakers: np.ndarray = None
     train_genders: np.ndarray = None
-    speaker_input: bool = False  # input_norm="speaker": embed each speaker with its own statistics
+    input_norm: str = "global"  # pretext.INPUT_NORM: how the encoder's inputs are normalised
     test_speakers: np.ndarray = None
 
     @functools.cached_property
@@ -44,11 +44,9 @@ class FoldData:
         :func:`emolib.vit.embed` should apply (identity where they are standardised already);
         computed once per fold."""
         mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
-        if not self.speaker_input:
-            return self.train_mels, self.test_mels, mean, std
-        return (pretext.standardize_by_speaker(self.train_mels, self.train_speakers),
-                pretext.standardize_by_speaker(self.test_mels, self.test_speakers),
-                np.zeros_like(mean), np.ones_like(std))
+        train, mean_, std_ = pretext.encoder_inputs(self.train_mels, self.train_speakers, self.input_norm, mean, std)
+        test, _, _ = pretext.encoder_inputs(self.test_mels, self.test_speakers, self.input_norm, mean, std)
+        return train, test, mean_, std_
 
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> FoldData:
@@ -63,12 +61,16 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> Fold
     else:
         f = parts[fold]
     mels = log_mels(meta.path, progress=progress)
+    if cfg.input_norm == "utterance":  # each file centred on itself, before the fold's statistics
+        mels = pretext.centre_utterances(mels)
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
     rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
                  warp_views=cfg.warp_views)
     variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
                 if rec.waveform else None)
+    if variants and cfg.input_norm == "utterance":  # each augmented copy centred on itself
+        variants = {v: [pretext.centre_utterances(per) for per in copies] for v, copies in variants.items()}
     labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
     speakers = meta.speaker.astype(str).to_numpy()
     stats, groups = std, None
@@ -78,7 +80,7 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> Fold
                     Normalization(std.mean.tolist(), std.std.tolist()),
                     TwoViews(train, stats, rec, variants=variants, groups=groups),
                     train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
-                    speaker_input=cfg.input_norm == "speaker", test_speakers=speakers[f.test])
+                    input_norm=cfg.input_norm, test_speakers=speakers[f.test])
 
 
 def knn_monitor(backbone, data: FoldData, cfg, device) -> dict:

@@ -114,7 +114,9 @@ def finetune_vs_scratch(meta: pd.DataFrame, out: str | os.PathLike, cfg: Pretrai
         preds[run] = pred
         rows.append(evaluation.write_result(
             run, pred, method=method, protocol="SI-5", profile=config.level(profile),
-            corpus=config.corpus_name(corpus), speaker_norm=False, wall_s=wall, finetune=ft.to_dict(),
+            corpus=config.corpus_name(corpus), wall_s=wall, finetune=ft.to_dict(),
+            # an encoder pretrained on per-speaker inputs is fine-tuned on them: a speaker-normalised row
+            speaker_norm=bool(start) and encoder["pretext"]["input_norm"] == "speaker",
             encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if start else {})))
     return pd.DataFrame(rows), preds, histories
 

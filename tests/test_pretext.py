@@ -174,9 +174,11 @@ def _fold_weights(folder):
 OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, formant=0.1, pitch=0.1, adversary=0.5)
 
 
-def test_resume_is_exact_with_every_pretext_option(tmp_path):
+@pytest.mark.parametrize("input_norm", ["speaker", "utterance"])
+def test_resume_is_exact_with_every_pretext_option(tmp_path, input_norm):
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(), **OPTIONS)
+    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(),
+                                  **{**OPTIONS, "input_norm": input_norm})
     pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "a", progress=False)
 
     class Stop(Exception):
@@ -241,6 +243,41 @@ def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
     alone = embed(model, pretext.standardize_by_speaker(mels, ["03"] * len(mels)), np.zeros(64), np.ones(64),
                   info["backbone"]["frames"])
     np.testing.assert_allclose(emb[held_out.to_numpy()], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_utterance_centring_uses_only_that_files_own_audio():
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(size=(64, n)).astype(np.float32) + rng.normal(size=(64, 1)) for n in (50, 80, 120)]
+    centred = pretext.centre_utterances(mels)
+    for m, c in zip(mels, centred):
+        np.testing.assert_allclose(c.mean(axis=1), 0, atol=1e-5)       # each band's mean over its frames is gone
+        np.testing.assert_allclose(c.std(axis=1), m.std(axis=1), rtol=1e-5)  # its spread over time is kept
+        assert c.dtype == m.dtype
+    changed = [mels[0], mels[1] * 3 + 7, mels[2][:, :10]]             # the other files change, file 0 does not
+    np.testing.assert_array_equal(pretext.centre_utterances(changed)[0], centred[0])
+    with pytest.raises(ValueError, match="input_norm"):
+        pretext.encoder_inputs(mels, ["a"] * 3, "band", np.zeros(64), np.ones(64))
+
+
+def test_utterance_input_encoder_embeds_each_file_from_itself_alone(tmp_path):
+    """An encoder pretrained on per-file centred log-mels embeds a held-out file from that file and the
+    encoder's saved training statistics only: the same vector whatever else is embedded with it."""
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="utterance")
+    pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
+    emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
+    model, info = encoders.load_encoder(tmp_path, 0)
+    assert encoders.input_norm(info) == "utterance" and not encoders.speaker_input(info)
+    from emolib.features import log_mels
+
+    i = int(np.flatnonzero(meta.speaker.astype(str) == "03")[0])  # a test speaker's file of fold 0
+    [mel] = log_mels(meta.path.iloc[[i]], progress=False)
+    norm = info["normalization"]
+    alone = embed(model, pretext.centre_utterances([mel]), np.array(norm["mean"]), np.array(norm["std"]),
+                  info["backbone"]["frames"])
+    np.testing.assert_allclose(emb[i], alone[0], rtol=1e-5, atol=1e-5)
+    with_global = embed(model, [mel], np.array(norm["mean"]), np.array(norm["std"]), info["backbone"]["frames"])
+    assert not np.allclose(emb[i], with_global[0], atol=1e-3)  # the centring is applied, not skipped
 
 
 def _free_port() -> int:
