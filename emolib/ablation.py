@@ -1,7 +1,7 @@
 """The pretext ablation: which way of denying MoCo the speaker shortcut helps the emotion probe?
 
 Each variant is the profile's pretraining budget (:data:`emolib.settings.PRETRAIN`: in ``full``,
-notebook 03's ViT, views and epochs) with the pretext options of :data:`VARIANTS` changed
+the report's ViT-Tiny, views and epochs) with the pretext options of :data:`VARIANTS` changed
 (:mod:`emolib.pretext`, :mod:`emolib.views`).  For each variant, :func:`run_variant`
 
 1. pretrains the five SI-5 fold encoders (each on its fold's 8 training speakers; resumable),
@@ -26,35 +26,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, pretext
 from .errors import EmolibError
 from .encoders import N_FOLDS, fold_embeddings
 from .probes import neighbour_scores, probe_checkpoints
 from .pretrain import PretrainConfig, pretrain_folds, profile_config, read_history
 
-#: Variant name -> the pretext options it changes from the profile's recipe (the report's views,
-#: mixed batches, corpus-wide statistics).  Flags of ``python -m emolib pretrain`` of the same names.
-VARIANTS: dict[str, dict] = {
-    "report": {},                                             # notebook 03's recipe
-    "crop": dict(aug="crop"),                                 # time crops of the clean log-mel only
-    "speaker_batches": dict(batch_by="speaker"),
-    "gender_batches": dict(batch_by="gender"),
-    "warp": dict(warp=0.15),                                  # each view its own warp
-    "warp_one_view": dict(warp=0.15, warp_views="one"),
-    "speaker_input": dict(input_norm="speaker"),
-    "adversary": dict(adversary=0.3),
-    "adversary_strong": dict(adversary=1.0),
-    "warp_speaker_batches": dict(warp=0.15, batch_by="speaker"),
-    "warp_speaker_input": dict(warp=0.15, input_norm="speaker"),
-    "warp_speaker_input_batches": dict(warp=0.15, input_norm="speaker", batch_by="speaker"),
-    "warp_adversary": dict(warp=0.15, adversary=0.3),
-    "formant": dict(formant=0.15),                            # the envelope alone: pitch kept
-    "pitch": dict(pitch=0.15),                                # the harmonics alone: formants kept
-    "formant_pitch": dict(formant=0.15, pitch=0.15),          # both, each with its own factor
-    "formant_pitch_speaker_input": dict(formant=0.15, pitch=0.15, input_norm="speaker"),
-    "utterance_mean": dict(input_norm="utterance"),           # each file centred on itself: raw rows
-    "warp_utterance_mean": dict(warp=0.15, input_norm="utterance"),
-}
+#: Variant name -> the pretext options it changes from the report's recipe (:data:`emolib.pretext.VARIANTS`).
+VARIANTS = pretext.VARIANTS
 
 
 def check_variants(names: Sequence[str]) -> None:
@@ -65,10 +44,12 @@ def check_variants(names: Sequence[str]) -> None:
 
 
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
-    """The pretraining settings of variant ``name``: ``base`` (default: the profile's) with its changes."""
+    """The pretraining settings of variant ``name``: ``base``'s budget (default: the profile's) with the
+    recipe's pretext options (:data:`emolib.pretext.DEFAULTS`, whatever ``base`` had) and the variant's
+    changes, so a variant means the same whichever encoder is the default."""
     check_variants([name])
     base = base or profile_config(profile)
-    return replace(base, **VARIANTS[name])
+    return replace(base, **{**pretext.DEFAULTS, **VARIANTS[name]})
 
 
 def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
@@ -198,7 +179,7 @@ def markdown(table: pd.DataFrame) -> str:
             "5-NN emotion UAR", "pretrained on"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in table.iterrows():
-        options = ", ".join(f"{k}={v}" for k, v in r.options.items()) or "(notebook 03's recipe)"
+        options = ", ".join(f"{k}={v}" for k, v in r.options.items()) or "(the report's recipe)"
         raw = f"{100 * r.uar:.1f} %" + (" ‡" if r.raw_is_speaker_normalised else "")
         lines.append(f"| {name} | {options} | {r.encoder} | {raw} | {100 * r.uar_spknorm:.1f} % | "
                      f"{100 * r.speaker_5nn:.1f} % | {100 * r.emotion_5nn_uar:.1f} % | {r.device} |")

@@ -6,6 +6,7 @@
     reproduce [--profile smoke|full|extended] [--only NN]  execute the numbered notebooks in order
     pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
     probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
+    finetune --out DIR --run NAME [--epochs N] …        fine-tune a folder of fold encoders (one row)
     ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
     emobox [--systems …] [--device …] [--table]          the systems on EmoBox's (speaker-dependent) folds
     fusion [--systems …] [--protocol si5|emobox]         the best system: stacked fusion, nested per fold
@@ -132,6 +133,22 @@ def _probe(args) -> int:
     return 0
 
 
+def _finetune(args) -> int:
+    from .corpus import load_corpus
+    from .encoders import describe_encoder, encoder_summary
+    from .finetune import finetune_config
+    from .studies import finetune_row
+
+    encoder = encoder_summary(args.out)  # missing or mismatched encoders: one line, before any work
+    ft = finetune_config(args.profile, **{k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None})
+    meta = load_corpus(args.corpus, args.root)
+    row, _, _ = finetune_row(meta, args.run, ft, args.out, encoder, f"{describe_encoder(encoder)}, fine-tuned",
+                             profile=args.profile, corpus=args.corpus, device=args.device, progress=not args.quiet)
+    print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
+          f"({row['protocol']}, speaker_norm={row['speaker_norm']}, {row['wall_s']:.0f} s)")
+    return 0
+
+
 def _emobox(args) -> int:
     from . import emobox
 
@@ -237,6 +254,17 @@ def _bench(args) -> int:
 DEVICE_HELP = "cpu, cuda, cuda:1 … for every torch training it runs (default: EMOLIB_DEVICE, else the GPU when there is one)"
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, device: str | None = None, quiet: bool = False) -> None:
     """The options every training command shares: where and on what it runs."""
     if device:
@@ -308,11 +336,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "mean the same; unset flags take the profile's budget (emolib.settings.PRETRAIN). "
                          "Runs on the CPU, a GPU, or under torchrun --nproc_per_node=N -m emolib pretrain …")
     pre.add_argument("--fold", default="all", help="fold 0-4 of the protocol (0-9 for loso), or all (default)")
+    pre.add_argument("--variant", metavar="NAME",
+                     help="a named set of pretext options (emolib.pretext.VARIANTS; the flags below change single "
+                     "ones): default the default encoder's (emolib.settings.DEFAULT_PRETEXT, notebook 03's); "
+                     "report: the report's recipe")
     pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],
                      help="whose folds to pretrain on: si5 (default, speaker-independent), loso, or emobox "
                      "(EmoBox's speaker-dependent folds; encoders go to <out>/emobox by default)")
     _common(pre, device=DEVICE_HELP)
-    pre.add_argument("--out", help="output folder (default: checkpoints/, per corpus and profile)")
+    pre.add_argument("--out", help="output folder (default: checkpoints/<variant>, checkpoints/ itself for "
+                     "--variant report; per corpus and profile)")
     pre.add_argument("--resume", nargs="?", const="auto", metavar="PATH",
                      help="resume from PATH, or alone: from each fold's checkpoint.pt where there is one")
     pre.add_argument("--init-from", metavar="PATH", help="start from an official MoCo v3 ViT checkpoint")
@@ -372,6 +405,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(prb, device=DEVICE_HELP)
     prb.epilog = "Example: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4"
     prb.set_defaults(func=_probe)
+
+    fin = sub.add_parser("finetune", help="fine-tune the five fold encoders of a pretraining output folder end to "
+                         "end (SI-5, notebook 04's recipe and budget); writes one results row")
+    fin.add_argument("--out", required=True, help="the folder python -m emolib pretrain --out wrote")
+    fin.add_argument("--run", required=True, help="results name: writes results/<run>.json")
+    fin.add_argument("--epochs", type=_positive, help="default: the profile's (emolib.settings.FINETUNE)")
+    fin.add_argument("--seed", type=int, help="default 0")
+    _common(fin, device=DEVICE_HELP, quiet=True)
+    fin.epilog = ("Example: python -m emolib finetune --out checkpoints/ablation/warp_speaker_input_e300_cpu "
+                  "--run ssl_warp_speaker_input_e300_cpu_finetune --device cpu (per-speaker-input encoders give "
+                  "a speaker-normalised row)")
+    fin.set_defaults(func=_finetune)
 
     abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "
                          "(writes results rows ssl_<variant> and ssl_<variant>_spknorm)",

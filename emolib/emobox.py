@@ -45,7 +45,7 @@ COMPARED = (
     ("eGeMAPSv02 + logistic regression", "baseline_egemaps_logreg"),
     ("eGeMAPSv02 + linear SVM", "baseline_egemaps_svm"),
     ("Conv1D, whole utterances", "cnn_si5_whole"),
-    ("MoCo v3 ViT-T/6 (full profile's encoder), linear probe", "moco_probe_logreg"),
+    ("MoCo v3 ViT-T/6 (the report's recipe), linear probe", "moco_probe_logreg"),
     ("Stacked fusion of all four (python -m emolib fusion)", "fusion_compare_egemaps_moco_cnn"),
 )
 

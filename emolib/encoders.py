@@ -83,7 +83,8 @@ def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) 
         hint = (f"python -m emolib pretrain --fold {fold} --out {out}" if epoch is None else
                 f"python -m emolib pretrain --fold {fold} --keep-epochs {epoch} --out {out}")
         raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "
-                          f"(notebook 03, or {hint})")
+                          f"(notebook 03 makes the default encoder; or {hint} with the --variant it was made with, "
+                          "--variant report for the report's recipe)")
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
     except ValueError as e:
@@ -158,6 +159,14 @@ def describe_pretext(pretext: dict) -> str:
     if pretext.get("adversary"):
         words.append(f"speaker adversary ×{pretext['adversary']:g}")
     return ", ".join(words)
+
+
+def describe_encoder(enc: dict) -> str:
+    """``"MoCo v3 vit_tiny/6, 40 epochs, batch 64, report views, mel warp ±0.15 (cpu)"`` for an
+    :func:`encoder_summary` (the start of a results row's ``method``)."""
+    options = describe_pretext(enc["pretext"])
+    return (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
+            f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']})")
 
 
 # --- utterance embeddings ------------------------------------------------------------------

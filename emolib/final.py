@@ -8,11 +8,11 @@ is the same recipe fitted on all ten speakers, so it has no test score of its ow
 what to expect from it on a new speaker of the kind EmoDB holds.
 
 - single systems are fitted on all utterances;
-- ``moco``: a MoCo v3 encoder is pretrained on every utterance (notebook 03's budget, into
+- ``moco``: a MoCo v3 encoder is pretrained on every utterance (the profile's budget, the report's recipe, into
   ``<final>/moco_encoder/all``) and the probe fitted on its embeddings;
 - a fusion's stacker is fitted on out-of-fold class probabilities of every utterance: each SI-5
   fold's base systems (fitted on its 8 training speakers; the MoCo base with that fold's encoder
-  from notebook 03, ``checkpoints/fold<k>``) predict its 2 test speakers, as in :mod:`emolib.fusion`.
+  of the report's recipe, ``checkpoints/fold<k>``) predict its 2 test speakers, as in :mod:`emolib.fusion`.
 
 Each model is a folder ``<final>/<row name>/`` (``checkpoints/final`` for EmoDB in the full profile,
 git-ignored, :func:`final_dir`) holding ``model.safetensors`` (every fitted parameter as a plain array:
@@ -240,7 +240,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
           log: Callable[[str], None] | None = print) -> Path:
     """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
     :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a fusion with ``moco``
-    needs for its stacker's data (default: notebook 03's, ``checkpoints/``)."""
+    needs for its stacker's data (default: the report's recipe's, ``checkpoints/``)."""
     from .encoders import ALL_SPEAKERS, fold_embeddings
 
     systems = systems_of(name)
@@ -268,7 +268,8 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
                 fold_info = encoder_summary(fold_enc)
                 if fold_info["protocol"] != "si5":
                     raise EmolibError(f"{fold_enc}: its encoders were pretrained on {fold_info['protocol']} folds; a final "
-                                      "fusion's stacker needs SI-5 fold encoders (notebook 03, python -m emolib pretrain)")
+                                      "fusion's stacker needs SI-5 fold encoders of the report's recipe (python -m emolib pretrain "
+                                      "--variant report)")
                 fold_emb = fold_embeddings(meta, fold_enc, progress=progress)
         fitted, oof = {}, []
         for s in systems:

@@ -3,8 +3,8 @@
 :func:`finetune_cv` trains the ViT with a linear head on its class token (layer-wise lr decay,
 random crops and SpecAugment), fold by fold from that fold's pretrained weights
 (:func:`emolib.encoders.load_encoder`), or from random initialisation with the same budget, and
-returns the held-out speakers' predictions.  :func:`finetune_rows` writes them as results rows
-with the budget, encoder and device they ran with.
+returns the held-out speakers' predictions.  :func:`emolib.studies.finetune_row` writes them as a
+results row with the budget, encoder and device they ran with.
 """
 from __future__ import annotations
 

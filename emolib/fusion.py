@@ -151,8 +151,8 @@ def classifier(system: str, profile: str | None = None) -> Classifier:
 def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5", encoders=None,
                profile: str | None = None, progress: bool = False) -> list[Base]:
     """The base systems' features and classifiers (``systems`` checked by :func:`check_systems`
-    first).  ``encoders``: the MoCo fold encoders' folder (default: notebook 03's, ``checkpoints/``
-    or ``checkpoints/<protocol>``), which must have been pretrained on ``protocol``'s folds."""
+    first).  ``encoders``: the MoCo fold encoders' folder (default: the report's recipe's,
+    ``checkpoints/`` or ``checkpoints/<protocol>``; not per-speaker-input encoders), which must have been pretrained on ``protocol``'s folds."""
     check_systems(systems)
     out = []
     for name in systems:
@@ -160,8 +160,13 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
             from .encoders import encoder_summary, fold_embeddings
 
             enc = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
-            if encoder_summary(enc)["protocol"] != protocol:
+            summary = encoder_summary(enc)
+            if summary["protocol"] != protocol:
                 raise EmolibError(f"{enc}: its encoders were not pretrained on {PROTOCOL_NAMES[protocol]} folds")
+            if summary["pretext"]["input_norm"] == "speaker":  # its embeddings hold the test speaker's statistics
+                raise EmolibError(f"{enc}: pretrained on per-speaker inputs, which a fusion without speaker "
+                                  "normalisation cannot use; pass the report's recipe (python -m emolib pretrain "
+                                  "--variant report)")
             features = fold_embeddings(meta, enc, progress=progress)
         else:
             features = corpus_features(meta, name, progress)

@@ -476,7 +476,7 @@ def seed_spread(table: pd.DataFrame, reference: str = "report"):
         ax.axvline(100 * table.loc[reference, "uar_spknorm"], color="C3", ls="--", lw=1)
     ax.set_yticks(y, table.index, fontsize=8)
     ax.set(xlabel=f"SI-5 probe UAR (%), mean ± sd over {int(table.seeds.min())} seeds",
-           title="Pretext variants over seeds (dashed: the recipe of notebook 03)")
+           title="Pretext variants over seeds (dashed: the report's recipe)")
     marks = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="C0", label="probe, raw"),
              matplotlib.lines.Line2D([], [], ls="", marker="D", color="C0", label="probe, per-speaker inputs"),
              matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="white", color="C3",

@@ -40,10 +40,55 @@ from .features import Standardizer
 
 #: The pretext options, as fields of ``emolib.pretrain.PretrainConfig`` (whose defaults are the recipe's).
 OPTIONS = ("batch_by", "input_norm", "warp", "formant", "pitch", "warp_views", "adversary")
-#: Their defaults: the recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no
+#: Their defaults: the report's recipe (mixed batches, corpus-wide statistics, no warp, no
 #: adversary); ``PretrainConfig``'s fields default to these.
 DEFAULTS = {"batch_by": "none", "input_norm": "global", "warp": 0.0, "formant": 0.0, "pitch": 0.0,
             "warp_views": "both", "adversary": 0.0}
+#: Named sets of pretext options (the ablation's variants, :mod:`emolib.ablation`), each the change from
+#: the report's recipe (:data:`DEFAULTS`; ``aug`` picks the views).  Flags of ``python -m emolib pretrain``
+#: of the same names; ``--variant NAME`` takes a whole set.  :data:`emolib.settings.DEFAULT_PRETEXT`
+#: names the one notebook 03 pretrains.
+VARIANTS: dict[str, dict] = {
+    "report": {},                                             # the report's recipe
+    "crop": dict(aug="crop"),                                 # time crops of the clean log-mel only
+    "speaker_batches": dict(batch_by="speaker"),
+    "gender_batches": dict(batch_by="gender"),
+    "warp": dict(warp=0.15),                                  # each view its own warp
+    "warp_one_view": dict(warp=0.15, warp_views="one"),
+    "speaker_input": dict(input_norm="speaker"),
+    "adversary": dict(adversary=0.3),
+    "adversary_strong": dict(adversary=1.0),
+    "warp_speaker_batches": dict(warp=0.15, batch_by="speaker"),
+    "warp_speaker_input": dict(warp=0.15, input_norm="speaker"),
+    "warp_speaker_input_batches": dict(warp=0.15, input_norm="speaker", batch_by="speaker"),
+    "warp_adversary": dict(warp=0.15, adversary=0.3),
+    "formant": dict(formant=0.15),                            # the envelope alone: pitch kept
+    "pitch": dict(pitch=0.15),                                # the harmonics alone: formants kept
+    "formant_pitch": dict(formant=0.15, pitch=0.15),          # both, each with its own factor
+    "formant_pitch_speaker_input": dict(formant=0.15, pitch=0.15, input_norm="speaker"),
+    "utterance_mean": dict(input_norm="utterance"),           # each file centred on itself: raw rows
+    "warp_utterance_mean": dict(warp=0.15, input_norm="utterance"),
+}
+
+
+
+def variant_of(options: dict, aug: str = "report") -> str | None:
+    """The name in :data:`VARIANTS` of a set of pretext options (an encoder's, as
+    :func:`emolib.encoders.encoder_summary` gives them) and views, or None when no variant has them."""
+    have = {**DEFAULTS, **{k: options.get(k, d) for k, d in DEFAULTS.items()}, "aug": aug}
+    for name, changes in VARIANTS.items():
+        if have == {**DEFAULTS, "aug": "report", **changes}:
+            return name
+    return None
+
+
+def run_prefix(options: dict, aug: str = "report") -> str:
+    """What notebook 04's rows of an encoder are called: ``moco_…`` for the report's recipe (``moco_probe_logreg``),
+    ``moco_<variant>_…`` for a variant (``moco_warp_speaker_input_probe_logreg``), ``moco_custom_…`` otherwise."""
+    name = variant_of(options, aug)
+    return "moco" if name == "report" else f"moco_{name or 'custom'}"
+
+
 BATCH_BY = ("none", "speaker", "gender")
 INPUT_NORM = ("global", "speaker", "utterance")
 

@@ -18,7 +18,7 @@ the run with the step named; the last checkpoint on disk is the last good one.
 
 The pretext options that deny the speaker shortcut (``batch_by``, ``input_norm``, ``warp``,
 ``formant``, ``pitch``, ``warp_views``, ``adversary``) are explained in :mod:`emolib.pretext`; their
-defaults are the recipe of notebook 03 (mixed batches, corpus-wide statistics, no warp, no adversary).
+defaults are the report's recipe (mixed batches, corpus-wide statistics, no warp, no adversary).
 """
 from __future__ import annotations
 
@@ -114,9 +114,13 @@ class PretrainConfig:
         return d
 
 
-def profile_config(profile: str | None = None, **overrides) -> PretrainConfig:
-    """The profile's budget (:data:`emolib.settings.PRETRAIN`) with ``overrides`` (None values ignored)."""
-    values = {**settings.budget(settings.PRETRAIN, profile), **{k: v for k, v in overrides.items() if v is not None}}
+def profile_config(profile: str | None = None, variant: str = "report", **overrides) -> PretrainConfig:
+    """The profile's budget (:data:`emolib.settings.PRETRAIN`) with the pretext options of ``variant``
+    (:data:`emolib.pretext.VARIANTS`; default the report's recipe) and ``overrides`` (None values ignored)."""
+    if variant not in pretext.VARIANTS:
+        raise EmolibError(f"--variant {variant!r}: choose one of {', '.join(pretext.VARIANTS)}")
+    values = {**settings.budget(settings.PRETRAIN, profile), **pretext.VARIANTS[variant],
+              **{k: v for k, v in overrides.items() if v is not None}}
     values["keep_epochs"] = tuple(values.get("keep_epochs", ()))
     return PretrainConfig(**values)
 
@@ -125,11 +129,23 @@ class TrainingDiverged(EmolibError):
     pass
 
 
-def default_out(corpus: str | None = None, profile: str | None = None, protocol: str = "si5") -> Path:
-    """``checkpoints/`` for the full run on EmoDB, ``checkpoints/<corpus>-<profile>`` otherwise
-    (git-ignored; notebook 04 reads from here); ``…/<protocol>`` for folds other than SI-5's."""
+def default_out(corpus: str | None = None, profile: str | None = None, protocol: str = "si5",
+                variant: str = "report") -> Path:
+    """Where fold encoders of the profile's budget live (git-ignored): ``checkpoints/`` for the full run on
+    EmoDB, ``checkpoints/<corpus>-<profile>`` otherwise; ``…/<protocol>`` for folds other than SI-5's;
+    ``…/<variant>`` for pretext options other than the report's recipe (``checkpoints/`` itself holds the
+    recipe's encoders, the ``moco`` system of the fusion and the final models)."""
     base = config.run_dir(config.REPO / "checkpoints", corpus, profile)
-    return base if protocol == "si5" else base / protocol
+    base = base if protocol == "si5" else base / protocol
+    return base if variant == "report" else base / variant
+
+
+def default_encoder(profile: str | None = None, corpus: str | None = None) -> tuple[PretrainConfig, Path]:
+    """The default encoder's settings and folder: the profile's budget with the pretext of
+    :data:`emolib.settings.DEFAULT_PRETEXT`, in ``checkpoints/<variant>`` — what notebook 03 pretrains
+    and notebook 04 evaluates (``python -m emolib pretrain --variant <variant> --out <folder>``)."""
+    variant = settings.DEFAULT_PRETEXT
+    return profile_config(profile, variant), default_out(corpus, profile, variant=variant)
 
 
 class _WithAdversary(torch.nn.Module):
@@ -411,7 +427,8 @@ def main(args) -> int:
     process group (NCCL on GPUs, gloo on CPUs) first."""
     from .corpus import load_corpus
 
-    cfg = profile_config(args.profile, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
+    variant = getattr(args, "variant", None) or settings.DEFAULT_PRETEXT
+    cfg = profile_config(args.profile, variant, **{f.name: getattr(args, f.name, None) for f in fields(PretrainConfig)})
     parse_fold(args.fold, cfg.protocol)  # every argument is checked before the corpus is read
     _device(args.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -422,7 +439,7 @@ def main(args) -> int:
         torch.distributed.init_process_group(backend)
     try:
         meta = load_corpus(args.corpus, args.root)
-        out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol)
+        out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol, variant)
         chosen = parse_fold(args.fold, cfg.protocol)
         if args.resume not in (None, "auto") and len(chosen) > 1:
             raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")

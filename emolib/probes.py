@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config, devices, settings
+from . import config, devices, pretext, settings
 from .emodb import CLASSES
-from .encoders import N_FOLDS, describe_pretext, encoder_summary, fold_embeddings
+from .encoders import N_FOLDS, describe_encoder, encoder_summary, fold_embeddings
 from .errors import EmolibError
 from .evaluation import Timer, cross_validate, fit_by_speakers, write_result
 from .features import speaker_standardize
@@ -210,9 +210,7 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     enc = encoder_summary(out, epoch)
     emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
-    options = describe_pretext(enc["pretext"])
-    method = (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
-              f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']}), {readout}, linear probe")
+    method = f"{describe_encoder(enc)}, {readout}, linear probe"
     rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]), method=method,
                          encoder=enc, readout={"pool": pool, "blocks": blocks},
                          protocol=enc["protocol"], speaker_input=enc["pretext"]["input_norm"] == "speaker",
@@ -220,30 +218,44 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     return rows
 
 
-#: Notebook 04's rows in the README's table: (encoder and read-out, probe, run; ``<run>_spknorm`` beside it).
-README_ROWS = [
-    ("random-init ViT (same shape), class token", "logistic regression", "vit_random_probe_logreg"),
-    ("MoCo v3, class token", "logistic regression (default)", "moco_probe_logreg"),
-    ("MoCo v3, class token", "BatchNorm + linear (torch)", "moco_probe_torch"),
-    ("MoCo v3, mean of patch tokens", "logistic regression", "moco_probe_logreg_mean"),
-    ("MoCo v3, class tokens of the last 4 blocks", "logistic regression", "moco_probe_logreg_cls_last_blocks"),
-    ("MoCo v3 after 150 epochs on a GPU, class token", "logistic regression", "moco_e150_probe_logreg"),
-    ("MoCo v3 after 150 epochs on a GPU, class tokens of the last 4 blocks", "logistic regression",
-     "moco_e150_probe_logreg_cls_last_blocks"),
-    ("MoCo v3, fine-tuned end to end", "—", "moco_finetune"),
-    ("same ViT from random init, same budget", "—", "vit_scratch"),
-]
+def readme_rows() -> list[tuple[str, str, str]]:
+    """Notebook 04's rows in the README's table: (encoder and read-out, probe, run; ``<run>_spknorm``
+    beside it).  The report's recipe (``moco_…``, and its 150-epoch GPU encoders) and, when another
+    pretext is the default (:data:`emolib.settings.DEFAULT_PRETEXT`), the default encoder's rows."""
+    encoders = [("moco", "MoCo v3, the report's recipe")]
+    if settings.DEFAULT_PRETEXT != "report":
+        encoders.append((pretext.run_prefix(pretext.VARIANTS[settings.DEFAULT_PRETEXT]),
+                         f"MoCo v3, default encoder ({settings.DEFAULT_PRETEXT})"))
+    rows = [("random-init ViT (same shape), class token", "logistic regression", "vit_random_probe_logreg")]
+    for prefix, who in encoders:
+        rows += [(f"{who}, class token", "logistic regression", f"{prefix}_probe_logreg"),
+                 (f"{who}, class token", "BatchNorm + linear (torch)", f"{prefix}_probe_torch"),
+                 (f"{who}, mean of patch tokens", "logistic regression", f"{prefix}_probe_logreg_mean"),
+                 (f"{who}, class tokens of the last 4 blocks", "logistic regression",
+                  f"{prefix}_probe_logreg_cls_last_blocks"),
+                 (f"{who}, fine-tuned end to end", "—", f"{prefix}_finetune")]
+    return rows + [
+        ("MoCo v3, the report's recipe after 150 epochs on a GPU, class token", "logistic regression",
+         "moco_e150_probe_logreg"),
+        ("MoCo v3, the report's recipe after 150 epochs on a GPU, class tokens of the last 4 blocks",
+         "logistic regression", "moco_e150_probe_logreg_cls_last_blocks"),
+        ("same ViT from random init, same budget as the fine-tuning", "—", "vit_scratch")]
 
 
 def readme_table(folder: str | os.PathLike | None = None) -> str:
-    """Notebook 04's probe and fine-tuning rows (:data:`README_ROWS`) as the README's Markdown table:
-    UAR without and with speaker normalisation, in %."""
+    """Notebook 04's probe and fine-tuning rows (:func:`readme_rows`) as the README's Markdown table:
+    UAR without and with speaker normalisation, in %; ‡ marks a row whose "without" is speaker-normalised
+    already (an encoder on per-speaker inputs)."""
     folder = Path(folder) if folder else config.run_dir(config.RESULTS)
 
     def uar(run: str, missing: str) -> str:
         path = folder / f"{run}.json"
-        return f"{100 * json.loads(path.read_text())['uar']:.1f} %" if path.is_file() else missing
+        if not path.is_file():
+            return missing
+        row = json.loads(path.read_text())
+        mark = " ‡" if row["speaker_norm"] and not run.endswith("_spknorm") else ""
+        return f"{100 * row['uar']:.1f} %{mark}"
 
     lines = ["| encoder and read-out | probe | UAR | with speaker norm |", "|---|---|---|---|"]
-    lines += [f"| {what} | {how} | {uar(run, '—')} | {uar(run + '_spknorm', '')} |" for what, how, run in README_ROWS]
+    lines += [f"| {what} | {how} | {uar(run, '—')} | {uar(run + '_spknorm', '')} |" for what, how, run in readme_rows()]
     return "\n".join(lines)

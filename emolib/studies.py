@@ -6,7 +6,8 @@ notebook shows, so a notebook cell calls one of them in a line or two.
 - :func:`probe_study` — random weights and the MoCo v3 encoders under three read-outs and two
   probes, each without and with speaker normalisation;
 - :func:`finetune_vs_scratch` — the ViT fine-tuned from its MoCo v3 weights and trained from
-  random weights with the same budget;
+  random weights with the same budget (each through :func:`finetune_row`, also ``python -m emolib
+  finetune`` for any folder of fold encoders);
 - :func:`epochs_curve` and :func:`batch_size_study` — the report's Figure 5 questions under SI-5;
 - :func:`long_pretraining_rows` and :func:`compare_encoders` — a longer pretraining beside notebook
   03's.
@@ -24,8 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import config, evaluation
-from .encoders import N_FOLDS, encoder_summary, exported, fold_embeddings, random_embeddings
+from . import config, devices, evaluation, pretext
+from .encoders import N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import PretrainConfig, pretrain_fold, read_history
@@ -70,24 +71,33 @@ def _random_encoder(cfg: PretrainConfig) -> dict:
     return {"random_init": asdict(cfg.backbone()), "seed": cfg.seed}
 
 
+def run_prefix(encoder: dict) -> str:
+    """How notebook 04's rows of an encoder (an :func:`emolib.encoders.encoder_summary`) begin:
+    ``moco`` for the report's recipe, ``moco_<variant>`` for a pretext variant (:func:`emolib.pretext.run_prefix`)."""
+    return pretext.run_prefix(encoder["pretext"], encoder["aug"] or "report")  # no aug recorded: the report's views
+
+
 def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, embeddings: dict,
                 random: dict[int, np.ndarray], budget: dict, profile: str | None = None,
                 corpus: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Notebook 04's probe table: logistic regression on the random-weight ViT and on each read-out
     of the MoCo v3 encoders (``embeddings`` from :func:`study_embeddings`), the torch head on the
     class token; each without and with speaker normalisation, written as rows
-    ``vit_random_probe_logreg``, ``moco_probe_logreg[_mean|_cls_last_blocks]``, ``moco_probe_torch``
-    (and ``…_spknorm``).  Returns the rows and their predictions by run."""
+    ``vit_random_probe_logreg``, ``<prefix>_probe_logreg[_mean|_cls_last_blocks]``, ``<prefix>_probe_torch``
+    (and ``…_spknorm``), the prefix naming the encoder's pretext (:func:`run_prefix`: ``moco`` for the
+    report's recipe, ``moco_warp_speaker_input`` for the default encoder).  Returns the rows and their
+    predictions by run."""
     fits = probes_for(budget)
     enc = encoder_summary(out)
     speaker_input = enc["pretext"]["input_norm"] == "speaker"
     folder = {"encoders": config.repo_relative(out)}
     jobs = [("vit_random_probe_logreg", "random-init ViT, linear probe (logistic regression)", random,
              fits["logistic regression"], _random_encoder(cfg), dict(pool="cls"), None)]
+    prefix, what = run_prefix(enc), describe_encoder(enc)
     for name, kw in readouts(cfg.depth).items():
-        jobs.append((f"moco_probe_logreg{_tag(kw)}", f"MoCo v3 ViT ({name}), linear probe (logistic regression)",
+        jobs.append((f"{prefix}_probe_logreg{_tag(kw)}", f"{what}, {name}, linear probe (logistic regression)",
                      embeddings[name], fits["logistic regression"], enc, kw, folder))
-    jobs.append(("moco_probe_torch", "MoCo v3 ViT (cls), linear probe (torch head, BN)", embeddings["cls"],
+    jobs.append((f"{prefix}_probe_torch", f"{what}, cls, linear probe (torch head, BN)", embeddings["cls"],
                  fits["torch linear head"], enc, dict(pool="cls"), folder))
     rows, preds = [], {}
     for run, method, emb, fit, encoder, kw, extra in jobs:
@@ -100,24 +110,37 @@ def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig,
     return pd.DataFrame(rows), preds
 
 
+def finetune_row(meta: pd.DataFrame, run: str, ft: FinetuneConfig, out: str | os.PathLike | None,
+                 encoder: dict, method: str, backbone_cfg=None, profile: str | None = None,
+                 corpus: str | None = None, device: str | None = None,
+                 progress: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Fine-tune from each fold's encoder in ``out`` (``None``: random weights of ``backbone_cfg``)
+    with budget ``ft`` and write row ``run``: returns the row, the predictions and the per-epoch
+    histories.  An encoder pretrained on per-speaker inputs is fine-tuned on them (each speaker,
+    the held-out ones too, with its own audio's statistics): a speaker-normalised row."""
+    pred, history, wall = finetune_cv(meta, ft, out, backbone_cfg, device=device, progress=progress)
+    row = evaluation.write_result(
+        run, pred, method=method, protocol="SI-5", profile=config.level(profile), corpus=config.corpus_name(corpus),
+        speaker_norm=out is not None and encoder["pretext"]["input_norm"] == "speaker", wall_s=wall,
+        device=None if device is None else devices.name(device), finetune=ft.to_dict(),
+        encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if out is not None else {}))
+    return row, pred, history
+
+
 def finetune_vs_scratch(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, ft: FinetuneConfig,
                         profile: str | None = None, corpus: str | None = None,
                         progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """The ViT fine-tuned end to end from each fold's MoCo v3 encoder in ``out`` (row
-    ``moco_finetune``) and the same ViT trained from random weights with the same budget ``ft``
+    ``<prefix>_finetune``, :func:`run_prefix`) and the same ViT trained from random weights with the same budget ``ft``
     (row ``vit_scratch``).  Returns the rows, the predictions and the per-epoch histories by run."""
-    runs = {"moco_finetune": ("MoCo v3 ViT, fine-tuned", out, encoder_summary(out)),
+    enc = encoder_summary(out)
+    runs = {f"{run_prefix(enc)}_finetune": (f"{describe_encoder(enc)}, fine-tuned", out, enc),
             "vit_scratch": ("ViT from random init, same budget", None, _random_encoder(cfg))}
     rows, preds, histories = [], {}, {}
     for run, (method, start, encoder) in runs.items():
-        pred, histories[run], wall = finetune_cv(meta, ft, start, cfg.backbone(), progress=progress)
-        preds[run] = pred
-        rows.append(evaluation.write_result(
-            run, pred, method=method, protocol="SI-5", profile=config.level(profile),
-            corpus=config.corpus_name(corpus), wall_s=wall, finetune=ft.to_dict(),
-            # an encoder pretrained on per-speaker inputs is fine-tuned on them: a speaker-normalised row
-            speaker_norm=bool(start) and encoder["pretext"]["input_norm"] == "speaker",
-            encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if start else {})))
+        row, preds[run], histories[run] = finetune_row(meta, run, ft, start, encoder, method, cfg.backbone(),
+                                                       profile, corpus, progress=progress)
+        rows.append(row)
     return pd.DataFrame(rows), preds, histories
 
 

@@ -15,6 +15,7 @@ import torch
 
 from emolib import ablation, augment, checkpoints, encoders, pretext, pretrain, views
 from emolib.corpus import load_corpus
+from emolib.errors import EmolibError
 from emolib.features import Standardizer
 from emolib.vit import embed
 
@@ -280,6 +281,28 @@ def test_utterance_input_encoder_embeds_each_file_from_itself_alone(tmp_path):
     assert not np.allclose(emb[i], with_global[0], atol=1e-3)  # the centring is applied, not skipped
 
 
+def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(tmp_path, monkeypatch):
+    from emolib import cli, config, finetune
+
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    meta = load_corpus("synthetic")
+    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
+    pretrain.pretrain_folds(meta, cfg, tmp_path / "enc", progress=False)
+    seen, real = [], finetune.encoder_inputs
+    monkeypatch.setattr(finetune, "encoder_inputs", lambda *a: seen.append(a[2]) or real(*a))
+    assert cli.main(["finetune", "--out", str(tmp_path / "enc"), "--run", "ft_speaker_input", "--profile", "smoke",
+                     "--corpus", "synthetic", "--device", "cpu", "--quiet"]) == 0
+    row = json.loads((config.run_dir(config.RESULTS, "synthetic", "smoke") / "ft_speaker_input.json").read_text())
+    assert seen == ["speaker"] * 5  # each fold's inputs as the encoder was pretrained on them
+    assert row["speaker_norm"] and row["n"] == len(meta) and row["finetune"]["epochs"] == 1
+    assert row["encoder"]["pretext"]["input_norm"] == "speaker" and "fine-tuned" in row["method"]
+    # a fusion without speaker normalisation cannot take these embeddings: refused before any work
+    from emolib import fusion
+
+    with pytest.raises(EmolibError, match="per-speaker inputs"):
+        fusion.make_bases(meta, ["moco", "cnn"], "si5", tmp_path / "enc", "smoke", False)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -351,3 +374,38 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
 def test_the_pretext_defaults_are_the_pretraining_defaults():
     defaults = pretrain.PretrainConfig().to_dict()
     assert {k: defaults[k] for k in pretext.OPTIONS} == pretext.DEFAULTS
+    assert pretrain.profile_config("smoke").to_dict() == pretrain.profile_config("smoke", "report").to_dict()
+
+
+def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe():
+    from emolib import settings
+
+    cfg, out = pretrain.default_encoder("smoke", "synthetic")
+    variant = settings.DEFAULT_PRETEXT
+    budget = pretrain.profile_config("smoke")
+    assert variant in pretext.VARIANTS and cfg.to_dict() == replace(budget, **pretext.VARIANTS[variant]).to_dict()
+    assert out == pretrain.default_out("synthetic", "smoke") / variant  # never the recipe's folder
+    assert pretrain.default_out("synthetic", "smoke", variant="report") == pretrain.default_out("synthetic", "smoke")
+    # an ablation variant means the same whatever the base's pretext: the recipe's options, then its own
+    base = replace(budget, warp=0.15, input_norm="speaker", batch_by="speaker")
+    assert {k: getattr(ablation.variant_config("report", base), k) for k in pretext.OPTIONS} == pretext.DEFAULTS
+    assert ablation.variant_config("pitch", base).warp == 0 and ablation.variant_config("pitch", base).pitch == 0.15
+    # an encoder's rows are named by its pretext
+    assert pretext.run_prefix(pretext.DEFAULTS) == "moco"
+    assert pretext.run_prefix(pretext.VARIANTS[variant]) == f"moco_{variant}"
+    assert pretext.run_prefix({"warp": 0.07}) == "moco_custom" and pretext.variant_of({}, "crop") == "crop"
+    with pytest.raises(EmolibError, match="--variant 'loud'"):
+        pretrain.profile_config("smoke", "loud")
+
+
+def test_the_readme_probe_table_shows_the_recipe_and_the_default_encoder(tmp_path):
+    from emolib import probes, settings
+
+    runs = [run for _, _, run in probes.readme_rows()]
+    assert "moco_probe_logreg" in runs and "moco_finetune" in runs
+    if settings.DEFAULT_PRETEXT != "report":
+        prefix = pretext.run_prefix(pretext.VARIANTS[settings.DEFAULT_PRETEXT])
+        assert f"{prefix}_probe_logreg" in runs and f"{prefix}_finetune" in runs
+        row = {"run": f"{prefix}_probe_logreg", "uar": 0.5, "speaker_norm": True}
+        (tmp_path / f"{prefix}_probe_logreg.json").write_text(json.dumps(row))
+        assert "| 50.0 % ‡ |" in probes.readme_table(tmp_path)  # a per-speaker-input row is marked

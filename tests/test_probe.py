@@ -321,7 +321,7 @@ def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path,
                          "y_true": meta.emotion.astype(str), "y_pred": "anger"})
     starts = []
 
-    def fake_cv(meta, ft, out, backbone_cfg=None, progress=True):
+    def fake_cv(meta, ft, out, backbone_cfg=None, device=None, progress=True):
         starts.append((out, backbone_cfg))
         return pred, pd.DataFrame({"fold": [0], "epoch": [1], "test_uar": [0.2]}), 1.0
 
