@@ -342,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "report: the report's recipe")
     pre.add_argument("--protocol", choices=["si5", "loso", "emobox"],
                      help="whose folds to pretrain on: si5 (default, speaker-independent), loso, or emobox "
-                     "(EmoBox's speaker-dependent folds; encoders go to <out>/emobox by default)")
+                     "(EmoBox's speaker-dependent folds; encoders go to checkpoints/emobox/<variant> by default, the "
+                     "report's recipe to checkpoints/emobox, where python -m emolib emobox reads it)")
     _common(pre, device=DEVICE_HELP)
     pre.add_argument("--out", help="output folder (default: checkpoints/<variant>, checkpoints/ itself for "
                      "--variant report; per corpus and profile)")
@@ -391,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the warps above on each view (both) or on view 2 only")
     pre.add_argument("--adversary", type=float, metavar="WEIGHT",
                      help="gradient-reversed speaker head on the training speakers, with this weight (0: off)")
-    pre.epilog = ("Examples: python -m emolib pretrain --fold 0 --epochs 40; python -m emolib pretrain --batch-by speaker "
-                  "--warp 0.15 --out checkpoints/warp; torchrun --nproc_per_node=2 -m emolib pretrain --device cuda")
+    pre.epilog = ("Examples: python -m emolib pretrain --fold 0 --epochs 40; python -m emolib pretrain --variant report "
+                  "--batch-by speaker --warp 0.15 --out checkpoints/warp; torchrun --nproc_per_node=2 -m emolib pretrain --device cuda")
     pre.set_defaults(func=_pretrain)
 
     prb = sub.add_parser("probe", help="linear probes (SI-5, with and without speaker normalisation) of the "
@@ -414,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     fin.add_argument("--seed", type=int, help="default 0")
     _common(fin, device=DEVICE_HELP, quiet=True)
     fin.epilog = ("Example: python -m emolib finetune --out checkpoints/ablation/warp_speaker_input_e300_cpu "
-                  "--run ssl_warp_speaker_input_e300_cpu_finetune --device cpu (per-speaker-input encoders give "
+                  "--run moco_warp_speaker_input_e300_cpu_finetune --device cpu (per-speaker-input encoders give "
                   "a speaker-normalised row)")
     fin.set_defaults(func=_finetune)
 

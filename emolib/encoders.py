@@ -31,7 +31,7 @@ from . import config
 from .errors import EmolibError
 from .features import FeatureCache, LogMelConfig, fit_standardizer, log_mels
 from .files import atomic_write, sha256_file
-from .pretext import DEFAULTS as PRETEXT_DEFAULTS, encoder_inputs
+from .pretext import DEFAULTS as PRETEXT_DEFAULTS, VARIANTS, encoder_inputs
 from .splits import SI5_FOLDS, speaker_folds
 from .vit import BackboneConfig, create_backbone, embed, load_backbone
 
@@ -80,11 +80,12 @@ def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) 
     path = backbone_path(out, fold, epoch)
     which = "final" if epoch is None else f"epoch-{epoch}"
     if not exported(out, fold, epoch):
-        hint = (f"python -m emolib pretrain --fold {fold} --out {out}" if epoch is None else
-                f"python -m emolib pretrain --fold {fold} --keep-epochs {epoch} --out {out}")
+        name = Path(out).name
+        variant = f"--variant {name}" if name in VARIANTS else "--variant NAME (report: the report's recipe)"
+        hint = (f"python -m emolib pretrain {variant} --fold {fold} --out {out}" if epoch is None else
+                f"python -m emolib pretrain {variant} --fold {fold} --keep-epochs {epoch} --out {out}")
         raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "
-                          f"(notebook 03 makes the default encoder; or {hint} with the --variant it was made with, "
-                          "--variant report for the report's recipe)")
+                          f"(notebook 03 makes the default encoder; or {hint})")
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
     except ValueError as e:
@@ -141,6 +142,20 @@ def encoder_summary(out: str | os.PathLike, epoch: int | None = None) -> dict:
             "device": info.get("device", "not recorded"),
             "pretext": {k: pre.get(k, d) for k, d in PRETEXT_DEFAULTS.items()}, "pretrain": pre,
             "sha256": [sha256_file(path.with_suffix(".safetensors")) for path, _ in configs]}
+
+
+def require(summary: dict, folder: str | os.PathLike, protocol: str | None = "si5",
+            raw: bool = False) -> None:
+    """One-line errors, before any work, for fold encoders (an :func:`encoder_summary`) that a use cannot
+    take: pretrained on other folds than ``protocol``'s (their encoder for fold k heard fold k's test
+    speakers), or, with ``raw``, on per-speaker inputs (their embeddings carry the test speaker's statistics).
+    Both name the folder and how to make fitting encoders."""
+    if protocol is not None and summary["protocol"] != protocol:
+        raise EmolibError(f"{folder}: its encoders were pretrained on {summary['protocol']} folds, not {protocol}'s; "
+                          f"pretrain them with --protocol {protocol}")
+    if raw and summary["pretext"]["input_norm"] == "speaker":
+        raise EmolibError(f"{folder}: pretrained on per-speaker inputs, which a system without speaker normalisation "
+                          "cannot use; pass the report's recipe (python -m emolib pretrain --variant report)")
 
 
 def describe_pretext(pretext: dict) -> str:

@@ -211,8 +211,8 @@ def _encoder_files(folder: Path) -> list[Path]:
 
 def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | None = None,
                   progress: bool = True) -> Path:
-    """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget, as notebook
-    03's fold encoders), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
+    """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget and the report's
+    recipe, as the fusion's fold encoders in ``checkpoints/``), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
     from .encoders import ALL_SPEAKERS
     from .pretrain import pretrain_fold, profile_config
 
@@ -262,14 +262,11 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             feats["moco"] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
             if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
                 from .pretrain import default_out
-                from .encoders import encoder_summary
+                from .encoders import encoder_summary, require
 
                 fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
                 fold_info = encoder_summary(fold_enc)
-                if fold_info["protocol"] != "si5":
-                    raise EmolibError(f"{fold_enc}: its encoders were pretrained on {fold_info['protocol']} folds; a final "
-                                      "fusion's stacker needs SI-5 fold encoders of the report's recipe (python -m emolib pretrain "
-                                      "--variant report)")
+                require(fold_info, fold_enc, "si5", raw=True)  # the stacker's data: SI-5 folds, the recipe's inputs
                 fold_emb = fold_embeddings(meta, fold_enc, progress=progress)
         fitted, oof = {}, []
         for s in systems:

@@ -152,21 +152,16 @@ def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5"
                profile: str | None = None, progress: bool = False) -> list[Base]:
     """The base systems' features and classifiers (``systems`` checked by :func:`check_systems`
     first).  ``encoders``: the MoCo fold encoders' folder (default: the report's recipe's,
-    ``checkpoints/`` or ``checkpoints/<protocol>``; not per-speaker-input encoders), which must have been pretrained on ``protocol``'s folds."""
+    ``checkpoints/`` or ``checkpoints/<protocol>``; not per-speaker-input encoders), which must have
+    been pretrained on ``protocol``'s folds."""
     check_systems(systems)
     out = []
     for name in systems:
         if name == "moco":
-            from .encoders import encoder_summary, fold_embeddings
+            from .encoders import encoder_summary, fold_embeddings, require
 
             enc = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
-            summary = encoder_summary(enc)
-            if summary["protocol"] != protocol:
-                raise EmolibError(f"{enc}: its encoders were not pretrained on {PROTOCOL_NAMES[protocol]} folds")
-            if summary["pretext"]["input_norm"] == "speaker":  # its embeddings hold the test speaker's statistics
-                raise EmolibError(f"{enc}: pretrained on per-speaker inputs, which a fusion without speaker "
-                                  "normalisation cannot use; pass the report's recipe (python -m emolib pretrain "
-                                  "--variant report)")
+            require(encoder_summary(enc), enc, protocol, raw=True)  # raw fusions too: no per-speaker inputs
             features = fold_embeddings(meta, enc, progress=progress)
         else:
             features = corpus_features(meta, name, progress)

@@ -439,7 +439,9 @@ def main(args) -> int:
         torch.distributed.init_process_group(backend)
     try:
         meta = load_corpus(args.corpus, args.root)
-        out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol, variant)
+        # the folder of the options actually used (a flag that changes the variant's set gives another name)
+        named = pretext.variant_of(cfg.to_dict(), cfg.aug) or "custom"
+        out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol, named)
         chosen = parse_fold(args.fold, cfg.protocol)
         if args.resume not in (None, "auto") and len(chosen) > 1:
             raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")

@@ -9,8 +9,8 @@ notebook shows, so a notebook cell calls one of them in a line or two.
   random weights with the same budget (each through :func:`finetune_row`, also ``python -m emolib
   finetune`` for any folder of fold encoders);
 - :func:`epochs_curve` and :func:`batch_size_study` — the report's Figure 5 questions under SI-5;
-- :func:`long_pretraining_rows` and :func:`compare_encoders` — a longer pretraining beside notebook
-  03's.
+- :func:`long_pretraining_rows` and :func:`compare_encoders` — a longer pretraining beside the
+  40-epoch encoders (the recipe's and the default encoder).
 
 This is the one module of the evaluation side that starts a pretraining (:func:`batch_size_study`):
 :mod:`emolib.encoders`, :mod:`emolib.probes` and :mod:`emolib.finetune` import nothing from training.
@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from . import config, devices, evaluation, pretext
-from .encoders import N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings
+from .encoders import (N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings,
+                       require)
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import PretrainConfig, pretrain_fold, read_history
@@ -117,7 +118,10 @@ def finetune_row(meta: pd.DataFrame, run: str, ft: FinetuneConfig, out: str | os
     """Fine-tune from each fold's encoder in ``out`` (``None``: random weights of ``backbone_cfg``)
     with budget ``ft`` and write row ``run``: returns the row, the predictions and the per-epoch
     histories.  An encoder pretrained on per-speaker inputs is fine-tuned on them (each speaker,
-    the held-out ones too, with its own audio's statistics): a speaker-normalised row."""
+    the held-out ones too, with its own audio's statistics): a speaker-normalised row.  Only SI-5 fold
+    encoders: another protocol's encoder for fold k heard SI-5 fold k's test speakers."""
+    if out is not None:
+        require(encoder, out, "si5")
     pred, history, wall = finetune_cv(meta, ft, out, backbone_cfg, device=device, progress=progress)
     row = evaluation.write_result(
         run, pred, method=method, protocol="SI-5", profile=config.level(profile), corpus=config.corpus_name(corpus),

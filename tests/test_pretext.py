@@ -396,6 +396,16 @@ def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe
     assert pretext.run_prefix({"warp": 0.07}) == "moco_custom" and pretext.variant_of({}, "crop") == "crop"
     with pytest.raises(EmolibError, match="--variant 'loud'"):
         pretrain.profile_config("smoke", "loud")
+    # the pretrain command's default folder is named by the options it runs with, not by --variant alone
+    assert pretext.variant_of(replace(budget, warp=0.15).to_dict(), "report") == "warp"
+    assert pretext.variant_of({"aug": "crop"}) == "crop" and pretext.variant_of({"warp": 0.07}) is None
+    # encoders a use cannot take are refused, naming the folder
+    summary = {"protocol": "emobox", "pretext": {**pretext.DEFAULTS, "input_norm": "speaker"}}
+    with pytest.raises(EmolibError, match="enc: its encoders were pretrained on emobox folds, not si5"):
+        encoders.require(summary, "enc", "si5")
+    with pytest.raises(EmolibError, match="enc: pretrained on per-speaker inputs"):
+        encoders.require({**summary, "protocol": "si5"}, "enc", "si5", raw=True)
+    encoders.require({**summary, "protocol": "si5"}, "enc", "si5")  # fine-tuning may take per-speaker inputs
 
 
 def test_the_readme_probe_table_shows_the_recipe_and_the_default_encoder(tmp_path):
