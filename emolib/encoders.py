@@ -114,8 +114,9 @@ def load_encoder(out: str | os.PathLike, fold: int, epoch: int | None = None,
 
 def input_norm(info: dict) -> str:
     """How an encoder's inputs are normalised (``input_norm`` of its pretraining:
-    :data:`emolib.pretext.INPUT_NORM`; ``"global"`` for encoders saved before the option)."""
-    return info.get("pretrain", {}).get("input_norm", "global")
+    :data:`emolib.pretext.INPUT_NORM`; ``"global"`` for encoders saved before the option and for a
+    random initialisation).  ``info``: a backbone's JSON config or an :func:`encoder_summary`."""
+    return (info.get("pretext") or info.get("pretrain") or {}).get("input_norm", "global")
 
 
 def speaker_input(info: dict) -> bool:
@@ -153,7 +154,7 @@ def require(summary: dict, folder: str | os.PathLike, protocol: str | None = "si
     if protocol is not None and summary["protocol"] != protocol:
         raise EmolibError(f"{folder}: its encoders were pretrained on {summary['protocol']} folds, not {protocol}'s; "
                           f"pretrain them with --protocol {protocol}")
-    if raw and summary["pretext"]["input_norm"] == "speaker":
+    if raw and speaker_input(summary):
         raise EmolibError(f"{folder}: pretrained on per-speaker inputs, which a system without speaker normalisation "
                           "cannot use; pass the report's recipe (python -m emolib pretrain --variant report)")
 

@@ -75,7 +75,7 @@ VARIANTS: dict[str, dict] = {
 def variant_of(options: dict, aug: str = "report") -> str | None:
     """The name in :data:`VARIANTS` of a set of pretext options (an encoder's, as
     :func:`emolib.encoders.encoder_summary` gives them) and views, or None when no variant has them."""
-    have = {**DEFAULTS, **{k: options.get(k, d) for k, d in DEFAULTS.items()}, "aug": options.get("aug", aug)}
+    have = {**{k: options.get(k, d) for k, d in DEFAULTS.items()}, "aug": options.get("aug", aug)}
     for name, changes in VARIANTS.items():
         if have == {**DEFAULTS, "aug": "report", **changes}:
             return name

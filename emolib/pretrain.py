@@ -440,7 +440,7 @@ def main(args) -> int:
     try:
         meta = load_corpus(args.corpus, args.root)
         # the folder of the options actually used (a flag that changes the variant's set gives another name)
-        named = pretext.variant_of(cfg.to_dict(), cfg.aug) or "custom"
+        named = pretext.variant_of(cfg.to_dict()) or "custom"
         out = Path(args.out) if args.out else default_out(args.corpus, args.profile, cfg.protocol, named)
         chosen = parse_fold(args.fold, cfg.protocol)
         if args.resume not in (None, "auto") and len(chosen) > 1:

@@ -29,7 +29,7 @@ from torch import nn
 
 from . import config, devices, pretext, settings
 from .emodb import CLASSES
-from .encoders import N_FOLDS, describe_encoder, encoder_summary, fold_embeddings
+from .encoders import N_FOLDS, describe_encoder, encoder_summary, fold_embeddings, speaker_input
 from .errors import EmolibError
 from .evaluation import Timer, cross_validate, fit_by_speakers, write_result
 from .features import speaker_standardize
@@ -213,7 +213,7 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     method = f"{describe_encoder(enc)}, {readout}, linear probe"
     rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]), method=method,
                          encoder=enc, readout={"pool": pool, "blocks": blocks},
-                         protocol=enc["protocol"], speaker_input=enc["pretext"]["input_norm"] == "speaker",
+                         protocol=enc["protocol"], speaker_input=speaker_input(enc),
                          profile=profile, corpus=corpus, extra={"encoders": config.repo_relative(out), **(extra or {})})
     return rows
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import config, devices, evaluation, pretext
 from .encoders import (N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings,
-                       require)
+                       require, speaker_input)
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import PretrainConfig, pretrain_fold, read_history
@@ -90,7 +90,6 @@ def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig,
     predictions by run."""
     fits = probes_for(budget)
     enc = encoder_summary(out)
-    speaker_input = enc["pretext"]["input_norm"] == "speaker"
     folder = {"encoders": config.repo_relative(out)}
     jobs = [("vit_random_probe_logreg", "random-init ViT, linear probe (logistic regression)", random,
              fits["logistic regression"], _random_encoder(cfg), dict(pool="cls"), None)]
@@ -104,7 +103,7 @@ def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig,
     for run, method, emb, fit, encoder, kw, extra in jobs:
         written, p = probe_rows(meta, run, emb, fit, method=method, encoder=encoder,
                                 readout={"pool": kw["pool"], "blocks": kw.get("blocks", 1)},
-                                speaker_input=speaker_input and encoder is enc, profile=profile, corpus=corpus,
+                                speaker_input=speaker_input(encoder), profile=profile, corpus=corpus,
                                 extra=extra)
         rows += written
         preds.update(p)
@@ -125,7 +124,7 @@ def finetune_row(meta: pd.DataFrame, run: str, ft: FinetuneConfig, out: str | os
     pred, history, wall = finetune_cv(meta, ft, out, backbone_cfg, device=device, progress=progress)
     row = evaluation.write_result(
         run, pred, method=method, protocol="SI-5", profile=config.level(profile), corpus=config.corpus_name(corpus),
-        speaker_norm=out is not None and encoder["pretext"]["input_norm"] == "speaker", wall_s=wall,
+        speaker_norm=speaker_input(encoder), wall_s=wall,
         device=None if device is None else devices.name(device), finetune=ft.to_dict(),
         encoder=encoder, seed=ft.seed, **({"encoders": config.repo_relative(out)} if out is not None else {}))
     return row, pred, history
