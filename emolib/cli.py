@@ -378,10 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--batch-by", choices=["none", "speaker", "gender"],
                      help="speaker / gender: every batch holds one training speaker (gender) only, so the "
                      "negatives share the voice (default none: mixed)")
-    pre.add_argument("--input-norm", choices=["global", "speaker", "utterance"],  # pretext.INPUT_NORM (torch-free here)
+    pre.add_argument("--input-norm", choices=["global", "speaker", "utterance", "shape"],  # pretext.INPUT_NORM (torch-free here)
                      help="log-mel statistics: the fold's training speakers (global, default), each "
                      "utterance's own speaker (its probes are then speaker-normalised rows), or each file "
-                     "centred on its own mean per band first (utterance; raw rows)")
+                     "centred on its own mean per band first (utterance; raw rows), or only the shape of its "
+                     "long-term spectrum beyond a straight line removed (shape: level and tilt kept; raw rows)")
     pre.add_argument("--warp", type=float, metavar="MAX",
                      help="random vocal-tract-length warp of the mel axis, factor in [1-MAX, 1+MAX] (e.g. 0.15)")
     pre.add_argument("--formant", type=float, metavar="MAX",

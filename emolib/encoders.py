@@ -166,6 +166,8 @@ def describe_pretext(pretext: dict) -> str:
         words.append(f"{pretext['batch_by']} batches")
     if pretext.get("input_norm", "global") == "utterance":
         words.append("each file centred on its own mean")
+    elif pretext.get("input_norm", "global") == "shape":
+        words.append("each file's long-term spectrum flattened to a line")
     elif pretext.get("input_norm", "global") != "global":
         words.append(f"{pretext['input_norm']} input statistics")
     warps = [f"{name} warp ±{pretext[k]:g}" for k, name in (("warp", "mel"), ("formant", "formant"), ("pitch", "pitch"))
@@ -218,7 +220,7 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
         if mels is None:
             mels = log_mels(meta.path, progress=progress)
         # "speaker": each speaker (held-out ones too) with its own audio's statistics;
-        # "utterance": each file centred on itself first
+        # "utterance", "shape": each file's own step first
         inputs, mean, std = encoder_inputs(mels, meta.speaker.astype(str).to_numpy(), input_norm(info),
                                            np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"]))
         X = embed(model, inputs, mean, std, info["backbone"]["frames"],

@@ -17,7 +17,10 @@ Each option below takes that cue away in one way; ``emolib.ablation`` compares t
   timbre, and its level; no other file's statistics), then standardises with the fold's training
   statistics of the centred log-mels, so its probes stay raw rows.  The milder cousin of the
   per-utterance *standardisation* that stalled learning in an outside experiment: the spread of
-  each band over time, which carries the prosody, is kept.
+  each band over time, which carries the prosody, is kept.  ``"shape"`` is milder still
+  (:func:`flatten_utterances`): it removes only what of that long-term spectrum a straight line
+  over the bands does not explain, so each file keeps its level and spectral tilt (both carry
+  arousal) and loses the finer shape of its long-term spectrum (the voice's formant pattern).
 - ``adversary`` (:class:`SpeakerAdversary`): a head that predicts the *training speaker* from the
   backbone's output through a gradient reversal, so the backbone is pushed to forget the speaker.
   It never sees an emotion label.
@@ -68,6 +71,7 @@ VARIANTS: dict[str, dict] = {
     "formant_pitch_speaker_input": dict(formant=0.15, pitch=0.15, input_norm="speaker"),
     "utterance_mean": dict(input_norm="utterance"),           # each file centred on itself: raw rows
     "warp_utterance_mean": dict(warp=0.15, input_norm="utterance"),
+    "utterance_shape": dict(input_norm="shape"),              # level and tilt kept: raw rows
 }
 
 
@@ -90,7 +94,7 @@ def run_prefix(options: dict, aug: str = "report") -> str:
 
 
 BATCH_BY = ("none", "speaker", "gender")
-INPUT_NORM = ("global", "speaker", "utterance")
+INPUT_NORM = ("global", "speaker", "utterance", "shape")
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
@@ -146,19 +150,41 @@ def centre_utterances(mels: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [(m - m.mean(axis=1, keepdims=True)).astype(m.dtype, copy=False) for m in mels]
 
 
+def flatten_utterances(mels: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each log-mel ``(bands, frames)`` minus the part of its own long-term spectrum (mean over
+    frames, band by band) that a least-squares straight line over the bands leaves unexplained:
+    the file's level and spectral tilt stay, the finer shape of its long-term spectrum goes.
+    Each output depends on its own file only; applying it twice changes nothing."""
+    out = []
+    for m in mels:
+        ltas = m.mean(axis=1, dtype=np.float64)
+        bands = np.arange(len(ltas), dtype=np.float64)
+        line = np.polyval(np.polyfit(bands, ltas, 1), bands)  # numpy's least-squares line
+        out.append((m - (ltas - line)[:, None]).astype(m.dtype, copy=False))
+    return out
+
+
+#: The per-file input normalisations: each log-mel changed using that file alone, before the fold's statistics.
+PER_FILE = {"utterance": centre_utterances, "shape": flatten_utterances}
+
+
+def per_file(mels: Sequence[np.ndarray], input_norm: str) -> list[np.ndarray]:
+    """The log-mels after ``input_norm``'s per-file step (:data:`PER_FILE`; unchanged for the others)."""
+    return PER_FILE[input_norm](mels) if input_norm in PER_FILE else list(mels)
+
+
 def encoder_inputs(mels: Sequence[np.ndarray], speakers: Sequence[str], input_norm: str,
                    mean: np.ndarray, std: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The log-mels as an encoder pretrained with ``input_norm`` sees them, and the statistics
     :func:`emolib.vit.embed` should then apply (``mean``/``std``: the encoder's saved training
     statistics).  ``"speaker"``: each speaker with its own audio's statistics (identity after);
-    ``"utterance"``: each file centred on itself, then the saved statistics; ``"global"``: as given."""
+    ``"utterance"``/``"shape"``: each file's own step (:func:`per_file`), then the saved statistics;
+    ``"global"``: as given."""
     if input_norm not in INPUT_NORM:
         raise ValueError(f"input_norm must be one of {', '.join(INPUT_NORM)}, got {input_norm!r}")
     if input_norm == "speaker":
         return standardize_by_speaker(mels, speakers), np.zeros_like(mean), np.ones_like(std)
-    if input_norm == "utterance":
-        return centre_utterances(mels), mean, std
-    return list(mels), mean, std
+    return per_file(mels, input_norm), mean, std
 
 
 class GradientReversal(torch.autograd.Function):

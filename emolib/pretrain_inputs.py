@@ -61,16 +61,15 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> Fold
     else:
         f = parts[fold]
     mels = log_mels(meta.path, progress=progress)
-    if cfg.input_norm == "utterance":  # each file centred on itself, before the fold's statistics
-        mels = pretext.centre_utterances(mels)
+    mels = pretext.per_file(mels, cfg.input_norm)  # "utterance", "shape": before the fold's statistics
     std = fit_standardizer(mels, f)
     train = [mels[i] for i in f.train]
     rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
                  warp_views=cfg.warp_views)
     variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
                 if rec.waveform else None)
-    if variants and cfg.input_norm == "utterance":  # each augmented copy centred on itself
-        variants = {v: [pretext.centre_utterances(per) for per in copies] for v, copies in variants.items()}
+    if variants and cfg.input_norm in pretext.PER_FILE:  # each augmented copy on its own
+        variants = {v: [pretext.per_file(per, cfg.input_norm) for per in copies] for v, copies in variants.items()}
     labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
     speakers = meta.speaker.astype(str).to_numpy()
     stats, groups = std, None

@@ -255,3 +255,13 @@ def test_every_command_has_an_example_in_its_help():
     missing = [name for name, sub in commands.items()
                if "Example" not in text(sub) or f"python -m emolib {name} " not in text(sub) + " "]
     assert not missing, missing
+
+
+def test_pretrain_pretext_choices_are_the_librarys():
+    """The CLI spells out the pretext choices (it stays importable without torch); they must be the library's."""
+    from emolib import pretext
+    from emolib.cli import build_parser
+
+    pre = dict(_subparsers(build_parser()))["pretrain"]
+    choices = {a.dest: tuple(a.choices) for a in pre._actions if a.choices}
+    assert choices["input_norm"] == pretext.INPUT_NORM and choices["batch_by"] == pretext.BATCH_BY

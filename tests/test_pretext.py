@@ -175,7 +175,7 @@ def _fold_weights(folder):
 OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, formant=0.1, pitch=0.1, adversary=0.5)
 
 
-@pytest.mark.parametrize("input_norm", ["speaker", "utterance"])
+@pytest.mark.parametrize("input_norm", ["speaker", "utterance", "shape"])
 def test_resume_is_exact_with_every_pretext_option(tmp_path, input_norm):
     meta = load_corpus("synthetic")
     cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(),
@@ -260,25 +260,48 @@ def test_utterance_centring_uses_only_that_files_own_audio():
         pretext.encoder_inputs(mels, ["a"] * 3, "band", np.zeros(64), np.ones(64))
 
 
-def test_utterance_input_encoder_embeds_each_file_from_itself_alone(tmp_path):
-    """An encoder pretrained on per-file centred log-mels embeds a held-out file from that file and the
+def test_shape_flattening_keeps_level_and_tilt_and_uses_only_that_files_own_audio():
+    rng = np.random.default_rng(1)
+    bands = np.arange(64)[:, None]
+    # each file: a level, a tilt, a formant-like bump in its long-term spectrum, and frame-to-frame variation
+    mels = [(lvl + tilt * bands + 3 * np.exp(-((bands - c) / 4.0) ** 2) + rng.normal(size=(64, n))).astype(np.float32)
+            for lvl, tilt, c, n in ((2.0, -0.05, 20, 60), (-1.0, 0.02, 40, 90), (0.5, 0.0, 10, 30))]
+    flat = pretext.flatten_utterances(mels)
+    for m, f in zip(mels, flat):
+        ltas, kept = m.mean(axis=1), f.mean(axis=1)
+        line = np.polyval(np.polyfit(np.arange(64), ltas, 1), np.arange(64))
+        np.testing.assert_allclose(kept, line, atol=1e-4)                      # a straight line is what stays
+        np.testing.assert_allclose(kept.mean(), ltas.mean(), atol=1e-4)         # its level
+        np.testing.assert_allclose(np.polyfit(np.arange(64), kept, 1)[0], np.polyfit(np.arange(64), ltas, 1)[0],
+                                   atol=1e-5)                                   # and its tilt
+        np.testing.assert_allclose(f.std(axis=1), m.std(axis=1), rtol=1e-4)    # the spread over time is kept
+        assert f.dtype == m.dtype
+    np.testing.assert_allclose(pretext.flatten_utterances(flat)[1], flat[1], atol=1e-4)  # twice = once
+    changed = [mels[0] * 2 - 5, mels[1], mels[2][:, :5]]
+    np.testing.assert_array_equal(pretext.flatten_utterances(changed)[1], flat[1])
+    assert pretext.encoder_inputs(mels, ["a"] * 3, "shape", np.zeros(64), np.ones(64))[0][2].tolist() == flat[2].tolist()
+
+
+@pytest.mark.parametrize("input_norm, step", [("utterance", pretext.centre_utterances), ("shape", pretext.flatten_utterances)])
+def test_per_file_input_encoder_embeds_each_file_from_itself_alone(tmp_path, input_norm, step):
+    """An encoder pretrained on per-file normalised log-mels embeds a held-out file from that file and the
     encoder's saved training statistics only: the same vector whatever else is embedded with it."""
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="utterance")
+    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm=input_norm)
     pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
     emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
     model, info = encoders.load_encoder(tmp_path, 0)
-    assert encoders.input_norm(info) == "utterance" and not encoders.speaker_input(info)
+    assert encoders.input_norm(info) == input_norm and not encoders.speaker_input(info)
     from emolib.features import log_mels
 
     i = int(np.flatnonzero(meta.speaker.astype(str) == "03")[0])  # a test speaker's file of fold 0
     [mel] = log_mels(meta.path.iloc[[i]], progress=False)
     norm = info["normalization"]
-    alone = embed(model, pretext.centre_utterances([mel]), np.array(norm["mean"]), np.array(norm["std"]),
+    alone = embed(model, step([mel]), np.array(norm["mean"]), np.array(norm["std"]),
                   info["backbone"]["frames"])
     np.testing.assert_allclose(emb[i], alone[0], rtol=1e-5, atol=1e-5)
     with_global = embed(model, [mel], np.array(norm["mean"]), np.array(norm["std"]), info["backbone"]["frames"])
-    assert not np.allclose(emb[i], with_global[0], atol=1e-3)  # the centring is applied, not skipped
+    assert not np.allclose(emb[i], with_global[0], atol=1e-3)  # the per-file step is applied, not skipped
 
 
 def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(tmp_path, monkeypatch):
