@@ -16,8 +16,8 @@ ABLATION_TABLES = {
     "ablation": ((), ""),                                               # every variant, the full profile's budget
     "ablation-vits12": (("warp", "warp_speaker_input"), "vits12_e150"),  # ViT-S/12, 150 epochs
     "ablation-e300": (("report", "warp", "warp_speaker_input"), "e300"),  # ViT-T/6, 300 epochs
-    "ablation-cpu": (("report", "warp", "warp_speaker_input", "utterance_mean", "warp_utterance_mean"),
-                     "cpu"),                                              # the 2-core CPU
+    "ablation-cpu": (("report", "warp", "warp_speaker_input", "utterance_mean", "warp_utterance_mean",
+                      "utterance_shape"), "cpu"),                                              # the 2-core CPU
     "ablation-e300-cpu": (("warp_speaker_input",), "e300_cpu"),           # 300 epochs on the 2-core CPU
 }
 
@@ -25,7 +25,7 @@ ABLATION_TABLES = {
 def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
     """``{name: (command, text)}`` of every generated table, from the rows in ``folder``
     (default: the real run's, ``results/``, whatever the profile)."""
-    from .evaluation import markdown_table, results_table
+    from .results import markdown_table, results_table
     from . import ablation, emobox, fusion
     from .probes import readme_table
     from .reproduce import timings_table
