@@ -17,7 +17,8 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``vit``        timm ViTs on log-mels: creation, safetensors export, official MoCo v3 import, embeddings
 - ``moco``       MoCo v3: encoders, momentum, symmetric InfoNCE, schedules (the method on one screen)
 - ``pretext``    pretext options against the speaker shortcut: speaker batches, per-speaker statistics, adversary
-- ``pretrain``   pretraining runs per SI-5 fold: settings, the training loop on CPU / GPU / torchrun
+- ``pretrain_config``  a pretraining run's settings, a profile's budget with a pretext variant, encoder folders
+- ``pretrain``   pretraining runs per SI-5 fold: the training loop on CPU / GPU / torchrun
 - ``pretrain_inputs``  what a fold's pretraining reads (log-mels, statistics, two views) and its k-NN monitor
 - ``checkpoints`` pretraining checkpoints: exact-resume state, written atomically, checked on resume
 - ``encoders``   the fold encoders on disk (the checkpoint layout), loading them, their embeddings
@@ -30,14 +31,16 @@ speaker-independently (SI-5).  Modules, one concept each:
 - ``portable``   fitted models as plain arrays (no pickles)
 - ``predict``    emotion predictions for any recording, whole or in windows (``predict``)
 - ``emobox``     the systems on EmoBox's speaker-dependent folds, beside SI-5
-- ``evaluation`` UAR / WA, cross-validation, the results store (``results/``)
+- ``evaluation`` UAR / WA / F1, cross-validation on the training speakers only
+- ``results``    the results store (``results/``): the one row writer, tables, ``--verify``
 - ``cnn``        the report's Conv1D classifier (581,063 parameters) and its training loop
 - ``segments``   the report's 173 descriptors per segment and its segment study
 - ``baselines``  openSMILE eGeMAPS / ComParE functionals with linear classifiers
 - ``plots``, ``widgets``  figures, the utterance player, the augmentation explorer and "Try it"
 - ``reproduce``  runs the numbered notebooks in order (``python -m emolib reproduce``)
 - ``readme``     the README's generated tables, rewritten from the rows (``results --readme``)
-- ``bench``, ``cli``  benchmarks and the command line (``python -m emolib …``)
+- ``bench``, ``cli``, ``commands``  benchmarks, the command line's options (``python -m emolib …``) and
+  what each command does
 
 Underneath them: ``config`` (profile, corpus and cache from the environment), ``settings`` (every
 profile's budgets and quality-check floors), ``devices`` (where torch trains), ``steps`` (one log line

@@ -30,7 +30,8 @@ from . import config, pretext
 from .errors import EmolibError
 from .encoders import N_FOLDS, fold_embeddings
 from .probes import neighbour_scores, probe_checkpoints
-from .pretrain import PretrainConfig, pretrain_folds, profile_config, read_history
+from .pretrain import pretrain_folds, read_history
+from .pretrain_config import PretrainConfig, profile_config
 
 #: Variant name -> the pretext options it changes from the report's recipe (:data:`emolib.pretext.VARIANTS`).
 VARIANTS = pretext.VARIANTS

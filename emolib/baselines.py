@@ -59,7 +59,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from . import config, evaluation, features
+from . import config, evaluation, features, results
 from .splits import PROTOCOL_NAMES
 
 #: The openSMILE functionals sets offered here, with their short names for run names.
@@ -191,7 +191,7 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
     Returns the results row (run, method, protocol, profile, corpus, speaker_norm, uar, wa,
     fold_uar, n, wall_s, device, plus feature_set, classifier, C, extract_s and fit_s) and
     the out-of-fold predictions.  With ``write=True`` both are written by
-    :func:`emolib.evaluation.write_result` as ``<run>.json`` and ``<run>_predictions.csv``
+    :func:`emolib.results.write_result` as ``<run>.json`` and ``<run>_predictions.csv``
     (run name from :func:`run_name`) into ``folder``: by default
     :func:`emolib.config.run_dir` of the corpus and profile, so a smoke or synthetic run
     never overwrites a committed EmoDB row.  ``wall_s`` covers feature extraction (cached or not), speaker normalisation
@@ -229,8 +229,8 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
     extra = dict(feature_set=feature_set, classifier=classifier, C=float(C_used), seed=SEED,
                  opensmile=_opensmile_version(), extract_s=round(t_extract.seconds, 1), fit_s=round(t_fit.seconds, 1))
     if write:
-        row = evaluation.write_result(run, pred, **info, wall_s=total.seconds, device="cpu",
-                                      folder=folder, **extra)
+        row = results.write_result(run, pred, **info, wall_s=total.seconds, device="cpu",
+                                   folder=folder, **extra)
     else:
         row = {"run": run, **info, **evaluation.summarize(pred),
                "wall_s": round(float(total.seconds), 1), "device": "cpu", **extra}

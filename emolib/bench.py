@@ -158,7 +158,7 @@ def bench_pretrain(args) -> dict:
     from .waveform import ReportRecipe
     from .features import Standardizer
     from .moco import MoCo
-    from .pretrain import profile_config
+    from .pretrain_config import profile_config
     from .vit import BackboneConfig
 
     torch.manual_seed(0)

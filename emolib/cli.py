@@ -5,7 +5,7 @@
     data download [--dest PATH]                          download, verify and install EmoDB
     reproduce [--profile smoke|full|extended] [--only NN]  execute the numbered notebooks in order
     pretrain [--fold K|all] [--arch …] [--epochs N] …    MoCo v3 on an SI-5 fold (torchrun-able)
-    probe --out DIR --run NAME [--blocks N] …           linear probes of a folder of fold encoders
+    probe --out DIR… --run NAME [--blocks N] …          linear probes of a folder (or several) of fold encoders
     finetune --out DIR --run NAME [--epochs N] …        fine-tune a folder of fold encoders (one row)
     ablation [--variants …] [--device …] [--table]       the pretext ablation (ssl_<variant> rows)
     emobox [--systems …] [--device …] [--table]          the systems on EmoBox's (speaker-dependent) folds
@@ -27,228 +27,8 @@ import argparse
 import os
 import sys
 
-from . import config
+from . import commands, config
 from .errors import EmolibError
-
-
-def _data_info(args) -> int:
-    from .corpus import load_corpus
-    from .emodb import EMOTIONS
-
-    meta = load_corpus(args.corpus, args.root)
-    letters = {v: k for k, v in EMOTIONS.items()}
-    print(f"corpus: {meta.attrs['corpus']}  ({len(meta)} utterances)")
-    print("emotion:  " + "  ".join(f"{letters[e]} {e} {n}" for e, n in
-                                   meta.emotion.value_counts(sort=False).items()))
-    by_speaker = meta.groupby("speaker").agg(gender=("gender", "first"), n=("file", "size"))
-    print(f"speakers: {len(by_speaker)}  " + "  ".join(f"{s}({r.gender}) {r.n}"
-                                                       for s, r in by_speaker.iterrows()))
-    print("gender:   " + "  ".join(f"{g} {n}" for g, n in meta.gender.value_counts().sort_index().items()))
-    total = meta.duration.sum()
-    print(f"duration: {total / 60:.1f} min total, {meta.duration.mean():.2f} s mean "
-          f"({meta.duration.min():.2f}–{meta.duration.max():.2f} s)")
-    return 0
-
-
-def _data_verify(args) -> int:
-    from .corpus import find_root
-    from .download import verify
-    from .emodb import N_UTTERANCES
-
-    root = find_root(args.root, download=False)
-    report = verify(root)
-    for line in report.lines():
-        print(line)
-    if report.problems:
-        bad = len(report.problems) - report.missing
-        print(f"FAILED: {bad} bad file(s), {report.missing} missing; {report.ok} of "
-              f"{N_UTTERANCES} EmoDB files verified in {root}", file=sys.stderr)
-        return 1
-    print(f"OK: {report.ok} files match the EmoDB SHA-256 manifest ({root})")
-    return 0
-
-
-def _data_download(args) -> int:
-    from .download import download_emodb
-
-    dest = download_emodb(args.dest)
-    print(f"EmoDB downloaded, verified and installed in {dest}")
-    return 0
-
-
-def _reproduce(args) -> int:
-    from .reproduce import reproduce
-
-    return reproduce(profile=args.profile, corpus=args.corpus, only=args.only or (), start=args.start,
-                     device_request=args.device)
-
-
-def _results(args) -> int:
-    from .evaluation import print_results, verify_results
-
-    if args.timings:
-        from .reproduce import timings_table
-
-        print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
-        return 0
-    if args.probes:
-        from .probes import readme_table
-
-        print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
-        return 0
-    if args.readme:
-        from .readme import README, update
-
-        changed = update()
-        print(f"{config.repo_relative(README)}: " + (f"regenerated {', '.join(changed)}" if changed else "up to date"))
-        return 0
-    if args.verify:
-        folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
-        try:
-            n = verify_results(folder)
-        except AssertionError as e:
-            print(f"FAILED: {e}", file=sys.stderr)
-            return 1
-        print(f"OK: {n} runs in {config.repo_relative(folder)}/ recompute from their predictions")
-        return 0
-    print_results(args.corpus, args.profile, markdown=args.markdown, protocol=args.protocol, sort=args.sort)
-    return 0
-
-
-def _pretrain(args) -> int:
-    from .pretrain import main
-
-    return main(args)
-
-
-def _probe(args) -> int:
-    from .corpus import load_corpus
-    from .probes import probe_checkpoints
-
-    meta = load_corpus(args.corpus, args.root)
-    for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
-                                 profile=args.profile, corpus=args.corpus):
-        print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
-              f"({row['protocol']}, speaker_norm={row['speaker_norm']})")
-    return 0
-
-
-def _finetune(args) -> int:
-    from .corpus import load_corpus
-    from .encoders import describe_encoder, encoder_summary
-    from .finetune import finetune_config
-    from .studies import finetune_row
-
-    encoder = encoder_summary(args.out)  # missing or mismatched encoders: one line, before any work
-    ft = finetune_config(args.profile, **{k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None})
-    meta = load_corpus(args.corpus, args.root)
-    row, _, _ = finetune_row(meta, args.run, ft, args.out, encoder, f"{describe_encoder(encoder)}, fine-tuned",
-                             profile=args.profile, corpus=args.corpus, device=args.device, progress=not args.quiet)
-    print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
-          f"({row['protocol']}, speaker_norm={row['speaker_norm']}, {row['wall_s']:.0f} s)")
-    return 0
-
-
-def _emobox(args) -> int:
-    from . import emobox
-
-    if args.table:  # the committed rows only, no training
-        print(emobox.markdown(emobox.comparison(config.run_dir(config.RESULTS, args.corpus, args.profile))))
-        return 0
-    systems = emobox.check_systems(args.systems or list(emobox.SYSTEMS))  # before the corpus is read
-    from .corpus import load_corpus
-
-    meta = load_corpus(args.corpus, args.root)
-    for row in emobox.run(meta, systems, device=args.device, profile=args.profile, corpus=args.corpus,
-                          out=args.out, progress=not args.quiet):
-        print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} %")
-    return 0
-
-
-def _ablation(args) -> int:
-    from . import ablation
-    from .corpus import load_corpus
-
-    if args.table:  # the committed rows only, no training
-        if args.seeds:
-            print(ablation.seed_markdown(ablation.seed_summary(args.variants, profile=args.profile, corpus=args.corpus)))
-            return 0
-        table = ablation.summary(args.variants, profile=args.profile, corpus=args.corpus, tag=args.tag or "")
-        print(ablation.markdown(table))
-        return 0
-    names = args.variants or list(ablation.VARIANTS)
-    ablation.check_variants(names)  # before the corpus is read
-    from dataclasses import replace
-
-    from .pretrain import profile_config
-
-    changes = {k: getattr(args, k) for k in ("arch", "depth", "epochs", "lr", "warmup_epochs", "knn_every", "seed")
-               if getattr(args, k) is not None}
-    if changes and not args.tag:
-        raise EmolibError("--tag NAME is needed with a budget other than the profile's (" + ", ".join(changes)
-                          + "), so its rows ssl_<variant>_NAME never replace the profile's rows")
-    base = replace(profile_config(args.profile), **changes, keep_epochs=()) if changes else None
-    meta = load_corpus(args.corpus, args.root)
-    table = ablation.run(meta, names, args.out, base=base, device=args.device, profile=args.profile,
-                         corpus=args.corpus, progress=not args.quiet, tag=args.tag or "")
-    print(table.drop(columns=["options"]).round(3).to_string())
-    return 0
-
-
-def _fusion(args) -> int:
-    from . import fusion
-    from .corpus import load_corpus
-
-    if args.table:  # the committed rows only, no training
-        print(fusion.markdown(fusion.summary(args.protocol, profile=args.profile, corpus=args.corpus)))
-        return 0
-    systems = fusion.check_systems(args.systems or list(fusion.SYSTEMS))  # before the corpus is read
-    meta = load_corpus(args.corpus, args.root)
-    fusion.run(meta, systems, protocol=args.protocol, encoders=args.encoders, profile=args.profile,
-               corpus=args.corpus, progress=not args.quiet)
-    return 0
-
-
-def _train_final(args) -> int:
-    from . import final
-    from .corpus import load_corpus
-
-    name, line = final.resolve(args.model, args.speaker_norm, args.corpus)  # before the corpus is read
-    if line:
-        print(line)
-    meta = load_corpus(args.corpus, args.root)
-    final.build(meta, name, args.speaker_norm, profile=args.profile, corpus=args.corpus, encoders=args.encoders,
-                device=args.device, progress=not args.quiet)
-    return 0
-
-
-def _predict(args) -> int:
-    import json
-
-    from . import final, predict
-
-    if args.jobs < 1:
-        raise EmolibError(f"--jobs {args.jobs}: give 1 or more feature processes")
-    name, line = final.resolve(args.model, args.speaker_norm, args.corpus)
-    model = final.load(name, args.speaker_norm, corpus=args.corpus, profile=args.profile)
-    files, windows = predict.predict_files(model, args.files, per_window=args.per_window, jobs=args.jobs)
-    if args.json:
-        print(json.dumps({"model": model.info["row"], "files": [p.to_dict() for p in files],
-                          "windows": [p.to_dict() for p in windows]}, indent=1))
-        return 0
-    if line:
-        print(line)
-    print(predict.table(files))
-    if windows:
-        print("\nwindows:")
-        print(predict.table(windows, windows=True))
-    return 0
-
-
-def _bench(args) -> int:
-    from . import bench
-
-    return bench.run(args.name, args)
 
 
 DEVICE_HELP = "cpu, cuda, cuda:1 … for every torch training it runs (default: EMOLIB_DEVICE, else the GPU when there is one)"
@@ -286,15 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     info.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
     info.epilog = "Examples: python -m emolib data info; python -m emolib data info --corpus synthetic"
-    info.set_defaults(func=_data_info)
+    info.set_defaults(func=commands.data_info)
     ver = dsub.add_parser("verify", help="check every WAV against the SHA-256 manifest")
     ver.add_argument("--root", help="corpus folder (default: EMODB_ROOT, then the cache)")
     ver.epilog = "Example: python -m emolib data verify --root ~/data/emodb"
-    ver.set_defaults(func=_data_verify)
+    ver.set_defaults(func=commands.data_verify)
     dl = dsub.add_parser("download", help="download, verify and install EmoDB")
     dl.add_argument("--dest", help="target folder (default: the per-user cache)")
     dl.epilog = "Examples: python -m emolib data download; python -m emolib data download --dest ~/data/emodb"
-    dl.set_defaults(func=_data_download)
+    dl.set_defaults(func=commands.data_download)
 
     rep = sub.add_parser("reproduce", help="execute the numbered notebooks in order, in place",
                          description="Each notebook's wall time is printed and kept in results/timings.json "
@@ -309,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     part.add_argument("--from", dest="start", metavar="NN", help="run this notebook and those after it")
     rep.add_argument("--device", help="where the notebooks pretrain: auto (default: the GPU when there is one), cpu, "
                      "cuda or cuda:N (sets EMOLIB_DEVICE for their kernels)")
-    rep.set_defaults(func=_reproduce)
+    rep.set_defaults(func=commands.reproduce)
 
     res = sub.add_parser("results", help="print the table of evaluated runs (results/)")
     res.add_argument("--profile", choices=config.PROFILES, help="default: EMOLIB_PROFILE or full")
@@ -329,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",
                      help="order within each protocol: best UAR (default) or WA first, or by run name")
     res.epilog = "Examples: python -m emolib results --protocol si5 --sort uar; python -m emolib results --verify"
-    res.set_defaults(func=_results)
+    res.set_defaults(func=commands.results)
 
     pre = sub.add_parser("pretrain", help="MoCo v3 pretraining on the training speakers of SI-5 folds",
                          description="MoCo v3 on log-mel ViTs. Flags named as in the official main_moco.py "
@@ -395,18 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="gradient-reversed speaker head on the training speakers, with this weight (0: off)")
     pre.epilog = ("Examples: python -m emolib pretrain --fold 0 --epochs 40; python -m emolib pretrain --variant report "
                   "--batch-by speaker --warp 0.15 --out checkpoints/warp; torchrun --nproc_per_node=2 -m emolib pretrain --device cuda")
-    pre.set_defaults(func=_pretrain)
+    pre.set_defaults(func=commands.pretrain)
 
     prb = sub.add_parser("probe", help="linear probes (SI-5, with and without speaker normalisation) of the "
                          "five fold encoders in a pretraining output folder; writes results rows")
-    prb.add_argument("--out", required=True, help="the folder python -m emolib pretrain --out wrote")
+    prb.add_argument("--out", required=True, nargs="+", metavar="DIR",
+                     help="the folder python -m emolib pretrain --out wrote (several: their embeddings side by side)")
     prb.add_argument("--run", required=True, help="results name: writes results/<run>.json and <run>_spknorm.json")
     prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
     _common(prb, device=DEVICE_HELP)
-    prb.epilog = "Example: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4"
-    prb.set_defaults(func=_probe)
+    prb.epilog = ("Examples: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4; "
+                  "two pretraining seeds side by side: python -m emolib probe --out checkpoints/ablation/warp_cpu "
+                  "checkpoints/ablation/warp_cpu_seed1 --run ssl_warp_cpu_seeds01")
+    prb.set_defaults(func=commands.probe)
 
     fin = sub.add_parser("finetune", help="fine-tune the five fold encoders of a pretraining output folder end to "
                          "end (SI-5, notebook 04's recipe and budget); writes one results row")
@@ -418,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     fin.epilog = ("Example: python -m emolib finetune --out checkpoints/ablation/warp_speaker_input_e300_cpu "
                   "--run moco_warp_speaker_input_e300_cpu_finetune --device cpu (per-speaker-input encoders give "
                   "a speaker-normalised row)")
-    fin.set_defaults(func=_finetune)
+    fin.set_defaults(func=commands.finetune)
 
     abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "
                          "(writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
@@ -442,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--warmup-epochs", type=float)
     abl.add_argument("--knn-every", type=int)
     abl.add_argument("--seed", type=int, help="another seed of the same budget (with --tag, e.g. --seed 1 --tag seed1)")
-    abl.set_defaults(func=_ablation)
+    abl.set_defaults(func=commands.ablation)
 
     box = sub.add_parser("emobox", help="the openSMILE baselines, the Conv1D and the MoCo v3 probe on EmoBox's "
                          "EmoDB folds (speaker-dependent; rows <run>_emobox)",
@@ -455,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "as a Markdown table (no training)")
     box.add_argument("--out", help="MoCo encoders folder (default: checkpoints/emobox, per corpus and profile)")
     _common(box, device=DEVICE_HELP, quiet=True)
-    box.set_defaults(func=_emobox)
+    box.set_defaults(func=commands.emobox)
 
     fus = sub.add_parser("fusion", help="the best system: stacked fusion of the openSMILE, MoCo v3 and Conv1D "
                          "systems, nested inside each fold (rows fusion_<systems>[_spknorm])",
@@ -472,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "table (no training)")
     fus.add_argument("--encoders", help="the MoCo fold encoders (default: checkpoints/, or checkpoints/emobox)")
     _common(fus, device=DEVICE_HELP, quiet=True)
-    fus.set_defaults(func=_fusion)
+    fus.set_defaults(func=commands.fusion)
 
     model_help = ("a results system: best (default: the highest SI-5 UAR of the single systems and the fusion of "
                   "all four), baseline_compare_logreg, baseline_egemaps_logreg, cnn_si5_whole, moco_probe_logreg "
@@ -486,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     fin.add_argument("--speaker-norm", action="store_true", help="the speaker-normalised variant (_spknorm)")
     fin.add_argument("--encoders", help="a fusion with moco: the SI-5 fold encoders (default: checkpoints/)")
     _common(fin, device=DEVICE_HELP, quiet=True)
-    fin.set_defaults(func=_train_final)
+    fin.set_defaults(func=commands.train_final)
 
     prd = sub.add_parser("predict", help="the emotion of any recording, from a system trained by train-final",
                          description="Any sample rate (resampled to 16 kHz), stereo (mixed down), WAV/FLAC/OGG "
@@ -503,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     prd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="feature processes (default: all cores)")
     prd.add_argument("--profile", choices=config.PROFILES, help="whose trained model (default: EMOLIB_PROFILE or full)")
     prd.add_argument("--corpus", choices=config.CORPORA, help="default: EMOLIB_CORPUS or emodb")
-    prd.set_defaults(func=_predict)
+    prd.set_defaults(func=commands.predict)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios")
     bench.add_argument("name", choices=["features", "augment", "pretrain", "predict"])
@@ -519,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pretrain: steps of 8 samples to time the report's pipeline (default 4)")
     bench.epilog = ("Examples: python -m emolib bench features; python -m emolib bench pretrain; "
                     "python -m emolib bench predict --speaker-norm")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=commands.bench)
     return p
 
 

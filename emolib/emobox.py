@@ -26,7 +26,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import baselines, config, evaluation, segments
+from . import baselines, config, evaluation, results, segments
 from .errors import EmolibError
 from .splits import PROTOCOL_NAMES, folds
 
@@ -100,13 +100,14 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
             with evaluation.Timer() as t:
                 pred, _, segment_wa = segments.si5(frames, meta, None, budget, speaker_norm=norm,
                                                    protocol=PROTOCOL, progress=progress)
-            rows.append(evaluation.write_result(
+            rows.append(results.write_result(
                 emobox_run("cnn_si5_whole_spknorm" if norm else "cnn_si5_whole"), pred,
                 method="Conv1D on whole utterances", protocol=name, profile=profile, corpus=corpus,
                 speaker_norm=norm, wall_s=t.seconds, segment="whole", segment_wa=segment_wa,
                 seed=budget.seed, config={"budget": asdict(budget)}))
     if "moco" in systems:
-        from .pretrain import default_out, pretrain_folds, profile_config
+        from .pretrain import pretrain_folds
+        from .pretrain_config import default_out, profile_config
         from .probes import probe_checkpoints
 
         out = Path(out) if out else default_out(corpus, profile, PROTOCOL)
@@ -131,7 +132,7 @@ def comparison(folder: str | Path | None = None) -> pd.DataFrame:
     speaker normalisation, and the gain from speaker overlap (EmoBox minus SI-5); NaN where a
     row is missing.  Read from the rows in ``folder`` (default: this corpus and profile)."""
     folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
-    rows = {p.stem: json.loads(p.read_text()) for p in evaluation.row_paths(folder)}
+    rows = {p.stem: json.loads(p.read_text()) for p in results.row_paths(folder)}
     out = []
     for system, si5 in COMPARED:
         box = emobox_run(si5)

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import config, evaluation, fusion
+from . import config, evaluation, fusion, results
 from .emodb import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
@@ -109,7 +109,7 @@ def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.Data
             path = folder / f"{row_name(name, norm)}.json"
             row = json.loads(path.read_text()) if path.is_file() else {}
             line[f"UAR {col}"] = 100 * row["uar"] if row else np.nan
-            line[f"F1 {col}"] = 100 * evaluation.row_f1(row, folder) if row else np.nan
+            line[f"F1 {col}"] = 100 * results.row_f1(row, folder) if row else np.nan
         lines.append(line)
     return pd.DataFrame(lines).set_index("model")
 
@@ -214,7 +214,8 @@ def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | N
     """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget and the report's
     recipe, as the fusion's fold encoders in ``checkpoints/``), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
     from .encoders import ALL_SPEAKERS
-    from .pretrain import pretrain_fold, profile_config
+    from .pretrain import pretrain_fold
+    from .pretrain_config import profile_config
 
     out = final_dir(corpus, profile) / "moco_encoder"
     if not all(p.is_file() for p in _encoder_files(out)):
@@ -261,7 +262,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             encoder = final_encoder(meta, profile, corpus, device, progress)
             feats["moco"] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
             if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
-                from .pretrain import default_out
+                from .pretrain_config import default_out
                 from .encoders import encoder_summary, require
 
                 fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
@@ -294,7 +295,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             "fold_encoders": ({"folder": config.repo_relative(fold_enc), "sha256": fold_info["sha256"]}
                               if fold_info else None),
             "sha256": hashlib.sha256(blob).hexdigest(), "wall_s": round(t.seconds, 1),
-            **evaluation.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            **results.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     atomic_write(folder / "model.safetensors", blob)  # the JSON last: a folder without it is not a model
     atomic_write(folder / "model.json", (json.dumps(info, indent=1) + "\n").encode())
     log(f"{info['row']}: saved to {config.repo_relative(folder)} ({t.seconds:.0f} s)")

@@ -36,11 +36,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import baselines, cnn, config, evaluation, segments
+from . import baselines, cnn, config, evaluation, results, segments
 from .emodb import CLASSES
 from .errors import EmolibError
 from .features import speaker_standardize
-from .pretrain import default_out
+from .pretrain_config import default_out
 from .splits import PROTOCOL_NAMES, folds
 
 SYSTEMS = ("compare", "egemaps", "moco", "cnn")
@@ -310,7 +310,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, protocol: str = "s
         for subset in subsets(systems):
             with evaluation.Timer() as ts:
                 pred = stack(meta, probs, subset)
-            rows.append(evaluation.write_result(
+            rows.append(results.write_result(
                 run_name(subset, norm, protocol), pred,
                 method="stacked fusion of " + " + ".join(NAMES[s] for s in subset),
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,

@@ -41,7 +41,7 @@ from torch import nn
 
 from .features import Standardizer
 
-#: The pretext options, as fields of ``emolib.pretrain.PretrainConfig`` (whose defaults are the recipe's).
+#: The pretext options, as fields of ``emolib.pretrain_config.PretrainConfig`` (whose defaults are the recipe's).
 OPTIONS = ("batch_by", "input_norm", "warp", "formant", "pitch", "warp_views", "adversary")
 #: Their defaults: the report's recipe (mixed batches, corpus-wide statistics, no warp, no
 #: adversary); ``PretrainConfig``'s fields default to these.

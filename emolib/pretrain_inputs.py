@@ -4,7 +4,7 @@
 training speakers (or each speaker's own, with ``input_norm="speaker"``) and the two-view transform
 (:mod:`emolib.views`) over its training utterances; :func:`knn_monitor` classifies the held-out
 speakers' utterances by their nearest training utterances — a monitor of the representation only.
-``cfg`` is a :class:`emolib.pretrain.PretrainConfig` (read here, never built).
+``cfg`` is a :class:`emolib.pretrain_config.PretrainConfig` (read here, never built).
 """
 from __future__ import annotations
 

@@ -31,8 +31,9 @@ from . import config, devices, pretext, settings
 from .emodb import CLASSES
 from .encoders import N_FOLDS, describe_encoder, encoder_summary, fold_embeddings, speaker_input
 from .errors import EmolibError
-from .evaluation import Timer, cross_validate, fit_by_speakers, write_result
+from .evaluation import Timer, cross_validate, fit_by_speakers
 from .features import speaker_standardize
+from .results import write_result
 from .splits import PROTOCOL_NAMES
 
 
@@ -197,8 +198,8 @@ def probe_rows(meta: pd.DataFrame, run: str, embeddings: dict[int, np.ndarray], 
     return rows, preds
 
 
-def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, epoch: int | None = None,
-                      pool: str = "cls", blocks: int = 1, fit_predict: Callable | None = None,
+def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike | Sequence[str | os.PathLike], run: str, *,
+                      epoch: int | None = None, pool: str = "cls", blocks: int = 1, fit_predict: Callable | None = None,
                       profile: str | None = None, corpus: str | None = None,
                       progress: bool = True, extra: dict | None = None) -> list[dict]:
     """Probe the five fold encoders in ``out`` (logistic regression unless ``fit_predict``) and
@@ -206,15 +207,31 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike, run: str, *, e
     The method names the pretraining budget, its pretext options and the device it ran on; the
     probe runs on the folds the encoders were pretrained on (SI-5, or EmoBox's for encoders of
     ``pretrain --protocol emobox``, whose rows end in ``_emobox``).  An encoder pretrained on
-    per-speaker input statistics makes both rows speaker-normalised."""
-    enc = encoder_summary(out, epoch)
-    emb = fold_embeddings(meta, out, epoch, pool=pool, blocks=blocks, progress=progress)
+    per-speaker input statistics makes both rows speaker-normalised.
+
+    Several folders (``out`` a list, e.g. two pretraining seeds of one recipe): each fold's
+    embeddings of every folder side by side, one probe on them; the row's ``encoder`` keeps what
+    the folders share and lists each one under ``members``."""
+    folders = [out] if isinstance(out, (str, os.PathLike)) else list(out)
+    if not folders:
+        raise EmolibError("probe: name at least one encoders folder (--out)")
+    encs = [encoder_summary(f, epoch) for f in folders]  # missing or mismatched encoders: one line, before any work
+    if len({e["protocol"] for e in encs}) > 1:
+        raise EmolibError(f"{', '.join(map(str, folders))}: encoders of different protocols' folds cannot be "
+                          "probed together; give folders of one --protocol")
+    enc = encs[0] if len(encs) == 1 else {**{k: v for k, v in encs[0].items() if k not in ("sha256", "pretrain")
+                                             and all(e.get(k) == v for e in encs)}, "members": encs}
+    embs = [fold_embeddings(meta, f, epoch, pool=pool, blocks=blocks, progress=progress) for f in folders]
+    emb = {k: np.concatenate([e[k] for e in embs], axis=1) for k in embs[0]}
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
-    method = f"{describe_encoder(enc)}, {readout}, linear probe"
-    rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]), method=method,
-                         encoder=enc, readout={"pool": pool, "blocks": blocks},
-                         protocol=enc["protocol"], speaker_input=speaker_input(enc),
-                         profile=profile, corpus=corpus, extra={"encoders": config.repo_relative(out), **(extra or {})})
+    who = describe_encoder(encs[0]) if len(encs) == 1 else " + ".join(
+        f"{describe_encoder(e)} seed {e['pretrain'].get('seed', 0)}" for e in encs) + ", side by side"
+    where = [config.repo_relative(f) for f in folders]
+    rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]),
+                         method=f"{who}, {readout}, linear probe", encoder=enc, readout={"pool": pool, "blocks": blocks},
+                         protocol=encs[0]["protocol"], speaker_input=any(speaker_input(e) for e in encs),
+                         profile=profile, corpus=corpus,
+                         extra={"encoders": where[0] if len(where) == 1 else where, **(extra or {})})
     return rows
 
 

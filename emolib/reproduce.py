@@ -23,7 +23,7 @@ from typing import Sequence
 from . import config, settings, steps
 from .config import NOTEBOOKS, REPO, figures_dir
 from .errors import EmolibError
-from .evaluation import print_results
+from .results import print_results
 from .files import atomic_write
 
 

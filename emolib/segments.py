@@ -194,7 +194,8 @@ def study(frames: list[np.ndarray], meta: pd.DataFrame, profile: str | None = No
     Returns one line per row (segment, protocol, uar, wa, segment_wa), the SI-5 predictions by
     ``<len>`` / ``<len>_spknorm``, and the training history of SI-5 fold 0 by ``<len>``."""
     from . import config
-    from .evaluation import LEAKY, Timer, write_result
+    from .evaluation import Timer
+    from .results import LEAKY, write_result
 
     corpus, train = meta.attrs.get("corpus", "emodb"), budget(profile)
     lines, preds, histories = [], {}, {}
@@ -250,7 +251,8 @@ def report_study(frames: list[np.ndarray] | None, meta: pd.DataFrame, profile: s
     training: segment, protocol (the Table-3 column it fills), uar, wa, segment_wa."""
     from . import config
     from .errors import EmolibError
-    from .evaluation import LEAKY, Timer, read_rows, write_result
+    from .evaluation import Timer
+    from .results import LEAKY, read_rows, write_result
 
     corpus = meta.attrs.get("corpus", "emodb")
     folder = config.run_dir(config.RESULTS, corpus, profile)

@@ -12,14 +12,14 @@ A profile is chosen by ``EMOLIB_PROFILE`` or ``--profile`` (:func:`emolib.config
 
 Tables are keyed by budget *level* (:func:`emolib.config.level`): ``smoke``, or ``full`` for both
 ``full`` and ``extended``.  The modules read their budgets through small accessors
-(``pretrain.profile_config``, ``probes.budget``, ``finetune.finetune_config``, ``segments.budget``,
+(``pretrain_config.profile_config``, ``probes.budget``, ``finetune.finetune_config``, ``segments.budget``,
 ``segments.report_budget``); a flag on the command line overrides a single value.
 """
 from __future__ import annotations
 
 from . import config
 
-#: MoCo v3 pretraining (:class:`emolib.pretrain.PretrainConfig` fields); ``full`` fits a 2-core CPU
+#: MoCo v3 pretraining (:class:`emolib.pretrain_config.PretrainConfig` fields); ``full`` fits a 2-core CPU
 #: in minutes per fold.
 PRETRAIN = {
     "smoke": dict(depth=2, epochs=2, batch_size=32, moco_mlp_dim=256, moco_dim=64, variants=1,

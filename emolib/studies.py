@@ -1,5 +1,5 @@
 """Notebook 04's studies as library functions: each probes or trains, writes its results rows
-through :func:`emolib.probes.probe_rows` / :func:`emolib.evaluation.write_result` (every row
+through :func:`emolib.probes.probe_rows` / :func:`emolib.results.write_result` (every row
 naming its encoder, read-out, probe or budget, profile, device and seed) and returns what the
 notebook shows, so a notebook cell calls one of them in a line or two.
 
@@ -25,12 +25,13 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import config, devices, evaluation, pretext
+from . import config, devices, pretext, results
 from .encoders import (N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings,
                        require, speaker_input)
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
-from .pretrain import PretrainConfig, pretrain_fold, read_history
+from .pretrain import pretrain_fold, read_history
+from .pretrain_config import PretrainConfig
 from .probes import HeadConfig, logreg_probe, neighbour_scores, probe_cv, probe_checkpoints, probe_rows, torch_probe
 
 
@@ -122,7 +123,7 @@ def finetune_row(meta: pd.DataFrame, run: str, ft: FinetuneConfig, out: str | os
     if out is not None:
         require(encoder, out, "si5")
     pred, history, wall = finetune_cv(meta, ft, out, backbone_cfg, device=device, progress=progress)
-    row = evaluation.write_result(
+    row = results.write_result(
         run, pred, method=method, protocol="SI-5", profile=config.level(profile), corpus=config.corpus_name(corpus),
         speaker_norm=speaker_input(encoder), wall_s=wall,
         device=None if device is None else devices.name(device), finetune=ft.to_dict(),
@@ -193,7 +194,7 @@ def long_pretraining_rows(meta: pd.DataFrame, out: str | os.PathLike, run: str,
             rows += probe_checkpoints(meta, out, name, blocks=blocks, profile=profile, progress=False)
         return rows, True
     if config.level(profile) == "full":
-        return evaluation.read_rows(names), False
+        return results.read_rows(names), False
     return [], False
 
 
@@ -210,7 +211,7 @@ def compare_encoders(meta: pd.DataFrame, encoders: dict[str, tuple[str | os.Path
     ``run_spknorm`` from the results store, and :func:`encoder_diagnostics` where the weights are on disk."""
     table = {}
     for name, (out, run) in encoders.items():
-        plain, spk = evaluation.read_rows([run, run + "_spknorm"])
+        plain, spk = results.read_rows([run, run + "_spknorm"])
         entry = {"probe": plain["uar"], "probe, speaker-normalised": spk["uar"]}
         if exported(out):
             entry.update(encoder_diagnostics(meta, out))

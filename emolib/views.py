@@ -5,7 +5,7 @@
 the spectrogram augmentations (:mod:`emolib.augment`) its :class:`ViewRecipe` switches on.  The
 report found that stacking image augmentations on top of the audio ones broke positive pairs, so
 the combination is a setting (:data:`RECIPES`), compared in notebook 02; :func:`view_agreement`
-measures how recognisable the pairs are.
+measures how recognisable the pairs are, :func:`agreement_study` for several recipes.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -148,3 +149,24 @@ def view_agreement(views: TwoViews, idx: torch.Tensor, generator=None) -> dict:
     auc = ((pos[:, None] > sim) & off).sum() / off.sum()
     return {"positive": pos.numpy(), "negative": sim[off].numpy(), "auc": float(auc),
             "top1": float((sim.argmax(1) == torch.arange(n)).double().mean())}
+
+
+def agreement_study(mels: Sequence[np.ndarray], stats, recipes: dict[str, ViewRecipe], variants=None,
+                    draws: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`view_agreement` of each named recipe over all of ``mels`` (standardised with ``stats``;
+    ``variants``: the report's waveform variants of these utterances, :func:`emolib.waveform.report_variants`),
+    averaged over ``draws`` draws of the views (seeds 0, 1, …).  Returns one row per recipe (positive and
+    negative similarity, ``auc``, ``top1``) and every similarity of the first draw (recipe, pair, similarity;
+    what :func:`emolib.plots.view_agreement` draws): the study of notebooks 02 and 07."""
+    rows, sims = [], []
+    idx = torch.arange(len(mels))
+    for name, rec in recipes.items():
+        pair = TwoViews(mels, stats, rec, variants=variants)
+        for draw in range(draws):
+            r = view_agreement(pair, idx, torch.Generator().manual_seed(draw))
+            rows.append({"recipe": name, "positive": r["positive"].mean(), "negative": r["negative"].mean(),
+                         "auc": r["auc"], "top1": r["top1"]})
+            if draw == 0:
+                sims += [pd.DataFrame({"recipe": name, "pair": kind, "similarity": r[kind]})
+                         for kind in ("positive", "negative")]
+    return pd.DataFrame(rows).groupby("recipe", sort=False).mean(), pd.concat(sims, ignore_index=True)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real EmoDB copy, an isolated cache, and a WAV writer."""
+"""Shared fixtures: the real EmoDB copy, an isolated cache, a WAV writer, and a toy metadata table."""
 from __future__ import annotations
 
 import os
@@ -56,3 +56,14 @@ def write_wav(path, y, sr, subtype="PCM_16") -> Path:
 def wav_writer():
     """The :func:`write_wav` helper, as a fixture."""
     return write_wav
+
+
+@pytest.fixture
+def toy_meta():
+    """EmoDB's shape without audio: two utterances per speaker and emotion (file, speaker, emotion)."""
+    import pandas as pd
+
+    from emolib.emodb import CLASSES, SPEAKERS
+
+    rows = [(f"{s}a01{e[0]}{v}.wav", s, e) for s in sorted(SPEAKERS) for e in CLASSES for v in "ab"]
+    return pd.DataFrame(rows, columns=["file", "speaker", "emotion"])

@@ -251,3 +251,20 @@ def test_view_agreement_scores_recognisable_pairs():
     noisy = V.TwoViews(clean, Standardizer.fit(clean), V.recipe("byol-a+masks", crop_frames=50))
     r2 = V.view_agreement(noisy, torch.arange(6), torch.Generator().manual_seed(0))
     assert r2["positive"].mean() < r["positive"].mean()
+
+
+def test_agreement_study_averages_view_agreement_over_draws_per_recipe():
+    rng = np.random.default_rng(2)
+    clean = [rng.normal(size=(64, 1)).astype(np.float32) * 3 + rng.normal(size=(64, 80 + 5 * i)).astype(np.float32)
+             for i in range(6)]
+    std = Standardizer.fit(clean)
+    recipes = {"crop": V.recipe("crop", crop_frames=50), "masks": V.recipe("byol-a+masks", crop_frames=50)}
+    table, sims = V.agreement_study(clean, std, recipes, draws=2)
+    assert list(table.index) == ["crop", "masks"] and list(table.columns) == ["positive", "negative", "auc", "top1"]
+    for name, rec in recipes.items():
+        each = [V.view_agreement(V.TwoViews(clean, std, rec), torch.arange(6), torch.Generator().manual_seed(d))
+                for d in range(2)]
+        assert table.loc[name, "auc"] == pytest.approx(np.mean([r["auc"] for r in each]))
+        assert table.loc[name, "positive"] == pytest.approx(np.mean([r["positive"].mean() for r in each]))
+        first = sims[(sims.recipe == name) & (sims.pair == "negative")].similarity.to_numpy()
+        np.testing.assert_allclose(first, each[0]["negative"])  # the similarities are the first draw's

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import baselines, corpus, evaluation, features, splits
+from emolib import baselines, corpus, evaluation, features, results, splits
 from emolib.baselines import OpenSmileFunctionals
 
 SR = 16_000
@@ -171,7 +171,7 @@ def test_run_baseline_written(svm_run):
     assert saved["method"] == "eGeMAPSv02 functionals + linear SVM"
     assert saved["speaker_norm"] is False and saved["device"] == "cpu"
     assert saved["C"] == baselines.SVM_C["eGeMAPSv02"] and saved["wall_s"] >= 0
-    again = evaluation.recompute(run, folder)
+    again = results.recompute(run, folder)
     assert again["uar"] == saved["uar"] == row["uar"]
     assert again["wa"] == saved["wa"] == row["wa"]
     assert again["fold_uar"] == saved["fold_uar"]
@@ -187,7 +187,7 @@ def test_speaker_norm(synthetic, monkeypatch):
 
     spy = Spy(baselines.logistic_regression)
     monkeypatch.setitem(baselines.CLASSIFIERS, "logreg", spy)
-    monkeypatch.setattr(evaluation, "write_result",
+    monkeypatch.setattr(results, "write_result",
                         lambda *a, **k: pytest.fail("write=False must not write results"))
     row, pred = baselines.run_baseline(synthetic, "eGeMAPSv02", "logreg", speaker_norm=True,
                                        write=False, progress=False)

@@ -183,7 +183,7 @@ def test_results_text_is_in_percent_one_run_a_line_within_120_columns():
     assert max(map(len, lines)) <= 120
     row = next(line for line in lines if line.startswith("baseline_compare_logreg "))
     from emolib.config import RESULTS
-    from emolib.evaluation import recompute
+    from emolib.results import recompute
 
     assert f"{100 * recompute('baseline_compare_logreg', RESULTS)['uar']:.1f}" in row.split()  # a percentage
     assert row.split()[-1] == "535" and "quoted from the report" not in r.stdout  # n as an integer; filtered
@@ -191,15 +191,15 @@ def test_results_text_is_in_percent_one_run_a_line_within_120_columns():
 
 
 def test_results_says_when_a_profile_has_no_runs_yet(tmp_path, monkeypatch, capsys):
-    from emolib import config, evaluation
+    from emolib import config, results
 
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    evaluation.print_results("emodb", "smoke")
+    results.print_results("emodb", "smoke")
     out = capsys.readouterr().out
     first = out.splitlines()[0]
     assert first.startswith("no runs yet for profile smoke on emodb") and "reproduce --profile smoke" in first
     assert out.count("quoted from the report") == 6  # the report's numbers are still shown, as quoted
-    evaluation.print_results("emodb", "smoke", protocol="si5")
+    results.print_results("emodb", "smoke", protocol="si5")
     assert capsys.readouterr().out.startswith("no si5 runs yet")
 
 
@@ -216,13 +216,13 @@ def test_results_verify_names_a_row_that_does_not_recompute(tmp_path):
 
     import pandas as pd
 
-    from emolib import evaluation
+    from emolib import results
 
     folder = tmp_path / "results"
     pred = pd.DataFrame({"file": ["03a01Fa.wav", "08a01Fd.wav"], "speaker": ["03", "08"], "fold": [0, 0],
                          "y_true": ["happiness", "happiness"], "y_pred": ["happiness", "anger"]})
-    evaluation.write_result("toy", pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
-                            speaker_norm=False, wall_s=0, folder=folder)
+    results.write_result("toy", pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
+                         speaker_norm=False, wall_s=0, folder=folder)
     row = json.loads((folder / "toy.json").read_text())
     (folder / "toy.json").write_text(json.dumps({**row, "wa": 1.0}))
     code = subprocess.run([sys.executable, "-c", "import sys; from emolib import cli, config; "

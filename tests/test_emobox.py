@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import config, emobox, evaluation, splits
+from emolib import config, emobox, evaluation, results, splits
 from emolib.download import read_manifest
 from emolib.emodb import CLASSES, SPEAKERS
 
@@ -63,25 +63,25 @@ def _written(tmp_path, run="toy_emobox"):
     rng = np.random.default_rng(1)
     pred = evaluation.cross_validate(lambda a, b, X: rng.choice(CLASSES, len(X)), np.zeros((len(meta), 1)),
                                      meta, protocol="emobox")
-    row = evaluation.write_result(run, pred, method="random guess", protocol=splits.PROTOCOL_NAMES["emobox"],
-                                  profile="full", corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
+    row = results.write_result(run, pred, method="random guess", protocol=splits.PROTOCOL_NAMES["emobox"],
+                               profile="full", corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
     return pred, row
 
 
 def test_rows_store_f1_and_verify_checks_the_emobox_fold_of_every_file(tmp_path):
     pred, row = _written(tmp_path)
     assert row["f1"] == evaluation.macro_f1(pred.y_true, pred.y_pred) and len(row["fold_uar"]) == 5
-    assert evaluation.verify_results(tmp_path) == 1
+    assert results.verify_results(tmp_path) == 1
     moved = pred.assign(fold=(pred.fold + 1) % 5)  # tested in the wrong fold: verify must refuse it
-    evaluation.write_result("toy_emobox", moved, method="m", protocol=splits.PROTOCOL_NAMES["emobox"],
-                            profile="full", corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
+    results.write_result("toy_emobox", moved, method="m", protocol=splits.PROTOCOL_NAMES["emobox"],
+                         profile="full", corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
     with pytest.raises(AssertionError, match="EmoBox fold"):
-        evaluation.verify_results(tmp_path)
+        results.verify_results(tmp_path)
     _written(tmp_path)
     stored = json.loads((tmp_path / "toy_emobox.json").read_text())
     (tmp_path / "toy_emobox.json").write_text(json.dumps({**stored, "f1": stored["f1"] + 0.01}))
     with pytest.raises(AssertionError, match="f1"):
-        evaluation.verify_results(tmp_path)
+        results.verify_results(tmp_path)
 
 
 def test_results_filter_by_protocol_and_show_it(tmp_path, monkeypatch, capsys):
@@ -89,12 +89,12 @@ def test_results_filter_by_protocol_and_show_it(tmp_path, monkeypatch, capsys):
     _written(tmp_path)
     meta = _meta(sorted(splits.emobox_folds()))
     pred = evaluation.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)), np.zeros((len(meta), 1)), meta)
-    evaluation.write_result("toy_si5", pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
-                            speaker_norm=False, wall_s=0, folder=tmp_path)
-    evaluation.print_results("emodb", "full", protocol="emobox")
+    results.write_result("toy_si5", pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
+                         speaker_norm=False, wall_s=0, folder=tmp_path)
+    results.print_results("emodb", "full", protocol="emobox")
     out = capsys.readouterr().out
     assert "toy_emobox" in out and "toy_si5" not in out and " emobox " in out
-    evaluation.print_results("emodb", "full")
+    results.print_results("emodb", "full")
     lines = capsys.readouterr().out.splitlines()
     order = [i for i, line in enumerate(lines) for r in ("toy_si5", "toy_emobox") if line.startswith(r + " ")]
     assert len(order) == 2 and order == sorted(order)  # SI-5 first, then EmoBox
@@ -109,9 +109,9 @@ def test_comparison_pairs_each_si5_row_with_its_emobox_twin(tmp_path):
                           ("baseline_egemaps_logreg_spknorm_emobox", "emobox")):
         pred = evaluation.cross_validate(lambda a, b, X: rng.choice(CLASSES, len(X)), np.zeros((len(meta), 1)),
                                          meta, protocol=protocol)
-        made[run] = evaluation.write_result(run, pred, method="m", protocol=splits.PROTOCOL_NAMES[protocol],
-                                            profile="full", corpus="emodb", speaker_norm=False, wall_s=0,
-                                            folder=tmp_path)["uar"]
+        made[run] = results.write_result(run, pred, method="m", protocol=splits.PROTOCOL_NAMES[protocol],
+                                         profile="full", corpus="emodb", speaker_norm=False, wall_s=0,
+                                         folder=tmp_path)["uar"]
     table = emobox.comparison(tmp_path)
     r = table.loc["eGeMAPSv02 + logistic regression"]
     assert r["SI-5"] == 100 * made["baseline_egemaps_logreg"]
@@ -143,26 +143,26 @@ def test_emobox_run_refuses_a_corpus_without_emobox_folds():
 
 
 def test_pretraining_on_emobox_folds_uses_the_fold_training_files_only(emodb_root):
-    from emolib import pretrain, pretrain_inputs
+    from emolib import pretrain_config, pretrain_inputs
     from emolib.corpus import metadata
 
     meta = metadata(emodb_root).groupby("speaker").head(3).reset_index(drop=True)  # 30 files, cheap
-    cfg = pretrain.profile_config("smoke", protocol="emobox")
+    cfg = pretrain_config.profile_config("smoke", protocol="emobox")
     fold = splits.folds(meta, "emobox")[2]
     data = pretrain_inputs.fold_data(meta, 2, cfg, progress=False)
     assert list(data.train_speakers) == list(meta.speaker.iloc[fold.train])
     assert len(data.test_mels) == len(fold.test) and len(data.train_mels) == len(fold.train)
     assert {splits.emobox_folds()[f] for f in meta.file.iloc[fold.test]} == {3}
     assert cfg.to_dict()["protocol"] == "emobox"  # recorded in every checkpoint and exported encoder
-    assert pretrain.default_out("emodb", "smoke", "emobox").name == "emobox"
+    assert pretrain_config.default_out("emodb", "smoke", "emobox").name == "emobox"
 
 
 def test_pretrain_protocol_and_fold_are_checked_first():
-    from emolib import pretrain
+    from emolib import pretrain_config
     from emolib.errors import EmolibError
 
     with pytest.raises(EmolibError, match="--protocol 'bogus'"):
-        pretrain.PretrainConfig(protocol="bogus")
+        pretrain_config.PretrainConfig(protocol="bogus")
     with pytest.raises(EmolibError, match="EmoBox 5-fold .* folds are 0–4"):
-        pretrain.parse_fold("5", "emobox")
-    assert pretrain.parse_fold("9", "loso") == [9] and pretrain.parse_fold("all", "emobox") == [0, 1, 2, 3, 4]
+        pretrain_config.parse_fold("5", "emobox")
+    assert pretrain_config.parse_fold("9", "loso") == [9] and pretrain_config.parse_fold("all", "emobox") == [0, 1, 2, 3, 4]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import checkpoints, moco, pretrain, vit
+from emolib import checkpoints, moco, pretrain, pretrain_config, vit
 from emolib.corpus import load_corpus
 from emolib.errors import EmolibError
 
@@ -236,7 +236,7 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path)
 
 def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10)
+    cfg = pretrain_config.profile_config("smoke", epochs=3, save_every=1, knn_every=10)
 
     def poison(step, model):
         if step == 7:  # in epoch 2 (5 steps an epoch)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import ablation, augment, checkpoints, encoders, pretext, pretrain, views
+from emolib import ablation, augment, checkpoints, encoders, pretext, pretrain, pretrain_config, views
 from emolib.corpus import load_corpus
 from emolib.errors import EmolibError
 from emolib.features import Standardizer
@@ -149,7 +149,7 @@ def test_views_with_formant_or_pitch_change_the_views_and_keep_the_recipe_stream
         b1, b2 = one(idx, torch.Generator().manual_seed(0))
         torch.testing.assert_close(plain[0], b1)  # view 1 untouched
         assert not torch.allclose(plain[1], b2)
-    cfg = pretrain.profile_config("smoke", formant=0.1, pitch=0.05)
+    cfg = pretrain_config.profile_config("smoke", formant=0.1, pitch=0.05)
     assert "formant warp ±0.1 and pitch warp ±0.05" in encoders.describe_pretext(cfg.to_dict())
 
 
@@ -178,7 +178,7 @@ OPTIONS = dict(batch_by="speaker", input_norm="speaker", warp=0.15, formant=0.1,
 @pytest.mark.parametrize("input_norm", ["speaker", "utterance", "shape"])
 def test_resume_is_exact_with_every_pretext_option(tmp_path, input_norm):
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(),
+    cfg = pretrain_config.profile_config("smoke", epochs=3, save_every=1, knn_every=10, keep_epochs=(),
                                   **{**OPTIONS, "input_norm": input_norm})
     pretrain.pretrain_fold(meta, 1, cfg, tmp_path / "a", progress=False)
 
@@ -207,7 +207,7 @@ def test_pretraining_never_uses_emotion_labels(tmp_path):
     """Shuffling the emotion column changes nothing the encoder learns (the adversary sees the
     training speakers only); only the k-NN monitor, which reads labels, may differ."""
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=2, knn_every=10, keep_epochs=(), **OPTIONS)
+    cfg = pretrain_config.profile_config("smoke", epochs=2, knn_every=10, keep_epochs=(), **OPTIONS)
     shuffled = meta.copy()
     shuffled["emotion"] = shuffled.emotion.sample(frac=1, random_state=0).to_numpy()
     assert (shuffled.emotion != meta.emotion).any()
@@ -232,7 +232,7 @@ def test_pretraining_never_uses_emotion_labels(tmp_path):
 
 def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
+    cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
     pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
     emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
     model, info = encoders.load_encoder(tmp_path, 0)
@@ -287,7 +287,7 @@ def test_per_file_input_encoder_embeds_each_file_from_itself_alone(tmp_path, inp
     """An encoder pretrained on per-file normalised log-mels embeds a held-out file from that file and the
     encoder's saved training statistics only: the same vector whatever else is embedded with it."""
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm=input_norm)
+    cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm=input_norm)
     pretrain.pretrain_fold(meta, 0, cfg, tmp_path, progress=False)
     emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
     model, info = encoders.load_encoder(tmp_path, 0)
@@ -309,7 +309,7 @@ def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(t
 
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     meta = load_corpus("synthetic")
-    cfg = pretrain.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
+    cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
     pretrain.pretrain_folds(meta, cfg, tmp_path / "enc", progress=False)
     seen, real = [], finetune.encoder_inputs
     monkeypatch.setattr(finetune, "encoder_inputs", lambda *a: seen.append(a[2]) or real(*a))
@@ -365,7 +365,7 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
 
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     meta = load_corpus("synthetic")
-    base = replace(pretrain.profile_config("smoke"), epochs=1, knn_every=10, keep_epochs=())
+    base = replace(pretrain_config.profile_config("smoke"), epochs=1, knn_every=10, keep_epochs=())
     rows = ablation.run_variant(meta, "speaker_input", tmp_path / "enc", base=base, profile="smoke",
                                 corpus="synthetic", progress=False, log=None)
     assert [r["run"] for r in rows] == ["ssl_speaker_input", "ssl_speaker_input_spknorm"]
@@ -395,20 +395,20 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
 
 
 def test_the_pretext_defaults_are_the_pretraining_defaults():
-    defaults = pretrain.PretrainConfig().to_dict()
+    defaults = pretrain_config.PretrainConfig().to_dict()
     assert {k: defaults[k] for k in pretext.OPTIONS} == pretext.DEFAULTS
-    assert pretrain.profile_config("smoke").to_dict() == pretrain.profile_config("smoke", "report").to_dict()
+    assert pretrain_config.profile_config("smoke").to_dict() == pretrain_config.profile_config("smoke", "report").to_dict()
 
 
 def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe():
     from emolib import settings
 
-    cfg, out = pretrain.default_encoder("smoke", "synthetic")
+    cfg, out = pretrain_config.default_encoder("smoke", "synthetic")
     variant = settings.DEFAULT_PRETEXT
-    budget = pretrain.profile_config("smoke")
+    budget = pretrain_config.profile_config("smoke")
     assert variant in pretext.VARIANTS and cfg.to_dict() == replace(budget, **pretext.VARIANTS[variant]).to_dict()
-    assert out == pretrain.default_out("synthetic", "smoke") / variant  # never the recipe's folder
-    assert pretrain.default_out("synthetic", "smoke", variant="report") == pretrain.default_out("synthetic", "smoke")
+    assert out == pretrain_config.default_out("synthetic", "smoke") / variant  # never the recipe's folder
+    assert pretrain_config.default_out("synthetic", "smoke", variant="report") == pretrain_config.default_out("synthetic", "smoke")
     # an ablation variant means the same whatever the base's pretext: the recipe's options, then its own
     base = replace(budget, warp=0.15, input_norm="speaker", batch_by="speaker")
     assert {k: getattr(ablation.variant_config("report", base), k) for k in pretext.OPTIONS} == pretext.DEFAULTS
@@ -418,7 +418,7 @@ def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe
     assert pretext.run_prefix(pretext.VARIANTS[variant]) == f"moco_{variant}"
     assert pretext.run_prefix({"warp": 0.07}) == "moco_custom" and pretext.variant_of({}, "crop") == "crop"
     with pytest.raises(EmolibError, match="--variant 'loud'"):
-        pretrain.profile_config("smoke", "loud")
+        pretrain_config.profile_config("smoke", "loud")
     # the pretrain command's default folder is named by the options it runs with, not by --variant alone
     assert pretext.variant_of(replace(budget, warp=0.15).to_dict(), "report") == "warp"
     assert pretext.variant_of({"aug": "crop"}) == "crop" and pretext.variant_of({"warp": 0.07}) is None

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from emolib import cli, config, encoders, evaluation, finetune, probes, vit
+from emolib import cli, config, encoders, evaluation, finetune, probes, results, vit
 from emolib.corpus import load_corpus
 from emolib.emodb import CLASSES
 from emolib.errors import EmolibError
@@ -241,7 +241,7 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
         # the same numbers as the probe called by hand
         pred = probes.probe_cv(meta, emb, probes.logreg_probe(probes.budget("smoke")["logreg_C"]), speaker_norm=norm)
         assert row["uar"] == evaluation.uar(pred.y_true, pred.y_pred)
-    assert evaluation.verify_results(folder) == 2
+    assert results.verify_results(folder) == 2
 
 
 def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_path, monkeypatch):
@@ -276,12 +276,12 @@ def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_pat
 def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, monkeypatch):
     import dataclasses
 
-    from emolib import devices, pretrain, studies
+    from emolib import devices, pretrain_config, studies
 
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
-    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
+    cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
     emb, random = studies.study_embeddings(meta, enc, cfg, progress=False)
     assert set(emb) == {"cls", "mean", "cls×2"} and emb["cls×2"][0].shape[1] == 2 * emb["cls"][0].shape[1]
     table, preds = studies.probe_study(meta, enc, cfg, emb, random, {"logreg_C": (1.0,), "head_epochs": 3},
@@ -290,7 +290,7 @@ def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, mon
                                 "moco_probe_logreg_cls_last_blocks", "moco_probe_torch") for n in ("", "_spknorm")]
     assert list(table.run) == runs and set(preds) == set(runs)
     folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
-    assert evaluation.verify_results(folder) == len(runs)
+    assert results.verify_results(folder) == len(runs)
     sha = encoders.encoder_summary(enc)["sha256"]
     for run in runs:
         row = json.loads((folder / f"{run}.json").read_text())
@@ -311,12 +311,12 @@ def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, mon
 def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path, monkeypatch):
     import dataclasses
 
-    from emolib import pretrain, studies
+    from emolib import pretrain_config, studies
 
     monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
-    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
+    cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
     pred = pd.DataFrame({"file": meta.file, "speaker": meta.speaker, "fold": 0,
                          "y_true": meta.emotion.astype(str), "y_pred": "anger"})
     starts = []
@@ -338,12 +338,12 @@ def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path,
 
 
 def test_epochs_curve_probes_random_weights_each_kept_epoch_and_the_last(meta, tmp_path):
-    from emolib import pretrain, studies
+    from emolib import pretrain_config, studies
 
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
     export_folds(meta, enc, seed=10, epoch=1)
-    cfg = pretrain.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, epochs=3,
+    cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, epochs=3,
                                   keep_epochs=(1,))
     random = encoders.random_embeddings(meta, TINY, seed=0)
     curve = studies.epochs_curve(meta, enc, cfg, probes.logreg_probe(1.0), random)
@@ -367,3 +367,28 @@ def test_long_pretraining_rows_probe_the_encoders_when_present_else_read_the_com
     export_folds(meta, tmp_path / "enc")
     rows, have = studies.long_pretraining_rows(meta, tmp_path / "enc", "long", profile="smoke")
     assert have and runs == [("long", 1), ("long_cls_last_blocks", 2)]  # TINY has 2 blocks
+
+
+def test_probe_of_several_folders_puts_their_embeddings_side_by_side(meta, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    a, b = tmp_path / "seed0", tmp_path / "seed1"
+    export_folds(meta, a, seed=0)
+    export_folds(meta, b, seed=10)
+    real_cv, seen = probes.probe_cv, {}
+
+    def spy(meta_, emb, fit, speaker_norm=False, folds=None, protocol="si5"):
+        seen[speaker_norm] = emb
+        return real_cv(meta_, emb, fit, speaker_norm=speaker_norm, folds=folds, protocol=protocol)
+
+    monkeypatch.setattr(probes, "probe_cv", spy)
+    rows = probes.probe_checkpoints(meta, [a, b], "pair", fit_predict=probes.logreg_probe(1.0), profile="smoke",
+                                    corpus="synthetic", progress=False)
+    one, two = (encoders.fold_embeddings(meta, f, progress=False) for f in (a, b))
+    for k in range(5):
+        np.testing.assert_array_equal(seen[False][k], np.concatenate([one[k], two[k]], axis=1))
+    row = rows[0]
+    assert row["encoders"] == [str(a), str(b)] and row["method"].endswith("side by side, cls, linear probe")
+    assert [m["sha256"] for m in row["encoder"]["members"]] == [encoders.encoder_summary(f)["sha256"] for f in (a, b)]
+    assert "sha256" not in row["encoder"] and row["encoder"]["arch"] == TINY.arch
+    with pytest.raises(EmolibError, match="at least one"):
+        probes.probe_checkpoints(meta, [], "none", progress=False)

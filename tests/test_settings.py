@@ -1,7 +1,7 @@
 """One home for every profile's budgets (emolib.settings): extended = full's budgets + the long studies."""
 import pytest
 
-from emolib import config, finetune, pretrain, probes, segments, settings
+from emolib import config, finetune, pretrain_config, probes, segments, settings
 from emolib.errors import EmolibError
 
 
@@ -19,12 +19,12 @@ def test_every_budget_comes_from_settings_and_extended_takes_full_budgets():
         assert set(table) == {"smoke", "full"}
     assert set(settings.CELL_TIMEOUT) == set(config.PROFILES)
     for p in ("smoke", "full"):
-        assert pretrain.profile_config(p).epochs == settings.PRETRAIN[p]["epochs"]
+        assert pretrain_config.profile_config(p).epochs == settings.PRETRAIN[p]["epochs"]
         assert probes.budget(p) == settings.PROBE[p]
         assert finetune.finetune_config(p).epochs == settings.FINETUNE[p]["epochs"]
         assert segments.budget(p).epochs == settings.CONV1D[p]["epochs"]
         assert segments.report_budget(p).epoch_samples == settings.CONV1D_REPORT[p]["epoch_samples"]
-    assert pretrain.profile_config("extended") == pretrain.profile_config("full")
+    assert pretrain_config.profile_config("extended") == pretrain_config.profile_config("full")
     assert segments.budget("extended") == segments.budget("full")
     assert probes.budget("extended") == probes.budget("full")
 

@@ -1,0 +1,79 @@
+"""The results store: one writer, recomputation from the predictions, the check of every row."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import config, evaluation, results
+from emolib.emodb import CLASSES
+
+
+def test_write_and_recompute_round_trip(tmp_path, toy_meta):
+    meta = toy_meta
+    rng = np.random.default_rng(0)
+    pred = evaluation.cross_validate(lambda a, b, X: rng.choice(CLASSES, len(X)),
+                                     np.zeros((len(meta), 1)), meta)
+    row = results.write_result("toy", pred, method="random guess", protocol="SI-5",
+                               profile="smoke", corpus="synthetic", speaker_norm=False,
+                               wall_s=1.234, folder=tmp_path, note="x")
+    stored = json.loads((tmp_path / "toy.json").read_text())
+    assert stored == row and stored["note"] == "x" and stored["n"] == len(meta)
+    again = results.recompute("toy", tmp_path)
+    assert (again["uar"], again["wa"], again["fold_uar"]) == (row["uar"], row["wa"], row["fold_uar"])
+    assert len(row["fold_uar"]) == 5
+    table = results.results_table(tmp_path)
+    assert (table.method == "random guess").sum() == 1
+    assert table.protocol.str.contains("quoted").sum() == len(results.REPORT_ROWS)
+
+
+def test_default_folder_separates_smoke_and_synthetic_runs(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    pred = pd.DataFrame({"file": ["a"], "speaker": ["03"], "fold": [0], "y_true": ["anger"],
+                         "y_pred": ["anger"]})
+    results.write_result("r", pred, method="m", protocol="SI-5", profile="smoke",
+                         corpus="emodb", speaker_norm=False, wall_s=0)
+    results.write_result("r", pred, method="m", protocol="SI-5", profile="full",
+                         corpus="synthetic", speaker_norm=False, wall_s=0)
+    assert (tmp_path / "smoke" / "r.json").exists() and (tmp_path / "synthetic" / "r.json").exists()
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_predictions_without_required_columns_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="y_pred"):
+        results.write_result("bad", pd.DataFrame({"file": [], "speaker": [], "fold": [],
+                                                     "y_true": []}),
+                             method="m", protocol="SI-5", profile="smoke", corpus="emodb",
+                             speaker_norm=False, wall_s=0, folder=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_results_catches_edited_numbers_and_leaked_speakers(tmp_path, toy_meta):
+    meta = toy_meta
+    pred = evaluation.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
+                                     np.zeros((len(meta), 1)), meta)
+    results.write_result("ok", pred, method="m", protocol="SI-5", profile="full",
+                         corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
+    assert results.verify_results(tmp_path) == 1
+    row = json.loads((tmp_path / "ok.json").read_text())
+    (tmp_path / "ok.json").write_text(json.dumps({**row, "uar": row["uar"] + 0.01}))
+    with pytest.raises(AssertionError, match="ok: uar"):
+        results.verify_results(tmp_path)
+    (tmp_path / "ok.json").write_text(json.dumps(row))
+    leaked = pred.assign(fold=(pred.fold + 1) % 5)  # predictions from folds that trained on them
+    results.write_result("ok", leaked, method="m", protocol="SI-5", profile="full",
+                         corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
+    with pytest.raises(AssertionError, match="trained on them"):
+        results.verify_results(tmp_path)
+
+
+def test_a_row_records_where_torch_trained_unless_told(tmp_path, monkeypatch):
+    from emolib import results
+
+    pred = pd.DataFrame({"file": ["a.wav", "b.wav"], "speaker": ["03", "08"], "fold": [0, 1],
+                         "y_true": ["anger", "joy"], "y_pred": ["anger", "anger"]})
+    monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
+    kw = dict(method="m", protocol="SI-5", profile="smoke", corpus="emodb", speaker_norm=False, wall_s=1.0,
+              folder=tmp_path)
+    assert results.write_result("r1", pred, **kw)["device"] == "cpu"
+    assert results.write_result("r2", pred, device="NVIDIA H100 80GB HBM3", **kw)["device"] == "NVIDIA H100 80GB HBM3"
