@@ -80,10 +80,17 @@ def config_mismatch(saved: dict, now: dict, default: dict) -> list[str]:
 def checked_resume(resume: str | None, ckpt_path: Path, now: dict, default: dict, fold: int) -> dict | None:
     """The checkpoint to resume from (``"auto"``: ``ckpt_path`` when it exists), checked against the
     run's settings ``now`` (``default``: every setting's default) and ``fold`` before any work: a
-    mismatched one is refused at once."""
+    mismatched one is refused at once.  Without a resume, a checkpoint of *other* settings at
+    ``ckpt_path`` is refused too (the fresh run would overwrite it); one of the same settings is
+    trained again from the start."""
     if resume == "auto":
         resume = str(ckpt_path) if ckpt_path.is_file() else None
     if not resume:
+        if ckpt_path.is_file():  # starting afresh here would overwrite another run's fold: refused
+            diff = config_mismatch(load_checkpoint(ckpt_path)["config"], now, default)
+            if diff:
+                raise EmolibError(f"{ckpt_path.parent} holds fold {fold} of another run ({'; '.join(diff)}); "
+                                  "give this run its own folder with --out, or delete that one to start afresh")
         return None
     state = load_checkpoint(resume)
     diff = config_mismatch(state["config"], now, default)

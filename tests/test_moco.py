@@ -209,6 +209,11 @@ def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
     # resuming with other settings is refused, naming the difference
     r = run_cli(*common[:-2], "--knn-every", "3", "--out", str(tmp_path / "b"), "--resume")
     assert r.returncode == 2 and "knn_every" in r.stderr and "Traceback" not in r.stderr
+    # so is a fresh run of other settings into that folder, which would overwrite it; the fold stays as it was
+    before = (folder_b / "checkpoint.pt").read_bytes()
+    r = run_cli(*common[:2], "--epochs", "6", *common[4:], "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and "epochs: checkpoint 4, now 6" in r.stderr and "--out" in r.stderr
+    assert "Traceback" not in r.stderr and (folder_b / "checkpoint.pt").read_bytes() == before
 
 
 def _free_port() -> int:
