@@ -19,6 +19,7 @@ ABLATION_TABLES = {
     "ablation-cpu": (("report", "warp", "warp_speaker_input", "utterance_mean", "warp_utterance_mean",
                       "utterance_shape"), "cpu"),                                              # the 2-core CPU
     "ablation-e300-cpu": (("warp_speaker_input",), "e300_cpu"),           # 300 epochs on the 2-core CPU
+    "ablation-e300-cpu-seed1": (("warp_speaker_input",), "e300_cpu_seed1"),  # the same, another seed
 }
 
 
