@@ -185,10 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
+    prb.add_argument("--curve", action="store_true",
+                     help="with several --out: also probe the first k folders for every k (in the order given), "
+                          "and k random-weight ViTs of the same shape, into results/<run>_curve.csv")
     _common(prb, device=DEVICE_HELP)
     prb.epilog = ("Examples: python -m emolib probe --out checkpoints/warp --run moco_warp_probe_logreg --blocks 4; "
                   "two pretraining seeds side by side: python -m emolib probe --out checkpoints/ablation/warp_cpu "
-                  "checkpoints/ablation/warp_cpu_seed1 --run ssl_warp_cpu_seeds01")
+                  "checkpoints/ablation/warp_cpu_seed1 --run ssl_warp_cpu_seeds01 (add --curve for the probe against "
+                  "the number of folders)")
     prb.set_defaults(func=commands.probe)
 
     fin = sub.add_parser("finetune", help="fine-tune the five fold encoders of a pretraining output folder end to "

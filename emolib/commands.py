@@ -103,11 +103,22 @@ def probe(args) -> int:
     from .corpus import load_corpus
     from .probes import probe_checkpoints
 
+    if args.curve and (len(args.out) < 2 or args.epoch is not None or args.pool != "cls" or args.blocks != 1):
+        raise EmolibError("--curve: give at least two --out folders, and leave --epoch, --pool and --blocks at "
+                          "their defaults (the curve probes the final encoders' class tokens)")
     meta = load_corpus(args.corpus, args.root)
     for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
                                  profile=args.profile, corpus=args.corpus):
         print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
               f"({row['protocol']}, speaker_norm={row['speaker_norm']})")
+    if args.curve:
+        from .files import atomic_write
+        from .studies import side_by_side_curve
+
+        curve = side_by_side_curve(meta, args.out, profile=args.profile)
+        path = config.run_dir(config.RESULTS, args.corpus, args.profile) / f"{args.run}_curve.csv"
+        atomic_write(path, curve.to_csv(index=False, float_format="%.6f").encode())
+        print(f"{config.repo_relative(path)}: the probe against the number of folders side by side")
     return 0
 
 

@@ -187,6 +187,25 @@ def describe_encoder(enc: dict) -> str:
             f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']})")
 
 
+def describe_encoders(encs: Sequence[dict]) -> str:
+    """Words for several :func:`encoder_summary` s probed side by side: seeds of one pretext as
+    ``"<describe_encoder> seed 0 + … seed 1, side by side"``; pretexts of one budget as ``"MoCo v3
+    vit_tiny/6, 40 epochs, batch 64 (cpu), 12 pretexts side by side: report, crop, …"`` (the
+    ablation's variant names, :func:`emolib.pretext.variant_of`); anything else each in full."""
+    from .pretext import variant_of
+
+    if len(encs) == 1:
+        return describe_encoder(encs[0])
+    budget = ("arch", "depth", "epochs", "batch_size", "device")
+    same_pretext = all(e["pretext"] == encs[0]["pretext"] and e["aug"] == encs[0]["aug"] for e in encs)
+    if not same_pretext and all(all(e[k] == encs[0][k] for k in budget) for e in encs):
+        e = encs[0]
+        kinds = [variant_of(x["pretext"], x["aug"]) or describe_pretext(x["pretext"]) for x in encs]
+        return (f"MoCo v3 {e['arch']}/{e['depth']}, {e['epochs']} epochs, batch {e['batch_size']} ({e['device']}), "
+                f"{len(encs)} pretexts side by side: {', '.join(kinds)}")
+    return " + ".join(f"{describe_encoder(e)} seed {e['pretrain'].get('seed', 0)}" for e in encs) + ", side by side"
+
+
 # --- utterance embeddings ------------------------------------------------------------------
 
 def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | None = None,

@@ -486,6 +486,29 @@ def seed_spread(table: pd.DataFrame, reference: str = "report"):
     return fig
 
 
+def side_by_side(curve: pd.DataFrame, targets: dict[str, float] | None = None, ax=None):
+    """Probe UAR against the number of encoder folders side by side
+    (:func:`emolib.studies.side_by_side_curve`): the trained encoders (solid) and as many random-weight
+    ViTs (dashed, the floor), without (blue) and with (red) speaker normalisation; ``targets``
+    (``{label: uar}``) as dotted lines."""
+    fig, ax = _axes(ax, (7, 4))
+    for kind, ls, marker in (("trained", "-", "o"), ("random", "--", "s")):
+        part = curve[curve.encoders == kind]
+        for col, color, what in (("uar", "C0", "raw"), ("uar_spknorm", "C3", "speaker-normalised")):
+            ax.plot(part.k, 100 * part[col], ls=ls, marker=marker, color=color, ms=4,
+                    label=f"{'MoCo v3 encoders' if kind == 'trained' else 'random-weight ViTs'}, {what}")
+    for (label, value), color in zip((targets or {}).items(), ("C0", "C3")):
+        ax.axhline(100 * value, color=color, ls=":", lw=1)
+        ax.annotate(label, (curve.k.max(), 100 * value), xytext=(0, 3), textcoords="offset points",
+                    ha="right", fontsize=8, color=color)
+    ax.set(xlabel="fold-encoder folders side by side (the first k, in the command's order)",
+           ylabel="SI-5 probe UAR (%)", title="One probe on several encoders' class tokens")
+    ax.set_xticks(sorted(set(curve.k)))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def prediction(mel: np.ndarray, probabilities: dict[str, float], windows=(), title: str = "",
                cfg: LogMelConfig = LogMelConfig()):
     """What ``predict`` says about one recording: its log-mel, the seven class probabilities as bars

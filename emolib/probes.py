@@ -29,7 +29,7 @@ from torch import nn
 
 from . import config, devices, pretext, settings
 from .emodb import CLASSES
-from .encoders import N_FOLDS, describe_encoder, encoder_summary, fold_embeddings, speaker_input
+from .encoders import N_FOLDS, describe_encoders, encoder_summary, fold_embeddings, speaker_input
 from .errors import EmolibError
 from .evaluation import Timer, cross_validate, fit_by_speakers
 from .features import speaker_standardize
@@ -224,8 +224,7 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike | Sequence[str 
     embs = [fold_embeddings(meta, f, epoch, pool=pool, blocks=blocks, progress=progress) for f in folders]
     emb = {k: np.concatenate([e[k] for e in embs], axis=1) for k in embs[0]}
     readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
-    who = describe_encoder(encs[0]) if len(encs) == 1 else " + ".join(
-        f"{describe_encoder(e)} seed {e['pretrain'].get('seed', 0)}" for e in encs) + ", side by side"
+    who = describe_encoders(encs)
     where = [config.repo_relative(f) for f in folders]
     rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]),
                          method=f"{who}, {readout}, linear probe", encoder=enc, readout={"pool": pool, "blocks": blocks},

@@ -10,7 +10,9 @@ notebook shows, so a notebook cell calls one of them in a line or two.
   finetune`` for any folder of fold encoders);
 - :func:`epochs_curve` and :func:`batch_size_study` — the report's Figure 5 questions under SI-5;
 - :func:`long_pretraining_rows` and :func:`compare_encoders` — a longer pretraining beside the
-  40-epoch encoders (the recipe's and the default encoder).
+  40-epoch encoders (the recipe's and the default encoder);
+- :func:`side_by_side_curve` — how the probe grows with the number of encoder folders side by side,
+  against as many random-weight ViTs side by side (``python -m emolib probe --out A B … --curve``).
 
 This is the one module of the evaluation side that starts a pretraining (:func:`batch_size_study`):
 :mod:`emolib.encoders`, :mod:`emolib.probes` and :mod:`emolib.finetune` import nothing from training.
@@ -26,13 +28,15 @@ import numpy as np
 import pandas as pd
 
 from . import config, devices, pretext, results
-from .encoders import (N_FOLDS, describe_encoder, encoder_summary, exported, fold_embeddings, random_embeddings,
-                       require, speaker_input)
+from .encoders import (N_FOLDS, describe_encoder, encoder_config, encoder_summary, exported, fold_embeddings,
+                       random_embeddings, require, speaker_input)
 from .evaluation import uar
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import pretrain_fold, read_history
 from .pretrain_config import PretrainConfig
 from .probes import HeadConfig, logreg_probe, neighbour_scores, probe_cv, probe_checkpoints, probe_rows, torch_probe
+from .probes import budget as probe_budget
+from .vit import BackboneConfig
 
 
 def _tag(readout: dict) -> str:
@@ -217,3 +221,40 @@ def compare_encoders(meta: pd.DataFrame, encoders: dict[str, tuple[str | os.Path
             entry.update(encoder_diagnostics(meta, out))
         table[name] = entry
     return pd.DataFrame(table).T
+
+
+def side_by_side_curve(meta: pd.DataFrame, folders: Sequence[str | os.PathLike], fit_predict: Callable | None = None,
+                       profile: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """How a probe on several folders' fold encoders side by side grows with their number.
+
+    For ``k = 1 … len(folders)``: the class tokens of the first ``k`` folders, *in the order given*
+    (no result chooses it), concatenated per fold, one probe per fold (logistic regression unless
+    ``fit_predict``), UAR without and with speaker normalisation; and, as the floor, ``k`` randomly
+    initialised ViTs of the first folder's shape (seeds ``0 … k-1``) with the same probe, which says
+    how much of the growth a wider feature vector alone would give.  One line per ``(encoders, k)``:
+    ``encoders`` (``"trained"`` / ``"random"``), ``k``, ``added`` (the folder, or the seed),
+    ``speaker_input`` (whether any of the first ``k`` used per-speaker inputs: its ``uar`` is then
+    speaker-normalised too), ``uar``, ``uar_spknorm``."""
+    folders = list(folders)
+    summaries = [encoder_summary(f) for f in folders]  # missing or mismatched encoders: one line, before any work
+    fit_predict = fit_predict or logreg_probe(probe_budget(profile)["logreg_C"])
+    shape = BackboneConfig(**encoder_config(folders[0], 0)[1]["backbone"])
+    trained = [fold_embeddings(meta, f, progress=False) for f in folders]
+    lines = []
+    for kind in ("trained", "random"):
+        embs = []
+        for k in range(1, len(folders) + 1):
+            embs.append(trained[k - 1] if kind == "trained" else random_embeddings(meta, shape, seed=k - 1))
+            joined = {f: np.concatenate([e[f] for e in embs], axis=1) for f in embs[0]}
+            scores = {}
+            for norm in (False, True):
+                pred = probe_cv(meta, joined, fit_predict, speaker_norm=norm)
+                scores["uar_spknorm" if norm else "uar"] = uar(pred.y_true, pred.y_pred)
+            lines.append({"encoders": kind, "k": k,
+                          "added": config.repo_relative(folders[k - 1]) if kind == "trained" else f"seed {k - 1}",
+                          "speaker_input": kind == "trained" and any(speaker_input(e) for e in summaries[:k]),
+                          **scores})
+            if progress:
+                print(f"{kind}, {k} side by side: UAR {100 * scores['uar']:.1f} %, "
+                      f"speaker-normalised {100 * scores['uar_spknorm']:.1f} %", flush=True)
+    return pd.DataFrame(lines)

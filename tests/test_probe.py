@@ -392,3 +392,50 @@ def test_probe_of_several_folders_puts_their_embeddings_side_by_side(meta, tmp_p
     assert "sha256" not in row["encoder"] and row["encoder"]["arch"] == TINY.arch
     with pytest.raises(EmolibError, match="at least one"):
         probes.probe_checkpoints(meta, [], "none", progress=False)
+
+
+def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as_many_random_vits(meta, tmp_path):
+    from emolib import studies
+
+    a, b = tmp_path / "seed0", tmp_path / "seed1"
+    export_folds(meta, a, seed=0)
+    export_folds(meta, b, seed=10)
+    fit = probes.logreg_probe(1.0)
+    curve = studies.side_by_side_curve(meta, [b, a], fit, progress=False)
+    assert list(zip(curve.encoders, curve.k)) == [("trained", 1), ("trained", 2), ("random", 1), ("random", 2)]
+    assert curve.added.tolist()[:2] == [str(b), str(a)] and not curve.speaker_input.any()
+    one, two = (encoders.fold_embeddings(meta, f, progress=False) for f in (b, a))
+    both = {k: np.concatenate([one[k], two[k]], axis=1) for k in range(5)}
+    for k, emb in ((1, one), (2, both)):
+        for norm, col in ((False, "uar"), (True, "uar_spknorm")):
+            pred = probes.probe_cv(meta, emb, fit, speaker_norm=norm)
+            line = curve[(curve.encoders == "trained") & (curve.k == k)]
+            assert line[col].item() == evaluation.uar(pred.y_true, pred.y_pred)
+    shape = vit.BackboneConfig(**encoders.encoder_config(b, 0)[1]["backbone"])
+    rand = {k: np.concatenate([encoders.random_embeddings(meta, shape, seed=s)[k] for s in (0, 1)], axis=1) for k in range(5)}
+    pred = probes.probe_cv(meta, rand, fit)
+    assert curve[(curve.encoders == "random") & (curve.k == 2)].uar.item() == evaluation.uar(pred.y_true, pred.y_pred)
+
+
+def test_probe_curve_needs_two_folders_and_the_default_read_out(tmp_path, capsys):
+    for extra in ([], ["--blocks", "2"]):
+        folders = [str(tmp_path / "a")] if not extra else [str(tmp_path / "a"), str(tmp_path / "b")]
+        assert cli.main(["probe", "--out", *folders, "--run", "x", "--curve", *extra]) != 0
+        assert "--curve: give at least two --out folders" in capsys.readouterr().err
+
+
+def test_describe_encoders_names_seeds_of_one_pretext_or_the_variants_of_one_budget():
+    from emolib import pretext
+
+    base = {"arch": "vit_tiny", "depth": 6, "epochs": 40, "batch_size": 64, "aug": "report", "device": "cpu"}
+    def enc(seed=0, **changes):
+        return {**base, "pretext": {**pretext.DEFAULTS, **changes}, "pretrain": {"seed": seed}}
+
+    assert encoders.describe_encoders([enc()]) == encoders.describe_encoder(enc())
+    seeds = encoders.describe_encoders([enc(0, warp=0.15), enc(1, warp=0.15)])
+    assert seeds == f"{encoders.describe_encoder(enc(warp=0.15))} seed 0 + {encoders.describe_encoder(enc(warp=0.15))} seed 1, side by side"
+    kinds = encoders.describe_encoders([enc(), enc(warp=0.15), enc(batch_by="speaker", warp=0.3)])
+    assert kinds == ("MoCo v3 vit_tiny/6, 40 epochs, batch 64 (cpu), 3 pretexts side by side: report, warp, "
+                     "speaker batches, mel warp ±0.3")
+    longer = {**enc(warp=0.15), "epochs": 300}
+    assert encoders.describe_encoders([enc(), longer]).endswith(" seed 0, side by side")
