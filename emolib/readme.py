@@ -16,7 +16,8 @@ ABLATION_TABLES = {
     "ablation": ((), ""),                                               # every variant, the full profile's budget
     "ablation-vits12": (("warp", "warp_speaker_input"), "vits12_e150"),  # ViT-S/12, 150 epochs
     "ablation-e300": (("report", "warp", "warp_speaker_input"), "e300"),  # ViT-T/6, 300 epochs
-    "ablation-cpu": (("report", "warp", "warp_speaker_input", "utterance_mean", "warp_utterance_mean",
+    "ablation-cpu": (("report", "crop", "speaker_batches", "gender_batches", "warp", "adversary", "warp_adversary",
+                      "formant", "pitch", "warp_speaker_input", "utterance_mean", "warp_utterance_mean",
                       "utterance_shape"), "cpu"),                                              # the 2-core CPU
     "ablation-e300-cpu": (("warp_speaker_input",), "e300_cpu"),           # 300 epochs on the 2-core CPU
     "ablation-e300-cpu-seed1": (("warp_speaker_input",), "e300_cpu_seed1"),  # the same, another seed
