@@ -491,7 +491,7 @@ def side_by_side(curve: pd.DataFrame, targets: dict[str, float] | None = None, a
     (:func:`emolib.studies.side_by_side_curve`): the trained encoders (solid) and as many random-weight
     ViTs (dashed, the floor), without (blue) and with (red) speaker normalisation; ``targets``
     (``{label: uar}``) as dotted lines."""
-    fig, ax = _axes(ax, (7, 4))
+    fig, ax = _axes(ax, (7, 4.6))
     for kind, ls, marker in (("trained", "-", "o"), ("random", "--", "s")):
         part = curve[curve.encoders == kind]
         for col, color, what in (("uar", "C0", "raw"), ("uar_spknorm", "C3", "speaker-normalised")):
@@ -504,7 +504,7 @@ def side_by_side(curve: pd.DataFrame, targets: dict[str, float] | None = None, a
     ax.set(xlabel="fold-encoder folders side by side (the first k, in the command's order)",
            ylabel="SI-5 probe UAR (%)", title="One probe on several encoders' class tokens")
     ax.set_xticks(sorted(set(curve.k)))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below the axes: off the lines
     ax.grid(alpha=0.3)
     return fig
 
