@@ -234,9 +234,11 @@ def side_by_side_curve(meta: pd.DataFrame, folders: Sequence[str | os.PathLike],
     how much of the growth a wider feature vector alone would give.  One line per ``(encoders, k)``:
     ``encoders`` (``"trained"`` / ``"random"``), ``k``, ``added`` (the folder, or the seed),
     ``speaker_input`` (whether any of the first ``k`` used per-speaker inputs: its ``uar`` is then
-    speaker-normalised too), ``uar``, ``uar_spknorm``."""
+    speaker-normalised too), ``uar``, ``uar_spknorm``.  Every folder must hold SI-5 fold encoders."""
     folders = list(folders)
     summaries = [encoder_summary(f) for f in folders]  # missing or mismatched encoders: one line, before any work
+    for summary, folder in zip(summaries, folders):
+        require(summary, folder)  # SI-5's folds: another protocol's fold k encoder heard SI-5 fold k's test speakers
     fit_predict = fit_predict or logreg_probe(probe_budget(profile)["logreg_C"])
     shape = BackboneConfig(**encoder_config(folders[0], 0)[1]["backbone"])
     trained = [fold_embeddings(meta, f, progress=False) for f in folders]

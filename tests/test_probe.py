@@ -415,6 +415,13 @@ def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as
     rand = {k: np.concatenate([encoders.random_embeddings(meta, shape, seed=s)[k] for s in (0, 1)], axis=1) for k in range(5)}
     pred = probes.probe_cv(meta, rand, fit)
     assert curve[(curve.encoders == "random") & (curve.k == 2)].uar.item() == evaluation.uar(pred.y_true, pred.y_pred)
+    other = tmp_path / "emobox"  # encoders of another protocol's folds: refused before any probe
+    export_folds(meta, other)
+    for k in range(5):
+        path = encoders.backbone_path(other, k).with_suffix(".json")
+        path.write_text(json.dumps({**json.loads(path.read_text()), "pretrain": {"protocol": "emobox"}}))
+    with pytest.raises(EmolibError, match="not si5's"):
+        studies.side_by_side_curve(meta, [a, other], fit, progress=False)
 
 
 def test_probe_curve_needs_two_folders_and_the_default_read_out(tmp_path, capsys):
