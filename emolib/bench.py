@@ -56,8 +56,8 @@ def bench_features(args) -> dict:
             "second_pass_s": round(t2 - t1, 3), "speedup": round((t1 - t0) / (t2 - t1), 1)}
 
 
-def report_pair(y: np.ndarray, rng: np.random.Generator, recipe) -> "torch.Tensor":
-    """The report's pipeline for one utterance: both views, each a 3 x 224 x 224 image."""
+def report_pair(y: np.ndarray, rng: np.random.Generator, recipe):
+    """The report's pipeline for one utterance: both views, each a 3 x 224 x 224 tensor image."""
     import librosa
     import torch
     import torch.nn.functional as F
@@ -152,7 +152,6 @@ def bench_pretrain(args) -> dict:
 
     import torch
 
-    from . import config
     from .audio import load_audio
     from .views import TwoViews, recipe
     from .waveform import ReportRecipe

@@ -9,7 +9,7 @@ import torch
 from emolib import augment as A
 from emolib import views as V
 from emolib import waveform as W
-from emolib.features import FeatureCache, LogMelConfig, Standardizer, log_mel
+from emolib.features import FeatureCache, LogMelConfig, Standardizer
 
 SR = 16_000
 

@@ -3,7 +3,6 @@ schedules, and the pretraining run (exact resume after SIGKILL, DDP = one proces
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import socket
@@ -12,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -200,7 +198,7 @@ def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert 1 <= killed_at < 4
     r = run_cli(*common, "--out", str(tmp_path / "b"), "--resume")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert f"resumed from" in r.stdout
+    assert "resumed from" in r.stdout
     a, b = final_weights(tmp_path / "a" / "fold1"), final_weights(folder_b)
     assert a.keys() == b.keys()
     for k in a:
