@@ -107,15 +107,17 @@ def probe(args) -> int:
         raise EmolibError("--curve: give at least two --out folders, and leave --epoch, --pool and --blocks at "
                           "their defaults (the curve probes the final encoders' class tokens)")
     meta = load_corpus(args.corpus, args.root)
-    for row in probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
-                                 profile=args.profile, corpus=args.corpus):
+    rows = probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
+                             profile=args.profile, corpus=args.corpus)
+    for row in rows:
         print(f"{row['run']}: UAR {100 * row['uar']:.1f} %, WA {100 * row['wa']:.1f} %, F1 {100 * row['f1']:.1f} % "
               f"({row['protocol']}, speaker_norm={row['speaker_norm']})")
     if args.curve:
         from .files import atomic_write
         from .studies import side_by_side_curve
 
-        curve = side_by_side_curve(meta, args.out, profile=args.profile)
+        # the rows' probe (without, with speaker normalisation) is the curve's last trained point
+        curve = side_by_side_curve(meta, args.out, profile=args.profile, all_folders=(rows[0]["uar"], rows[1]["uar"]))
         path = config.run_dir(config.RESULTS, args.corpus, args.profile) / f"{args.run}_curve.csv"
         atomic_write(path, curve.to_csv(index=False, float_format="%.6f").encode())
         print(f"{config.repo_relative(path)}: the probe against the number of folders side by side")

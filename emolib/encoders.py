@@ -253,10 +253,11 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
 
 
 def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, pool: str = "cls",
-                      blocks: int = 1, progress: bool = False) -> dict[int, np.ndarray]:
+                      blocks: int = 1, progress: bool = False, mels: list | None = None) -> dict[int, np.ndarray]:
     """The same embeddings from a randomly initialised ViT of the same shape (``seed``), with
-    each fold's own input statistics: the floor that pretraining has to beat."""
-    mels = log_mels(meta.path, progress=progress)
+    each fold's own input statistics: the floor that pretraining has to beat.  ``mels``: the
+    corpus's log-mels when the caller already holds them (several seeds read them once)."""
+    mels = log_mels(meta.path, progress=progress) if mels is None else mels
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left alone
         torch.manual_seed(seed)
         model = create_backbone(cfg)

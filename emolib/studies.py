@@ -31,6 +31,7 @@ from . import config, devices, pretext, results
 from .encoders import (N_FOLDS, describe_encoder, encoder_config, encoder_summary, exported, fold_embeddings,
                        random_embeddings, require, speaker_input)
 from .evaluation import uar
+from .features import log_mels
 from .finetune import FinetuneConfig, finetune_cv
 from .pretrain import pretrain_fold, read_history
 from .pretrain_config import PretrainConfig
@@ -224,7 +225,8 @@ def compare_encoders(meta: pd.DataFrame, encoders: dict[str, tuple[str | os.Path
 
 
 def side_by_side_curve(meta: pd.DataFrame, folders: Sequence[str | os.PathLike], fit_predict: Callable | None = None,
-                       profile: str | None = None, progress: bool = True) -> pd.DataFrame:
+                       profile: str | None = None, progress: bool = True,
+                       all_folders: tuple[float, float] | None = None) -> pd.DataFrame:
     """How a probe on several folders' fold encoders side by side grows with their number.
 
     For ``k = 1 … len(folders)``: the class tokens of the first ``k`` folders, *in the order given*
@@ -234,7 +236,10 @@ def side_by_side_curve(meta: pd.DataFrame, folders: Sequence[str | os.PathLike],
     how much of the growth a wider feature vector alone would give.  One line per ``(encoders, k)``:
     ``encoders`` (``"trained"`` / ``"random"``), ``k``, ``added`` (the folder, or the seed),
     ``speaker_input`` (whether any of the first ``k`` used per-speaker inputs: its ``uar`` is then
-    speaker-normalised too), ``uar``, ``uar_spknorm``.  Every folder must hold SI-5 fold encoders."""
+    speaker-normalised too), ``uar``, ``uar_spknorm``.  Every folder must hold SI-5 fold encoders.
+    ``all_folders``: the two UARs of every folder side by side when the caller has them already (the
+    rows ``python -m emolib probe --curve`` has just written, with the same probe): that point is not
+    probed again."""
     folders = list(folders)
     summaries = [encoder_summary(f) for f in folders]  # missing or mismatched encoders: one line, before any work
     for summary, folder in zip(summaries, folders):
@@ -242,16 +247,20 @@ def side_by_side_curve(meta: pd.DataFrame, folders: Sequence[str | os.PathLike],
     fit_predict = fit_predict or logreg_probe(probe_budget(profile)["logreg_C"])
     shape = BackboneConfig(**encoder_config(folders[0], 0)[1]["backbone"])
     trained = [fold_embeddings(meta, f, progress=False) for f in folders]
+    mels = log_mels(meta.path, progress=False)  # read once for every random ViT
     lines = []
     for kind in ("trained", "random"):
         embs = []
         for k in range(1, len(folders) + 1):
-            embs.append(trained[k - 1] if kind == "trained" else random_embeddings(meta, shape, seed=k - 1))
-            joined = {f: np.concatenate([e[f] for e in embs], axis=1) for f in embs[0]}
-            scores = {}
-            for norm in (False, True):
-                pred = probe_cv(meta, joined, fit_predict, speaker_norm=norm)
-                scores["uar_spknorm" if norm else "uar"] = uar(pred.y_true, pred.y_pred)
+            embs.append(trained[k - 1] if kind == "trained" else random_embeddings(meta, shape, seed=k - 1, mels=mels))
+            if kind == "trained" and k == len(folders) and all_folders is not None:
+                scores = dict(zip(("uar", "uar_spknorm"), all_folders))
+            else:
+                joined = {f: np.concatenate([e[f] for e in embs], axis=1) for f in embs[0]}
+                scores = {}
+                for norm in (False, True):
+                    pred = probe_cv(meta, joined, fit_predict, speaker_norm=norm)
+                    scores["uar_spknorm" if norm else "uar"] = uar(pred.y_true, pred.y_pred)
             lines.append({"encoders": kind, "k": k,
                           "added": config.repo_relative(folders[k - 1]) if kind == "trained" else f"seed {k - 1}",
                           "speaker_input": kind == "trained" and any(speaker_input(e) for e in summaries[:k]),

@@ -153,7 +153,7 @@ def test_random_floor_is_seeded_and_leaves_the_global_rng_alone(meta):
     torch.manual_seed(5)
     a = encoders.random_embeddings(sub, TINY, seed=3)
     after = torch.rand(1)
-    b = encoders.random_embeddings(sub, TINY, seed=3)
+    b = encoders.random_embeddings(sub, TINY, seed=3, mels=log_mels(sub.path, progress=False))  # the caller's log-mels
     assert torch.equal(before, after) and all(np.array_equal(a[k], b[k]) for k in a)
     assert sorted(a) == [0, 1, 2, 3, 4] and a[0].shape == (len(sub), 192)
 
@@ -415,6 +415,12 @@ def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as
     rand = {k: np.concatenate([encoders.random_embeddings(meta, shape, seed=s)[k] for s in (0, 1)], axis=1) for k in range(5)}
     pred = probes.probe_cv(meta, rand, fit)
     assert curve[(curve.encoders == "random") & (curve.k == 2)].uar.item() == evaluation.uar(pred.y_true, pred.y_pred)
+    # the probe command hands over its rows' UARs: the last trained point is taken, not probed again
+    last = tuple(curve[(curve.encoders == "trained") & (curve.k == 2)][["uar", "uar_spknorm"]].iloc[0])
+    again = studies.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=last)
+    pd.testing.assert_frame_equal(again, curve)
+    marked = studies.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=(-1.0, -2.0))
+    assert marked[(marked.encoders == "trained") & (marked.k == 2)][["uar", "uar_spknorm"]].iloc[0].tolist() == [-1.0, -2.0]
     other = tmp_path / "emobox"  # encoders of another protocol's folds: refused before any probe
     export_folds(meta, other)
     for k in range(5):
