@@ -7,7 +7,18 @@ import sys
 from emolib import config
 
 PACKAGE = config.REPO / "emolib"
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("__"))
+#: the modules, and the subpackages (plots/) counted as one module each
+MODULES = sorted([p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("__")]
+                 + [p.parent.name for p in PACKAGE.glob("*/__init__.py")])
+
+
+def sources(name: str) -> list[tuple[str, int]]:
+    """A module's source files with the import level that reaches emolib's modules from them: 1 in
+    ``emolib/<name>.py``, 2 in the files of a subpackage ``emolib/<name>/`` (whose level-1 imports
+    stay inside it)."""
+    if (PACKAGE / name).is_dir():
+        return [(p.read_text(), 2) for p in sorted((PACKAGE / name).glob("*.py"))]
+    return [((PACKAGE / f"{name}.py").read_text(), 1)]
 
 
 def imports() -> dict[str, set[str]]:
@@ -15,9 +26,10 @@ def imports() -> dict[str, set[str]]:
     graph = {}
     for name in MODULES:
         deps = set()
-        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        for text, level in sources(name):
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.ImportFrom) and node.level == level:
+                    deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
         graph[name] = deps & set(MODULES)
     return graph
 
