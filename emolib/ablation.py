@@ -117,31 +117,39 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
     return pd.DataFrame(lines).set_index("variant")
 
 
+def seed_tag(seed: int, tag: str = "") -> str:
+    """The tag of a seed's rows at a budget tagged ``tag``: ``tag`` itself for seed 0 (the budget's
+    own rows), ``<tag>_seed<s>`` (``seed<s>`` untagged) for another seed ``s``, as ``python -m emolib
+    ablation --seed s --tag …`` writes them."""
+    return tag if seed == 0 else f"{tag}_seed{seed}" if tag else f"seed{seed}"
+
+
 def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = None,
-                corpus: str | None = None) -> list[int]:
-    """The seeds with rows in ``folder``: 0 (the profile's own rows, untagged) and every ``s`` of
-    rows tagged ``seed<s>`` (``python -m emolib ablation --seed s --tag seed<s>``)."""
+                corpus: str | None = None, tag: str = "") -> list[int]:
+    """The seeds with rows in ``folder`` at the budget tagged ``tag``: 0 (the budget's own rows) and
+    every ``s`` of rows tagged :func:`seed_tag` (``python -m emolib ablation --seed s --tag seed<s>``)."""
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
-    found = {int(m.group(1)) for p in folder.glob("ssl_*_seed*.json")
-             if (m := re.fullmatch(r"ssl_.+_seed(\d+)", p.stem))}
+    pattern = rf"ssl_.+_{re.escape(tag)}_seed(\d+)" if tag else r"ssl_.+_seed(\d+)"
+    found = {int(m.group(1)) for p in folder.glob("ssl_*_seed*.json") if (m := re.fullmatch(pattern, p.stem))}
     return [0, *sorted(found)]
 
 
 def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  folder: str | os.PathLike | None = None, profile: str | None = None,
-                 corpus: str | None = None) -> pd.DataFrame:
+                 corpus: str | None = None, tag: str = "") -> pd.DataFrame:
     """How much of the ablation is seed noise: per variant, the mean and the standard deviation
     (ddof 1) over ``seeds`` (default: every seed with rows, :func:`seeds_found`) of the probe UAR
-    without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR.
-    Only variants with rows for every seed are kept."""
+    without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR, at
+    the budget tagged ``tag`` (default: the profile's).  Only variants with rows for every seed are kept."""
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
-    seeds = list(seeds) if seeds is not None else seeds_found(folder)
-    tags = {s: "" if s == 0 else f"seed{s}" for s in seeds}
+    seeds = list(seeds) if seeds is not None else seeds_found(folder, tag=tag)
+    tags = {s: seed_tag(s, tag) for s in seeds}
     names = [n for n in (names or VARIANTS)
              if all((folder / f"ssl_{n}{'_' + t if t else ''}.json").is_file() for t in tags.values())]
     if not names:
-        raise EmolibError(f"no variant has rows for seeds {seeds} in {config.repo_relative(folder)}; run python -m "
-                          "emolib ablation --seed S --tag seedS")
+        raise EmolibError(f"no variant has rows for seeds {seeds}{f' tagged {tag}' if tag else ''} in "
+                          f"{config.repo_relative(folder)}; run python -m emolib ablation --seed S --tag "
+                          f"{seed_tag(1, tag).replace('seed1', 'seedS')}")
     table = pd.concat([summary(names, folder, tag=t).assign(seed=s) for s, t in tags.items()])
     agg = table.groupby(level="variant", sort=False).agg(
         seeds=("seed", "size"), uar=("uar", "mean"), uar_sd=("uar", "std"), uar_spknorm=("uar_spknorm", "mean"),

@@ -219,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(abl, device=DEVICE_HELP, quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
                      "(no training)")
-    abl.add_argument("--seeds", action="store_true", help="with --table: mean ± sd over every seed with rows "
-                     "(seed 0 untagged, seed S tagged seedS)")
+    abl.add_argument("--seeds", nargs="*", type=int, metavar="S", help="with --table: mean ± sd over the seeds S "
+                     "(none given: every seed with rows; seed 0 untagged, seed S tagged seedS; with --tag T: seed 0 "
+                     "tagged T, seed S tagged T_seedS)")
     abl.add_argument("--tag", help="with a budget other than the profile's: rows ssl_<variant>_TAG (e.g. vits12_e150)")
     abl.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
     abl.add_argument("--depth", type=int)

@@ -161,8 +161,9 @@ def ablation(args) -> int:
     from .corpus import load_corpus
 
     if args.table:  # the committed rows only, no training
-        if args.seeds:
-            print(ablation.seed_markdown(ablation.seed_summary(args.variants, profile=args.profile, corpus=args.corpus)))
+        if args.seeds is not None:
+            print(ablation.seed_markdown(ablation.seed_summary(args.variants, args.seeds or None, profile=args.profile,
+                                                               corpus=args.corpus, tag=args.tag or "")))
             return 0
         table = ablation.summary(args.variants, profile=args.profile, corpus=args.corpus, tag=args.tag or "")
         print(ablation.markdown(table))

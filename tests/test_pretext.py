@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -390,6 +392,14 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
     assert seeds.loc["speaker_input", "seeds"] == 2 and seeds.loc["speaker_input", "uar"] == pytest.approx(np.mean(uars))
     assert seeds.loc["speaker_input", "uar_sd"] == pytest.approx(np.std(uars, ddof=1))
     assert ablation.seed_markdown(seeds).count("\n") == 2
+    # the same rows at a budget tagged cpu (seed 0 tagged cpu, seed 1 tagged cpu_seed1): the same summary
+    for src, dst in (("", "_cpu"), ("_seed1", "_cpu_seed1")):
+        for end in ("", "_spknorm"):
+            shutil.copy(folder / f"ssl_speaker_input{src}{end}.json", folder / f"ssl_speaker_input{dst}{end}.json")
+    assert ablation.seeds_found(folder, tag="cpu") == [0, 1] and ablation.seeds_found(folder, tag="e300") == [0]
+    pd.testing.assert_frame_equal(ablation.seed_summary(folder=folder, tag="cpu"), seeds)
+    with pytest.raises(Exception, match="tagged e300 .* --tag e300_seedS"):
+        ablation.seed_summary(seeds=[0, 1], folder=folder, tag="e300")
     with pytest.raises(Exception, match="unknown pretext variant"):
         ablation.variant_config("louder")
 
