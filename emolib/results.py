@@ -142,6 +142,22 @@ def read_rows(runs: Sequence[str], folder: Path | None = None) -> list[dict]:
     return [json.loads((folder / f"{r}.json").read_text()) for r in runs]
 
 
+def best_row(prefix: str, *, speaker_norm: bool, one_encoder: bool = False, device: str | None = None,
+             folder: Path | None = None) -> dict:
+    """The row of highest UAR among the runs ``<prefix>*`` in ``folder`` (default: this corpus and
+    profile) that are (or are not) ``speaker_norm``; ``one_encoder``: leave out rows of several
+    encoder folders side by side; ``device``: only rows whose encoders were trained there."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
+    rows = [json.loads(p.read_text()) for p in row_paths(folder) if p.name.startswith(prefix)]
+    keep = [r for r in rows if r["speaker_norm"] == speaker_norm
+            and not (one_encoder and "members" in r.get("encoder", {}))
+            and (device is None or r.get("encoder", {}).get("device") == device)]
+    if not keep:
+        raise EmolibError(f"no {prefix}* row in {config.repo_relative(folder)} with speaker_norm={speaker_norm}"
+                          + (", from one encoder" if one_encoder else "") + (f", trained on {device}" if device else ""))
+    return max(keep, key=lambda r: r["uar"])
+
+
 def results_table(folder: Path | None = None, quoted: bool = True) -> pd.DataFrame:
     """All runs in ``folder`` (default: this corpus and profile), plus the report's quoted
     numbers.  Rows written before macro-F1 was stored get it from their predictions."""

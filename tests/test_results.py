@@ -77,3 +77,32 @@ def test_a_row_records_where_torch_trained_unless_told(tmp_path, monkeypatch):
               folder=tmp_path)
     assert results.write_result("r1", pred, **kw)["device"] == "cpu"
     assert results.write_result("r2", pred, device="NVIDIA H100 80GB HBM3", **kw)["device"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_best_row_picks_the_highest_uar_among_the_rows_asked_for(tmp_path, toy_meta):
+    from emolib.errors import EmolibError
+
+    truth = evaluation.cross_validate(lambda a, b, X: np.asarray(b)[: len(X)], np.zeros((len(toy_meta), 1)), toy_meta)
+    truth["y_pred"] = truth["y_true"]
+    rng = np.random.default_rng(0)
+    made = {}
+    for run, right, norm, members, device in (("ssl_a", 0.9, False, False, "cpu"), ("ssl_b", 0.6, False, True, "cpu"),
+                                              ("ssl_c", 0.3, False, False, "cuda"), ("ssl_d", 0.5, True, False, "cuda"),
+                                              ("other", 1.0, False, False, "cpu")):
+        pred = truth.copy()
+        wrong = rng.random(len(pred)) > right  # a share of the predictions replaced by a wrong class
+        pred.loc[wrong, "y_pred"] = [CLASSES[(CLASSES.index(t) + 1) % len(CLASSES)] for t in pred.y_true[wrong]]
+        encoder = {"device": device, **({"members": [{}, {}]} if members else {})}
+        made[run] = results.write_result(run, pred, method=run, protocol="SI-5", profile="smoke", corpus="synthetic",
+                                         speaker_norm=norm, wall_s=0.0, folder=tmp_path, encoder=encoder)["uar"]
+    assert made["ssl_a"] > made["ssl_b"] > made["ssl_c"] and made["other"] == 1.0
+    assert results.best_row("ssl_", speaker_norm=False, folder=tmp_path)["run"] == "ssl_a"  # "other": not ssl_*
+    made["ssl_a"] = results.write_result("ssl_a", truth, method="a", protocol="SI-5", profile="smoke", corpus="synthetic",
+                                         speaker_norm=False, wall_s=0.0, folder=tmp_path,
+                                         encoder={"device": "cpu", "members": [{}, {}]})["uar"]  # now side by side
+    assert results.best_row("ssl_", speaker_norm=False, folder=tmp_path)["run"] == "ssl_a"
+    assert results.best_row("ssl_", speaker_norm=False, one_encoder=True, folder=tmp_path)["run"] == "ssl_c"
+    assert results.best_row("ssl_", speaker_norm=False, device="cuda", folder=tmp_path)["run"] == "ssl_c"
+    assert results.best_row("ssl_", speaker_norm=True, folder=tmp_path)["run"] == "ssl_d"
+    with pytest.raises(EmolibError, match="no ssl_\\* row .* trained on cpu"):
+        results.best_row("ssl_", speaker_norm=True, device="cpu", folder=tmp_path)
