@@ -23,6 +23,11 @@ ABLATION_TABLES = {
     "ablation-e300-cpu-seed1": (("warp_speaker_input",), "e300_cpu_seed1"),  # the same, another seed
 }
 
+#: the README's tables over seeds at a tagged budget: name -> (variants, tag, seeds)
+SEED_TABLES = {
+    "ablation-cpu-seeds": (("utterance_mean", "warp_utterance_mean", "utterance_shape"), "cpu", (0, 1)),  # per-file inputs
+}
+
 
 def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
     """``{name: (command, text)}`` of every generated table, from the rows in ``folder``
@@ -42,6 +47,10 @@ def blocks(folder: Path | None = None) -> dict[str, tuple[str, str]]:
         out[name] = (command, ablation.markdown(ablation.summary(variants or None, folder, tag=tag)))
     out["ablation-seeds"] = ("python -m emolib ablation --table --seeds",
                              ablation.seed_markdown(ablation.seed_summary(folder=folder)))
+    for name, (variants, tag, seeds) in SEED_TABLES.items():
+        command = (f"python -m emolib ablation --table --seeds {' '.join(map(str, seeds))} --tag {tag} "
+                   f"--variants {' '.join(variants)}")
+        out[name] = (command, ablation.seed_markdown(ablation.seed_summary(variants, seeds, folder=folder, tag=tag)))
     out["fusion"] = ("python -m emolib fusion --table", fusion.markdown(fusion.summary("si5", folder)))
     out["fusion-emobox"] = ("python -m emolib fusion --table --protocol emobox",
                             fusion.markdown(fusion.summary("emobox", folder)))
