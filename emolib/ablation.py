@@ -129,7 +129,9 @@ def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = N
     """The seeds with rows in ``folder`` at the budget tagged ``tag``: 0 (the budget's own rows) and
     every ``s`` of rows tagged :func:`seed_tag` (``python -m emolib ablation --seed s --tag seed<s>``)."""
     folder = Path(folder) if folder else config.run_dir(config.RESULTS, corpus, profile)
-    pattern = rf"ssl_.+_{re.escape(tag)}_seed(\d+)" if tag else r"ssl_.+_seed(\d+)"
+    # a variant's name, then exactly the tag: ssl_warp_e300_cpu_seed1 is not a seed of the budget tagged cpu
+    variant = "|".join(map(re.escape, sorted(VARIANTS, key=len, reverse=True)))
+    pattern = rf"ssl_(?:{variant})_{re.escape(tag) + '_' if tag else ''}seed(\d+)"
     found = {int(m.group(1)) for p in folder.glob("ssl_*_seed*.json") if (m := re.fullmatch(pattern, p.stem))}
     return [0, *sorted(found)]
 

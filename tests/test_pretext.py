@@ -404,6 +404,16 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
         ablation.variant_config("louder")
 
 
+def test_seeds_found_reads_a_variant_then_exactly_the_tag(tmp_path):
+    for stem in ("ssl_warp", "ssl_warp_seed1", "ssl_warp_cpu", "ssl_warp_cpu_seed2", "ssl_warp_speaker_input_seed3",
+                 "ssl_warp_e300_cpu_seed4", "ssl_warp_cpu_seed5_spknorm", "ssl_raw_side_by_side_cpu_seed6"):
+        (tmp_path / f"{stem}.json").write_text("{}")
+    assert ablation.seeds_found(tmp_path) == [0, 1, 3]  # seeds of the profile's budget: untagged
+    assert ablation.seeds_found(tmp_path, tag="cpu") == [0, 2]  # not e300_cpu's seed 4, not a side-by-side run
+    assert ablation.seeds_found(tmp_path, tag="e300_cpu") == [0, 4]
+    assert [ablation.seed_tag(s, t) for s, t in ((0, ""), (2, ""), (0, "cpu"), (2, "cpu"))] == ["", "seed2", "cpu", "cpu_seed2"]
+
+
 def test_the_pretext_defaults_are_the_pretraining_defaults():
     defaults = pretrain_config.PretrainConfig().to_dict()
     assert {k: defaults[k] for k in pretext.OPTIONS} == pretext.DEFAULTS
