@@ -8,9 +8,19 @@ importable from here (``plots.confusion_heatmap``):
 - ``systems``     confusions, recalls, the protocol gap, a prediction, the error analysis
 """
 from .base import EMOTION_COLORS, save
-from .data import emotion_distribution, speaker_emotion_heatmap, duration_by_emotion, waveform_and_logmel, logmel_grid, view_agreement, source_filter, batch_composition, speaker_spectra
+from .data import (
+    emotion_distribution, speaker_emotion_heatmap, duration_by_emotion, waveform_and_logmel,
+    logmel_grid, view_agreement, source_filter, batch_composition, speaker_spectra)
 from .training import segment_study, loss_curves, pretraining_curves, probe_vs_pretraining, ablation_curves
 from .embeddings import tsne, embedding_maps, pretext_map, seed_spread, side_by_side
-from .systems import confusion_heatmap, recall_comparison, protocol_gap, prediction, error_analysis, system_comparison
+from .systems import (
+    confusion_heatmap, recall_comparison, protocol_gap, prediction, error_analysis,
+    system_comparison)
 
-__all__ = ["EMOTION_COLORS", "save", "ablation_curves", "batch_composition", "confusion_heatmap", "duration_by_emotion", "embedding_maps", "emotion_distribution", "error_analysis", "logmel_grid", "loss_curves", "prediction", "pretext_map", "pretraining_curves", "probe_vs_pretraining", "protocol_gap", "recall_comparison", "seed_spread", "segment_study", "side_by_side", "source_filter", "speaker_emotion_heatmap", "speaker_spectra", "system_comparison", "tsne", "view_agreement", "waveform_and_logmel"]
+__all__ = [
+    "EMOTION_COLORS", "save", "ablation_curves", "batch_composition", "confusion_heatmap",
+    "duration_by_emotion", "embedding_maps", "emotion_distribution", "error_analysis", "logmel_grid",
+    "loss_curves", "prediction", "pretext_map", "pretraining_curves", "probe_vs_pretraining",
+    "protocol_gap", "recall_comparison", "seed_spread", "segment_study", "side_by_side",
+    "source_filter", "speaker_emotion_heatmap", "speaker_spectra", "system_comparison", "tsne",
+    "view_agreement", "waveform_and_logmel"]
