@@ -151,7 +151,7 @@ def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None
     if not names:
         raise EmolibError(f"no variant has rows for seeds {seeds}{f' tagged {tag}' if tag else ''} in "
                           f"{config.repo_relative(folder)}; run python -m emolib ablation --seed S --tag "
-                          f"{seed_tag(1, tag).replace('seed1', 'seedS')}")
+                          f"{tag + '_' if tag else ''}seedS")
     table = pd.concat([summary(names, folder, tag=t).assign(seed=s) for s, t in tags.items()])
     agg = table.groupby(level="variant", sort=False).agg(
         seeds=("seed", "size"), uar=("uar", "mean"), uar_sd=("uar", "std"), uar_spknorm=("uar_spknorm", "mean"),
