@@ -16,7 +16,7 @@
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     bench pretrain [--root PATH] [--n N]                 pretraining samples/s: the report's vs ours; peak memory
     bench predict [--root PATH] [--model …]              predict on every corpus file: seconds, 1 vs N jobs
-    results [--protocol …] [--markdown] [--verify]       the table of all evaluated runs (--timings: run times)
+    results [--protocol …] [--markdown] [--verify] [--gaps]     the table of all evaluated runs (--timings: run times)
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "README's Markdown table")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
+    res.add_argument("--gaps", action="store_true", help="list the rows that lack a field of the results "
+                     "contract (dirty, f1, configuration, encoder hash): rows written before the field existed")
     res.add_argument("--readme", action="store_true", help="rewrite the README's generated tables (timings, "
                      "results, probes, the pretext ablation's) from the real run's rows in results/")
     res.add_argument("--sort", choices=["uar", "wa", "run"], default="uar",

@@ -80,6 +80,15 @@ def results(args) -> int:
         changed = update()
         print(f"{config.repo_relative(README)}: " + (f"regenerated {', '.join(changed)}" if changed else "up to date"))
         return 0
+    if args.gaps:
+        from .results import provenance_gaps
+
+        folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
+        gaps = provenance_gaps(folder)
+        print(gaps.to_string(index=False) if len(gaps) else "none")
+        print(f"{len(gaps)} rows in {config.repo_relative(folder)}/ lack a field of docs/results.md's contract "
+              "(written before it existed; they gain it when their study runs again)")
+        return 0
     if args.verify:
         folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:

@@ -255,6 +255,35 @@ def print_results(corpus: str | None = None, profile: str | None = None, markdow
         print(f"{run:<{width}}  {proto:<6}  {norm:<4}  {pct(u)}  {pct(w)}  {pct(f1)}  {fold:<13}  {n:>4}")
 
 
+#: The keys of which a row holds at least one, saying how it was made (docs/results.md).
+HOW_MADE = ("config", "budget", "encoder", "feature_set", "finetune", "systems")
+
+
+def _holds(value, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_holds(v, key) for v in value.values())
+    return isinstance(value, list) and any(_holds(v, key) for v in value)
+
+
+def provenance_gaps(folder: Path | None = None) -> pd.DataFrame:
+    """The rows in ``folder`` that lack a field of the results contract, because code older than
+    the field wrote them: ``dirty`` and ``f1``, a configuration (one of :data:`HOW_MADE`), and on
+    rows built on trained encoders the SHA-256 of their weights.  One line per such row: run,
+    missing (comma-separated), the device its encoders were pretrained on, and its commit."""
+    folder = config.run_dir(config.RESULTS) if folder is None else Path(folder)
+    lines = []
+    for path in row_paths(folder):
+        row = json.loads(path.read_text())
+        encoder = row.get("encoder", {})
+        missing = [k for k in ("dirty", "f1") if k not in row]
+        missing += [] if any(k in row for k in HOW_MADE) else ["configuration"]
+        missing += ["encoder sha256"] if encoder and "random_init" not in encoder and not _holds(encoder, "sha256") else []
+        if missing:
+            lines.append({"run": row["run"], "missing": ", ".join(missing),
+                          "pretrained_on": encoder.get("device", ""), "commit": row.get("commit", "")})
+    return pd.DataFrame(lines, columns=["run", "missing", "pretrained_on", "commit"])
+
+
 def verify_results(folder: Path | None = None) -> int:
     """Recompute every run in ``folder`` from its predictions and check it against its JSON
     (UAR, WA, fold UARs, n, and macro-F1 where the row has it); for SI-5 and LOSO runs also check

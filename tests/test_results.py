@@ -106,3 +106,20 @@ def test_best_row_picks_the_highest_uar_among_the_rows_asked_for(tmp_path, toy_m
     assert results.best_row("ssl_", speaker_norm=True, folder=tmp_path)["run"] == "ssl_d"
     with pytest.raises(EmolibError, match="no ssl_\\* row .* trained on cpu"):
         results.best_row("ssl_", speaker_norm=True, device="cpu", folder=tmp_path)
+
+
+def test_provenance_gaps_name_what_an_old_row_lacks_and_pass_a_complete_one(tmp_path, toy_meta):
+    pred = evaluation.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
+                                     np.zeros((len(toy_meta), 1)), toy_meta)
+    for run, extra in [("cnn", {"config": {"epochs": 1}}), ("probe", {"encoder": {"arch": "vit", "sha256": ["ab"]}}),
+                       ("random", {"encoder": {"random_init": {"arch": "vit"}, "seed": 0}})]:
+        results.write_result(run, pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
+                             speaker_norm=False, wall_s=0, folder=tmp_path, **extra)
+    assert results.provenance_gaps(tmp_path).empty
+    old = {k: v for k, v in json.loads((tmp_path / "probe.json").read_text()).items() if k not in ("dirty", "f1")}
+    (tmp_path / "probe.json").write_text(json.dumps({**old, "encoder": {"arch": "vit", "device": "gpu"}}))
+    cnn = {k: v for k, v in json.loads((tmp_path / "cnn.json").read_text()).items() if k != "config"}
+    (tmp_path / "cnn.json").write_text(json.dumps(cnn))
+    gaps = results.provenance_gaps(tmp_path).set_index("run")
+    assert gaps.missing.to_dict() == {"cnn": "configuration", "probe": "dirty, f1, encoder sha256"}
+    assert gaps.loc["probe", "pretrained_on"] == "gpu"
