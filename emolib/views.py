@@ -170,3 +170,22 @@ def agreement_study(mels: Sequence[np.ndarray], stats, recipes: dict[str, ViewRe
                 sims += [pd.DataFrame({"recipe": name, "pair": kind, "similarity": r[kind]})
                          for kind in ("positive", "negative")]
     return pd.DataFrame(rows).groupby("recipe", sort=False).mean(), pd.concat(sims, ignore_index=True)
+
+
+def one_at_a_time(mels: Sequence[np.ndarray], stats, i: int, frames: int = 192, seed: int = 3) -> dict:
+    """Each spectrogram augmentation alone on one time crop of utterance ``i`` (log-mixup-exp
+    mixes in utterance ``i + 1``), standardised with ``stats``: name -> ``(bands, frames)`` array,
+    every step drawn from a generator seeded ``seed``.  What notebook 02's figure of the
+    augmentations shows."""
+    def g():
+        return torch.Generator().manual_seed(seed)
+
+    crop = RandomTimeCrop(frames)(MelBank(mels), torch.tensor([i, (i + 1) % len(mels)]), g())
+    normalize = Normalize(stats)
+    steps = {"time crop": normalize(crop),
+             "gain ±6 dB": normalize(RandomGain(6.0)(crop, g())),
+             "log-mixup-exp λ≤0.4": normalize(LogMixupExp(0.4)(crop, g())),
+             "random resized crop": RandomResizedCrop()(normalize(crop), g()),
+             "frequency mask ≤8": SpecAugment(8, 0)(normalize(crop), g()),
+             "time mask ≤16": SpecAugment(0, 16)(normalize(crop), g())}
+    return {name: x[0].numpy() for name, x in steps.items()}
