@@ -16,7 +16,7 @@
     bench augment [--root PATH] [--n N]                  two-view pairs/s: the report's pipeline vs ours
     bench pretrain [--root PATH] [--n N]                 pretraining samples/s: the report's vs ours; peak memory
     bench predict [--root PATH] [--model …]              predict on every corpus file: seconds, 1 vs N jobs
-    results [--protocol …] [--markdown] [--verify] [--gaps]     the table of all evaluated runs (--timings: run times)
+    results [--protocol …] [--verify] [--gaps]           the table of all evaluated runs (--timings: run times)
 
 Problems with the input (``EmolibError``) are printed as one line, without a traceback,
 and exit with status 2.
