@@ -4,7 +4,8 @@ Every evaluation ends in :func:`write_result`, which writes ``results/<run>.json
 protocol, profile, corpus, speaker_norm, uar, wa, f1, fold_uar, n, wall_s, device, commit, dirty,
 date, and whatever configuration the study adds) and ``results/<run>_predictions.csv`` (file,
 speaker, fold, y_true, y_pred): the predictions are the evidence, and :func:`recompute` /
-:func:`verify_results` derive the numbers from them again.  Runs of the smoke profile or on the
+:func:`verify_results` derive the numbers from them again; :func:`provenance_gaps` names the rows
+written before a field of the contract existed.  Runs of the smoke profile or on the
 synthetic corpus go to ``results/<corpus>-<profile>/`` (:func:`emolib.config.run_dir`), never over
 the committed EmoDB ``full`` results.  ``python -m emolib results`` prints :func:`results_table`.
 The metrics themselves are :mod:`emolib.evaluation`'s.
