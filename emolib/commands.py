@@ -62,17 +62,18 @@ def reproduce(args) -> int:
 
 
 def results(args) -> int:
-    from .results import print_results, verify_results
+    from .results import print_results, provenance_gaps, verify_results
 
+    folder = config.run_dir(config.RESULTS, args.corpus, args.profile)  # where this corpus and profile's rows are
     if args.timings:
         from .reproduce import timings_table
 
-        print(timings_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
+        print(timings_table(folder))
         return 0
     if args.probes:
         from .probes import readme_table
 
-        print(readme_table(config.run_dir(config.RESULTS, args.corpus, args.profile)))
+        print(readme_table(folder))
         return 0
     if args.readme:
         from .readme import README, update
@@ -81,16 +82,12 @@ def results(args) -> int:
         print(f"{config.repo_relative(README)}: " + (f"regenerated {', '.join(changed)}" if changed else "up to date"))
         return 0
     if args.gaps:
-        from .results import provenance_gaps
-
-        folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         gaps = provenance_gaps(folder)
         print(gaps.to_string(index=False) if len(gaps) else "none")
         print(f"{len(gaps)} rows in {config.repo_relative(folder)}/ lack a field of docs/results.md's contract "
               "(written before it existed; they gain it when their study runs again)")
         return 0
     if args.verify:
-        folder = config.run_dir(config.RESULTS, args.corpus, args.profile)
         try:
             n = verify_results(folder)
         except AssertionError as e:
