@@ -63,7 +63,7 @@ def toy_meta():
     """EmoDB's shape without audio: two utterances per speaker and emotion (file, speaker, emotion)."""
     import pandas as pd
 
-    from emolib.emodb import CLASSES, SPEAKERS
+    from emolib.data.emodb import CLASSES, SPEAKERS
 
     rows = [(f"{s}a01{e[0]}{v}.wav", s, e) for s in sorted(SPEAKERS) for e in CLASSES for v in "ab"]
     return pd.DataFrame(rows, columns=["file", "speaker", "emotion"])

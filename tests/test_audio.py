@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emolib import audio, download
-from emolib.audio import load_audio, wav_truncation
-from emolib.errors import AudioError
+from emolib.core.errors import AudioError
+from emolib.data import audio, download
+from emolib.data.audio import load_audio, wav_truncation
 
 
 def sine(freq, seconds, sr, amp=0.3):

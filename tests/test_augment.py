@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import augment as A
-from emolib import views as V
-from emolib import waveform as W
-from emolib.features import FeatureCache, LogMelConfig, Standardizer
+from emolib.augmentation import spectrogram as A
+from emolib.augmentation import views as V
+from emolib.augmentation import waveform as W
+from emolib.data.features import FeatureCache, LogMelConfig, Standardizer
 
 SR = 16_000
 

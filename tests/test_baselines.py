@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import baselines, corpus, evaluation, features, results, splits
-from emolib.baselines import OpenSmileFunctionals
+from emolib.data import corpus, features, opensmile, splits
+from emolib.data.opensmile import OpenSmileFunctionals
+from emolib.evaluation import metrics, results
+from emolib.systems import baselines
 
 SR = 16_000
 
@@ -43,14 +45,14 @@ def test_frontend_key_and_validation():
     with pytest.raises(ValueError, match="eGeMAPS_v99.*eGeMAPSv02.*ComParE_2016"):
         OpenSmileFunctionals("eGeMAPS_v99")
     with pytest.raises(ValueError, match="nosuchset"):
-        baselines.functionals(pd.DataFrame({"path": []}), "nosuchset")
+        opensmile.functionals(pd.DataFrame({"path": []}), "nosuchset")
 
 
 def test_functionals_cached(tmp_path, wav_writer, monkeypatch):
     paths = [str(wav_writer(tmp_path / f"u{i}.wav", voice(0.8, 120 + 30 * i, seed=100 + i), SR))
              for i in range(3)]
     meta = pd.DataFrame({"path": paths})
-    smile = baselines._smile("eGeMAPSv02")
+    smile = opensmile._smile("eGeMAPSv02")
     real = smile.process_signal
     calls = []
 
@@ -59,7 +61,7 @@ def test_functionals_cached(tmp_path, wav_writer, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(smile, "process_signal", counting)
-    first = baselines.functionals(meta, "eGeMAPSv02", progress=False)
+    first = opensmile.functionals(meta, "eGeMAPSv02", progress=False)
     assert len(calls) == 3
     assert first.shape == (3, 88) and first.dtype == np.float64
     assert len({tuple(r) for r in first}) == 3  # one distinct row per file, in order
@@ -68,15 +70,15 @@ def test_functionals_cached(tmp_path, wav_writer, monkeypatch):
         raise AssertionError("openSMILE called although the features are cached")
 
     monkeypatch.setattr(smile, "process_signal", boom)
-    again = baselines.functionals(meta, "eGeMAPSv02", progress=False)
+    again = opensmile.functionals(meta, "eGeMAPSv02", progress=False)
     np.testing.assert_array_equal(again, first)
     # the order follows meta, also when served from the cache
     np.testing.assert_array_equal(
-        baselines.functionals(meta.iloc[::-1], "eGeMAPSv02", progress=False), first[::-1])
+        opensmile.functionals(meta.iloc[::-1], "eGeMAPSv02", progress=False), first[::-1])
 
 
 def test_classifiers_fixed():
-    for fs in baselines.FEATURE_SETS:
+    for fs in opensmile.FEATURE_SETS:
         svm = baselines.linear_svm(feature_set=fs)
         lr = baselines.logistic_regression(feature_set=fs)
         assert svm[-1].C == baselines.SVM_C[fs] and lr[-1].C == baselines.LOGREG_C[fs]
@@ -130,7 +132,7 @@ def svm_run(synthetic, tmp_path_factory):
 
 def test_run_baseline_predictions(synthetic, svm_run):
     row, pred, _, _ = svm_run
-    assert list(pred.columns) == evaluation.PREDICTION_COLUMNS
+    assert list(pred.columns) == metrics.PREDICTION_COLUMNS
     assert len(pred) == len(synthetic) and sorted(pred.file) == sorted(synthetic.file)
     truth = dict(zip(synthetic.file, synthetic.emotion.astype(str)))
     assert all(pred.y_true == pred.file.map(truth))
@@ -143,7 +145,7 @@ def test_run_baseline_speaker_independent(synthetic, svm_run):
     """Each fold's model is fitted on rows of training speakers only (rows identified by
     their feature vectors) and tested on exactly the held-out speakers' rows."""
     _, pred, spy, _ = svm_run
-    X = baselines.functionals(synthetic, "eGeMAPSv02", progress=False)
+    X = opensmile.functionals(synthetic, "eGeMAPSv02", progress=False)
     row_of = {x.tobytes(): i for i, x in enumerate(X)}
     assert len(row_of) == len(X)
     speakers = synthetic.speaker.to_numpy()
@@ -170,7 +172,7 @@ def test_run_baseline_written(svm_run):
     assert saved["protocol"] == "SI-5" and saved["corpus"] == "synthetic"
     assert saved["method"] == "eGeMAPSv02 functionals + linear SVM"
     assert saved["speaker_norm"] is False and saved["device"] == "cpu"
-    assert saved["C"] == baselines.SVM_C["eGeMAPSv02"] and saved["wall_s"] >= 0
+    assert saved["config"]["C"] == baselines.SVM_C["eGeMAPSv02"] and saved["wall_s"] >= 0
     again = results.recompute(run, folder)
     assert again["uar"] == saved["uar"] == row["uar"]
     assert again["wa"] == saved["wa"] == row["wa"]
@@ -178,7 +180,7 @@ def test_run_baseline_written(svm_run):
 
 
 def test_speaker_norm(synthetic, monkeypatch):
-    X = baselines.functionals(synthetic, "eGeMAPSv02", progress=False)
+    X = opensmile.functionals(synthetic, "eGeMAPSv02", progress=False)
     speakers = synthetic.speaker.to_numpy()
     Z = features.speaker_standardize(X, speakers)
     assert not np.allclose(Z, X)
@@ -207,7 +209,7 @@ def test_loso_and_errors(synthetic):
     assert all(g.speaker.nunique() == 1 for _, g in pred.groupby("fold"))
     row, _ = baselines.run_baseline(synthetic, "eGeMAPSv02", "svm", write=False, progress=False,
                                     C=0.5)
-    assert row["run"] == "baseline_egemaps_svm_C0.5" and row["C"] == 0.5
+    assert row["run"] == "baseline_egemaps_svm_C0.5" and row["config"]["C"] == 0.5
     with pytest.raises(ValueError, match="knn"):
         baselines.run_baseline(synthetic, "eGeMAPSv02", "knn", write=False, progress=False)
     with pytest.raises(ValueError, match="si10"):
@@ -225,6 +227,6 @@ def test_the_baseline_study_runs_every_feature_set_classifier_and_normalisation(
 
     monkeypatch.setattr(baselines, "run_baseline", fake_run)
     rows = baselines.study(None, "emobox", profile="smoke")
-    assert calls == [(f, c, n, "emobox", "smoke") for f in baselines.FEATURE_SETS for c in baselines.CLASSIFIERS
+    assert calls == [(f, c, n, "emobox", "smoke") for f in opensmile.FEATURE_SETS for c in baselines.CLASSIFIERS
                      for n in (False, True)]
     assert len({r["run"] for r in rows}) == 8

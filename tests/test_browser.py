@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from emolib.config import NOTEBOOKS
+from emolib.core.env import NOTEBOOKS
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -180,7 +180,7 @@ def test_try_it_upload_in_jupyterlab(browser, lab, emodb_root, tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from emolib.audio import load_audio
+    from emolib.data.audio import load_audio
 
     y = load_audio(next((emodb_root / "wav").glob("16a01W*.wav")))
     import librosa

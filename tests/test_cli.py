@@ -99,17 +99,17 @@ def test_bench_features_reports_a_ratio(emodb_root, tmp_path):
     result = json.loads(last)
     assert result["benchmark"] == "features" and result["files"] == 12
     assert result["speedup"] > 1  # the cache must not be slower than computing
-    from emolib import config
+    from emolib.core import env
 
-    assert not (config.RESULTS / "bench_features.json").exists()  # only augment and pretrain keep a line
+    assert not (env.RESULTS / "bench_features.json").exists()  # only augment and pretrain keep a line
 
 
 def test_bench_augment_reports_both_rates_and_their_ratio():
     import json
 
-    from emolib import config
+    from emolib.core import env
 
-    committed = config.RESULTS / "bench_augment.json"
+    committed = env.RESULTS / "bench_augment.json"
     before = committed.read_bytes() if committed.is_file() else None
     r = emolib("bench", "augment", "--corpus", "synthetic", "--n", "6", "--seconds", "0.5")
     assert r.returncode == 0, r.stderr
@@ -125,9 +125,10 @@ def test_bench_augment_reports_both_rates_and_their_ratio():
 def test_only_a_default_run_on_emodb_keeps_its_benchmark_line(tmp_path, monkeypatch):
     import json
 
-    from emolib import bench, config
+    from emolib.app import bench
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    monkeypatch.setattr(env, "RESULTS", tmp_path)
     line = {"benchmark": "augment", "speedup": 3.0, "settings": dict(bench.DEFAULTS["augment"])}
     bench._keep("augment", {**line, "settings": {"n": 6, "seconds": 0.5}}, "emodb")
     bench._keep("augment", line, "synthetic")
@@ -141,9 +142,9 @@ def test_only_a_default_run_on_emodb_keeps_its_benchmark_line(tmp_path, monkeypa
 def test_bench_pretrain_reports_rates_ratio_and_memory():
     import json
 
-    from emolib import config
+    from emolib.core import env
 
-    committed = config.RESULTS / "bench_pretrain.json"
+    committed = env.RESULTS / "bench_pretrain.json"
     before = committed.read_bytes() if committed.is_file() else None
     r = emolib("bench", "pretrain", "--corpus", "synthetic", "--n", "4", "--seconds", "0.5", "--report-steps", "1")
     assert r.returncode == 0, r.stderr
@@ -158,7 +159,7 @@ def test_bench_pretrain_reports_rates_ratio_and_memory():
 
 
 def test_readme_test_command_is_what_ci_runs():
-    from emolib.config import REPO
+    from emolib.core.env import REPO
 
     ci = (REPO / ".ci" / "run").read_text()
     readme = (REPO / "README.md").read_text()
@@ -168,22 +169,39 @@ def test_readme_test_command_is_what_ci_runs():
 
 
 def test_results_table_includes_the_reports_quoted_numbers():
-    r = emolib("results", "--profile", "full", "--corpus", "emodb")
+    r = emolib("results", "--all", "--profile", "full", "--corpus", "emodb")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("quoted from the report") == 6
     md = emolib("results", "--profile", "full", "--markdown")
-    assert md.returncode == 0 and md.stdout.startswith("| method | protocol |")
+    assert md.returncode == 0 and md.stdout.startswith("| run | method | protocol |")
     assert "51.2 %" in md.stdout
 
 
+def test_results_shows_the_headline_first_within_40_lines_and_120_columns():
+    from emolib.core.env import RESULTS
+    from emolib.evaluation import tables
+
+    r = emolib("results", "--profile", "full", "--corpus", "emodb")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) <= 40 and max(map(len, lines)) <= 120
+    head = tables.headline(RESULTS)
+    best = head.loc[head.system.str.startswith("ComParE"), "run raw"].item()
+    assert best in r.stdout and "--all" in r.stdout
+    some = emolib("results", "fusion_*_spknorm", "--profile", "full")
+    assert some.returncode == 0 and all(line.split()[0].startswith("fusion_") for line in some.stdout.splitlines()[1:])
+    none = emolib("results", "no_such_run*", "--profile", "full")
+    assert none.returncode == 0 and none.stdout.startswith("no runs match")
+
+
 def test_results_text_is_in_percent_one_run_a_line_within_120_columns():
-    r = emolib("results", "--profile", "full", "--corpus", "emodb", "--protocol", "si5")
+    r = emolib("results", "--all", "--profile", "full", "--corpus", "emodb", "--protocol", "si5")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert max(map(len, lines)) <= 120
     row = next(line for line in lines if line.startswith("baseline_compare_logreg "))
-    from emolib.config import RESULTS
-    from emolib.results import recompute
+    from emolib.core.env import RESULTS
+    from emolib.evaluation.results import recompute
 
     assert f"{100 * recompute('baseline_compare_logreg', RESULTS)['uar']:.1f}" in row.split()  # a percentage
     assert row.split()[-1] == "535" and "quoted from the report" not in r.stdout  # n as an integer; filtered
@@ -191,16 +209,15 @@ def test_results_text_is_in_percent_one_run_a_line_within_120_columns():
 
 
 def test_results_says_when_a_profile_has_no_runs_yet(tmp_path, monkeypatch, capsys):
-    from emolib import config, results
+    from emolib.cli import main
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    results.print_results("emodb", "smoke")
-    out = capsys.readouterr().out
-    first = out.splitlines()[0]
-    assert first.startswith("no runs yet for profile smoke on emodb") and "reproduce --profile smoke" in first
-    assert out.count("quoted from the report") == 6  # the report's numbers are still shown, as quoted
-    results.print_results("emodb", "smoke", protocol="si5")
-    assert capsys.readouterr().out.startswith("no si5 runs yet")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    assert main(["results", "--profile", "smoke", "--corpus", "emodb"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("no runs yet in ") and "smoke" in first and "reproduce" in first
+    assert main(["results", "--all", "--profile", "smoke", "--corpus", "emodb"]) == 0
+    assert capsys.readouterr().out.startswith("no runs yet")
 
 
 def test_every_committed_row_recomputes_from_its_predictions():
@@ -216,7 +233,7 @@ def test_results_verify_names_a_row_that_does_not_recompute(tmp_path):
 
     import pandas as pd
 
-    from emolib import results
+    from emolib.evaluation import results
 
     folder = tmp_path / "results"
     pred = pd.DataFrame({"file": ["03a01Fa.wav", "08a01Fd.wav"], "speaker": ["03", "08"], "fold": [0, 0],
@@ -225,8 +242,8 @@ def test_results_verify_names_a_row_that_does_not_recompute(tmp_path):
                          speaker_norm=False, wall_s=0, folder=folder)
     row = json.loads((folder / "toy.json").read_text())
     (folder / "toy.json").write_text(json.dumps({**row, "wa": 1.0}))
-    code = subprocess.run([sys.executable, "-c", "import sys; from emolib import cli, config; "
-                           f"config.RESULTS = __import__('pathlib').Path({str(folder)!r}); "
+    code = subprocess.run([sys.executable, "-c", "import sys; from emolib import cli; from emolib.core import env; "
+                           f"env.RESULTS = __import__('pathlib').Path({str(folder)!r}); "
                            "sys.exit(cli.main(['results', '--verify', '--profile', 'full', '--corpus', 'emodb']))"],
                           capture_output=True, text=True, timeout=120)
     assert code.returncode == 1 and code.stderr.startswith("FAILED: toy: wa")
@@ -259,9 +276,22 @@ def test_every_command_has_an_example_in_its_help():
 
 def test_pretrain_pretext_choices_are_the_librarys():
     """The CLI spells out the pretext choices (it stays importable without torch); they must be the library's."""
-    from emolib import pretext
     from emolib.cli import build_parser
+    from emolib.ssl import shortcut
 
     pre = dict(_subparsers(build_parser()))["pretrain"]
     choices = {a.dest: tuple(a.choices) for a in pre._actions if a.choices}
-    assert choices["input_norm"] == pretext.INPUT_NORM and choices["batch_by"] == pretext.BATCH_BY
+    assert choices["input_norm"] == shortcut.INPUT_NORM and choices["batch_by"] == shortcut.BATCH_BY
+
+
+def test_pretrain_flags_set_every_pretrain_config_field():
+    """The command builds a PretrainConfig from flags named after its fields; none may be left out."""
+    from dataclasses import fields
+
+    from emolib.cli import build_parser
+    from emolib.cli.pretrain import CONFIG_FLAGS
+    from emolib.ssl.pretrain_config import PretrainConfig
+
+    assert sorted(CONFIG_FLAGS) == sorted(f.name for f in fields(PretrainConfig))
+    pre = dict(_subparsers(build_parser()))["pretrain"]
+    assert set(CONFIG_FLAGS) <= {a.dest for a in pre._actions}

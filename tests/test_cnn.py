@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from emolib import cnn
-from emolib.cnn import ReportCNN, SamePool1d, TrainConfig
+from emolib.models import cnn
+from emolib.models.cnn import ReportCNN, SamePool1d, TrainConfig
 
 TINY = TrainConfig(epochs=2, epoch_samples=40, batch_size=16)
 
@@ -214,7 +214,7 @@ def test_bad_inputs_raise_errors_naming_the_argument():
 
 
 def test_the_conv1d_trains_where_device_says_and_comes_back_on_the_cpu(monkeypatch):
-    from emolib.errors import EmolibError
+    from emolib.core.errors import EmolibError
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 12)).astype(np.float32), np.arange(40) % 7

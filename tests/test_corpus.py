@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from emolib import corpus, download, emodb
-from emolib.errors import CorpusNotFoundError, FileNameError
-from emolib.files import sha256_file
+from emolib.core.errors import CorpusNotFoundError, FileNameError
+from emolib.core.files import sha256_file
+from emolib.data import corpus, download, emodb
 
 # Documented EmoDB facts (Burkhardt et al. 2005): utterances per emotion letter.
 EMOTION_COUNTS = {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
@@ -239,9 +239,10 @@ def test_find_root_nothing_anywhere_without_download(clean_env):
 
 def test_isolated_cache_is_in_effect():
     import os
-    from emolib import config
-    assert config.cache_dir() == Path(os.environ["EMOLIB_CACHE"])
-    assert Path.home() / ".cache" not in config.cache_dir().parents
+
+    from emolib.core import env
+    assert env.cache_dir() == Path(os.environ["EMOLIB_CACHE"])
+    assert Path.home() / ".cache" not in env.cache_dir().parents
 
 
 # --- the shipped manifest --------------------------------------------------------------------

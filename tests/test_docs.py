@@ -2,9 +2,9 @@
 name is there, and nothing cites a document the repository does not contain."""
 import re
 
-from emolib.config import REPO
+from emolib.core.env import REPO
 
-SOURCES = [*sorted((REPO / "emolib").glob("*.py")), *sorted((REPO / "notebooks").glob("*.ipynb")),
+SOURCES = [*sorted((REPO / "emolib").rglob("*.py")), *sorted((REPO / "notebooks").glob("*.ipynb")),
            REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
@@ -25,31 +25,36 @@ def test_no_reference_to_an_outside_guide():
     assert not cited, cited
 
 
-def test_readme_quotes_the_pretrain_benchmark_as_written():
+def test_the_methods_page_quotes_the_benchmarks_as_written():
     import json
 
-    written = (REPO / "results" / "bench_pretrain.json").read_text().strip()
-    readme = (REPO / "README.md").read_text()
-    assert "results/bench_pretrain.json" in readme and written in readme
-    assert json.loads(written)["benchmark"] == "pretrain"
+    page = (REPO / "docs" / "methods.md").read_text()
+    for name in ("pretrain", "augment"):
+        written = (REPO / "results" / f"bench_{name}.json").read_text().strip()
+        assert json.loads(written)["benchmark"] == name
+        assert f"results/bench_{name}.json" in page and written in page
+    assert "bench_augment.json" in (REPO / "notebooks" / "02_augmentation_and_spectrograms.ipynb").read_text()
 
 
-def test_readme_and_notebook_02_quote_the_augment_benchmark_as_written():
-    import json
+def test_every_generated_table_is_what_its_command_prints(tmp_path):
+    from emolib.app import pages
 
-    written = (REPO / "results" / "bench_augment.json").read_text().strip()
-    assert json.loads(written)["benchmark"] == "augment"
-    assert "results/bench_augment.json" in (REPO / "README.md").read_text() and written in (REPO / "README.md").read_text()
-    nb = (REPO / "notebooks" / "02_augmentation_and_spectrograms.ipynb").read_text()
-    assert "bench_augment.json" in nb
-
-
-def test_readme_tables_are_generated_from_the_rows(tmp_path):
-    from emolib import readme
-
-    text = (REPO / "README.md").read_text()
-    assert readme.stale(text) == []  # the real run's rows, whatever the profile
+    for page in (pages.README, pages.RESULTS_README, pages.ABLATION):
+        assert pages.stale(page) == [], page  # the real run's rows, whatever the profile
+    text = pages.README.read_text()
     copy = tmp_path / "README.md"
-    copy.write_text(text.replace("| **all timed notebooks** |", "| **typed by hand** |"))
-    assert readme.stale(copy.read_text()) == ["timings"]
-    assert readme.update(copy) == ["timings"] and copy.read_text() == text
+    copy.write_text(text.replace("| eGeMAPSv02 functionals", "| typed by hand"))
+    assert pages.stale(copy, page=pages.README) == ["headline"]
+    assert pages.update([copy], page=pages.README) == [f"{copy}: headline"] and copy.read_text() == text
+
+
+def test_the_readme_is_a_front_door():
+    text = (REPO / "README.md").read_text()
+    assert len(text) <= 15_000
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("<!-- headline:"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("<!-- /headline"))
+    assert end < 40 and end - start - 3 <= 12  # the headline table, at most 12 rows, on the first screen
+    assert sum(line.startswith("|") for line in lines) <= 30  # the headline and the notebook path, no more
+    assert "results/README.md" in text and "docs/" in text and "figures/" in text
+    assert all(f"`{nb.stem}`" in text for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")))

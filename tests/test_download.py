@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolib import corpus, download
-from emolib.errors import CorpusNotFoundError, DownloadError
-from emolib.files import sha256_file
+from emolib.core.errors import CorpusNotFoundError, DownloadError
+from emolib.core.files import sha256_file
+from emolib.data import corpus, download
 
 NAMES = ["03a01Fa.wav", "08a02Wb.wav", "16b10Td.wav"]
 TIMEOUT = 5

@@ -4,11 +4,10 @@ import os
 import numpy as np
 import pytest
 
-from emolib import features
-from emolib.features import FeatureCache, LogMelConfig, Standardizer
-from emolib.splits import speaker_folds
-
 from conftest import write_wav
+from emolib.data import features
+from emolib.data.features import FeatureCache, LogMelConfig, Standardizer
+from emolib.data.splits import speaker_folds
 
 
 def _tone(seconds=1.0, f0=220.0, sr=16000, seed=0):

@@ -3,9 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import evaluation, fusion
-from emolib.emodb import CLASSES, SPEAKERS
-from emolib.errors import EmolibError
+from emolib.core.errors import EmolibError
+from emolib.data.emodb import CLASSES, SPEAKERS
+from emolib.evaluation import metrics
+from emolib.evaluation.runs import fusion_stem, named
+from emolib.systems import classifiers, fusion, registry
 
 
 def _meta(per_cell=3):
@@ -23,7 +25,7 @@ class Recorder:
     """A base classifier that remembers which rows it was fitted on and asked about."""
 
     def __init__(self, feature_set="eGeMAPSv02"):
-        self.inner = fusion.logreg_proba(feature_set)
+        self.inner = classifiers.logreg(feature_set)
         self.fits = []
 
     def __call__(self, X, y, groups, X_test):
@@ -53,7 +55,7 @@ def test_no_test_row_of_a_fold_takes_part_in_its_stackers_training():
 def test_poisoning_a_test_speakers_base_features_leaves_the_stacker_unchanged():
     meta = _meta()
     X = [_features(meta, 1), _features(meta, 2)]
-    bases = lambda Xs: [fusion.Base(n, x, fusion.logreg_proba("eGeMAPSv02")) for n, x in zip("ab", Xs)]
+    bases = lambda Xs: [fusion.Base(n, x, classifiers.logreg("eGeMAPSv02")) for n, x in zip("ab", Xs)]
     clean = {b.name: fusion.base_probabilities(meta, b) for b in bases(X)}
     k = 2
     test = clean["a"][k]["test"]
@@ -74,20 +76,37 @@ def test_poisoning_a_test_speakers_base_features_leaves_the_stacker_unchanged():
 
 def test_stack_predicts_every_row_once_and_beats_chance_on_informative_bases():
     meta = _meta()
-    probs = {n: fusion.base_probabilities(meta, fusion.Base(n, _features(meta, s), fusion.logreg_proba("eGeMAPSv02")))
+    probs = {n: fusion.base_probabilities(meta, fusion.Base(n, _features(meta, s), classifiers.logreg("eGeMAPSv02")))
              for n, s in (("a", 3), ("b", 4))}
     pred = fusion.stack(meta, probs, ("a", "b"))
-    assert list(pred.columns) == evaluation.PREDICTION_COLUMNS and sorted(pred.file) == sorted(meta.file)
-    assert evaluation.uar(pred.y_true, pred.y_pred) > 2 / len(CLASSES)
+    assert list(pred.columns) == metrics.PREDICTION_COLUMNS and sorted(pred.file) == sorted(meta.file)
+    assert metrics.uar(pred.y_true, pred.y_pred) > 2 / len(CLASSES)
     alone = fusion.single(meta, probs["a"])
     assert sorted(alone.file) == sorted(meta.file)
 
 
 def test_names_subsets_and_system_checks():
-    assert fusion.run_name(("compare", "moco"), True, "emobox") == "fusion_compare_moco_spknorm_emobox"
-    assert fusion.subsets(("a", "b", "c")) == [("a", "b", "c"), ("b", "c"), ("a", "c"), ("a", "b")]
-    assert fusion.subsets(("a", "b")) == [("a", "b")]
-    with pytest.raises(EmolibError, match="--systems compare bogus: choose two or more"):
-        fusion.check_systems(["compare", "bogus"])
-    with pytest.raises(EmolibError, match="two or more"):
-        fusion.check_systems(["compare"])
+    assert named(fusion_stem(("compare", "moco")), speaker_norm=True, protocol="emobox") == "fusion_compare_moco_spknorm_emobox"
+    assert registry.subsets(("a", "b", "c")) == [("a", "b", "c"), ("b", "c"), ("a", "c"), ("a", "b")]
+    assert registry.subsets(("a", "b")) == [("a", "b")]
+    with pytest.raises(EmolibError, match="--systems compare bogus: choose 2 or more"):
+        registry.check(["compare", "bogus"], at_least=2)
+    with pytest.raises(EmolibError, match="2 or more"):
+        registry.check(["compare"], at_least=2)
+
+
+def test_the_registry_names_every_system_its_row_and_the_models_built_from_them():
+    assert registry.names() == ("compare", "egemaps", "moco", "cnn")  # the fusion's order, as its rows are named
+    assert [registry.get(n).row for n in registry.names()] == [
+        "baseline_compare_logreg", "baseline_egemaps_logreg", "moco_probe_logreg", "cnn_si5_whole"]
+    models = registry.models()
+    assert "fusion_compare_egemaps_moco_cnn" in models and "fusion_egemaps_moco_cnn" in models
+    assert registry.systems_of("fusion_compare_moco_cnn") == ["compare", "moco", "cnn"]
+    assert registry.systems_of("cnn_si5_whole") == ["cnn"]
+    with pytest.raises(EmolibError, match="--model 'nope'"):
+        registry.systems_of("nope")
+    with pytest.raises(EmolibError, match="no system 'nope'"):
+        registry.get("nope")
+    with pytest.raises(ValueError, match="taken"):
+        registry.register(registry.get("cnn"))
+    assert [registry.get(n).per_fold for n in registry.names()] == [False, False, True, False]

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from emolib import checkpoints, moco, pretrain, pretrain_config, vit
-from emolib.corpus import load_corpus
-from emolib.errors import EmolibError
+from emolib.core.errors import EmolibError
+from emolib.data.corpus import load_corpus
+from emolib.models import vit
+from emolib.ssl import checkpoints, moco, pretrain, pretrain_config
 
 TINY = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=16)
 
@@ -280,8 +281,8 @@ def test_the_official_grid_resampling_is_bicubic_interpolation_of_the_patch_posi
     interpolation it replaced, keep the class token's entry, and refuse a grid that is not square."""
     import torch.nn.functional as F
 
-    from emolib import vit
-    from emolib.errors import EmolibError
+    from emolib.core.errors import EmolibError
+    from emolib.models import vit
 
     pos = torch.randn(1, 1 + 14 * 14, 8, generator=torch.Generator().manual_seed(0))
     img = pos[:, 1:].reshape(1, 14, 14, 8).permute(0, 3, 1, 2)

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emolib import cli, corpus, final, predict
-from emolib.audio import SAMPLE_RATE, load_audio
-from emolib.emodb import CLASSES
-from emolib.errors import EmolibError
-from emolib.files import sha256_file
+from emolib import cli
+from emolib.core.errors import EmolibError
+from emolib.core.files import sha256_file
+from emolib.data import corpus
+from emolib.data.audio import SAMPLE_RATE, load_audio
+from emolib.data.emodb import CLASSES
+from emolib.systems import final, predict
 
 MODEL = "baseline_egemaps_logreg"
 
@@ -147,10 +149,10 @@ def test_speaker_norm_needs_several_recordings(spk_model, synthetic, utterance, 
     speaker = synthetic[synthetic.speaker == synthetic.speaker.iloc[0]]
     files, _ = predict.predict_files(m, list(speaker.path))
     # the speaker's own statistics, as in training: the same as normalising the corpus features per speaker
-    from emolib import fusion
-    from emolib.features import speaker_standardize
+    from emolib.data.features import speaker_standardize
+    from emolib.systems import registry
 
-    X = speaker_standardize(fusion.corpus_features(speaker, "egemaps"), speaker.speaker.astype(str))
+    X = speaker_standardize(registry.get("egemaps").corpus_features(speaker), speaker.speaker.astype(str))
     np.testing.assert_allclose([_probs(p) for p in files], m.proba({"egemaps": X}), atol=1e-6)
 
 
@@ -228,10 +230,10 @@ def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utteranc
 @pytest.mark.parametrize("system", ["compare", "egemaps", "cnn"])
 def test_prediction_features_are_the_training_features(synthetic, system):
     """What predict computes from a waveform equals the cached corpus features the model was fitted on."""
-    from emolib import fusion
+    from emolib.systems import registry
 
     rows = synthetic.iloc[:3]
-    train = fusion.corpus_features(rows, system)
+    train = registry.get(system).corpus_features(rows)
     pred = np.stack(final.waveform_features(system, [load_audio(p) for p in rows.path]))
     np.testing.assert_allclose(pred, train, rtol=1e-5, atol=1e-6)
 

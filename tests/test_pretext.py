@@ -15,11 +15,16 @@ import pandas as pd
 import pytest
 import torch
 
-from emolib import ablation, augment, checkpoints, encoders, pretext, pretrain, pretrain_config, views
-from emolib.corpus import load_corpus
-from emolib.errors import EmolibError
-from emolib.features import Standardizer
-from emolib.vit import embed
+from emolib.augmentation import spectrogram, views
+from emolib.core.errors import EmolibError
+from emolib.data.corpus import load_corpus
+from emolib.data.features import Standardizer
+from emolib.evaluation import tables
+from emolib.evaluation.runs import encoder_prefix
+from emolib.models.vit import embed
+from emolib.ssl import adversary, checkpoints, encoders, pretrain, pretrain_config, shortcut, standardize
+from emolib.ssl import batches as B
+from emolib.studies import ablation
 
 SPEAKERS = np.array(["03"] * 7 + ["08"] * 12 + ["09"] * 3 + ["10"] * 9)
 
@@ -27,39 +32,39 @@ SPEAKERS = np.array(["03"] * 7 + ["08"] * 12 + ["09"] * 3 + ["10"] * 9)
 def test_speaker_batches_hold_one_speaker_and_cover_every_utterance_once():
     gen = torch.Generator().manual_seed(0)
     for epoch in range(3):
-        batches = pretext.epoch_batches(len(SPEAKERS), 5, gen, SPEAKERS)
+        batches = B.epoch_batches(len(SPEAKERS), 5, gen, SPEAKERS)
         seen = torch.cat(batches).tolist()
         assert sorted(seen) == list(range(len(SPEAKERS)))  # each utterance exactly once
         assert all(len(set(SPEAKERS[b.numpy()])) == 1 for b in batches)
         assert all(1 <= len(b) <= 5 for b in batches)
         # ceil(n / 5) nearly equal batches per speaker: 7 -> 4+3, 12 -> 4+4+4, 3 -> 3, 9 -> 5+4
         assert sorted(len(b) for b in batches) == [3, 3, 4, 4, 4, 4, 4, 5]
-    again = pretext.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
-    first = pretext.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
+    again = B.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
+    first = B.epoch_batches(len(SPEAKERS), 5, torch.Generator().manual_seed(0), SPEAKERS)
     assert all(torch.equal(a, b) for a, b in zip(again, first))
 
 
 def test_gender_batches_and_mixed_batches():
     genders = np.where(np.isin(SPEAKERS, ["03", "10"]), "m", "f")
-    groups = pretext.batch_groups("gender", SPEAKERS, genders)
-    batches = pretext.epoch_batches(len(SPEAKERS), 8, torch.Generator().manual_seed(1), groups)
+    groups = B.batch_groups("gender", SPEAKERS, genders)
+    batches = B.epoch_batches(len(SPEAKERS), 8, torch.Generator().manual_seed(1), groups)
     assert all(len(set(genders[b.numpy()])) == 1 for b in batches)
     assert sorted(torch.cat(batches).tolist()) == list(range(len(SPEAKERS)))
-    assert pretext.batch_groups("none", SPEAKERS, genders) is None
+    assert B.batch_groups("none", SPEAKERS, genders) is None
     # mixed batches are the permutation cut into n // batch_size batches, as before the option
-    mixed = pretext.epoch_batches(31, 8, torch.Generator().manual_seed(2))
+    mixed = B.epoch_batches(31, 8, torch.Generator().manual_seed(2))
     perm = torch.randperm(31, generator=torch.Generator().manual_seed(2))
     assert [b.tolist() for b in mixed] == [perm[i * 8:(i + 1) * 8].tolist() for i in range(3)]
     with pytest.raises(ValueError, match="batch_by"):
-        pretext.batch_groups("room", SPEAKERS, genders)
+        B.batch_groups("room", SPEAKERS, genders)
 
 
 def test_speaker_statistics_use_only_that_speakers_audio():
     rng = np.random.default_rng(0)
     mels = [rng.normal(size=(4, 10)).astype(np.float32) + (5 if s == "08" else 0) for s in SPEAKERS]
-    out = pretext.standardize_by_speaker(mels, SPEAKERS)
+    out = standardize.standardize_by_speaker(mels, SPEAKERS)
     changed = [m * 3 + 7 if s == "08" else m for m, s in zip(mels, SPEAKERS)]
-    again = pretext.standardize_by_speaker(changed, SPEAKERS)
+    again = standardize.standardize_by_speaker(changed, SPEAKERS)
     for a, b, s in zip(out, again, SPEAKERS):
         if s != "08":  # another speaker's audio never moves this speaker's statistics
             np.testing.assert_array_equal(a, b)
@@ -71,18 +76,18 @@ def test_speaker_statistics_use_only_that_speakers_audio():
 def test_normalize_with_per_group_statistics():
     stats = [Standardizer(np.zeros(3, np.float32), np.ones(3, np.float32)),
              Standardizer(np.full(3, 2, np.float32), np.full(3, 4, np.float32))]
-    norm = augment.Normalize(stats, groups=[0, 1, 1])
+    norm = spectrogram.Normalize(stats, groups=[0, 1, 1])
     x = torch.full((2, 3, 5), 6.0)
     out = norm(x, torch.tensor([0, 2]))
     assert torch.equal(out[0], x[0]) and torch.allclose(out[1], torch.ones(3, 5))
     with pytest.raises(ValueError, match="indices"):
         norm(x)
     with pytest.raises(ValueError, match="groups"):
-        augment.Normalize(stats)
+        spectrogram.Normalize(stats)
 
 
 def test_mel_warp_moves_formants_and_keeps_time():
-    warp = augment.MelWarp(0.2)
+    warp = spectrogram.MelWarp(0.2)
     x = torch.zeros(3, 64, 20)
     x[:, 20, :] = 1.0  # a band near 1 kHz, in every frame
     x[:, :, 7] += 0.5  # a time event
@@ -97,7 +102,7 @@ def test_mel_warp_moves_formants_and_keeps_time():
     g = lambda: torch.Generator().manual_seed(3)
     torch.testing.assert_close(warp(x, g()), warp(x, g()))
     with pytest.raises(ValueError, match="max_warp"):
-        augment.MelWarp(1.5)
+        spectrogram.MelWarp(1.5)
 
 
 def _voiced_log_mel(f0: float, formant: float) -> torch.Tensor:
@@ -112,7 +117,7 @@ def _voiced_log_mel(f0: float, formant: float) -> torch.Tensor:
 
 
 def test_source_filter_warp_moves_formants_and_pitch_apart():
-    voice = augment.SourceFilterWarp(0.2, 0.2)
+    voice = spectrogram.SourceFilterWarp(0.2, 0.2)
     x = _voiced_log_mel(150, 700)
     env, fine = voice.split(x)
     torch.testing.assert_close(env + fine, x)
@@ -137,7 +142,7 @@ def test_source_filter_warp_moves_formants_and_pitch_apart():
     g = lambda: torch.Generator().manual_seed(3)
     torch.testing.assert_close(voice(x, g()), voice(x, g()))
     with pytest.raises(ValueError, match="max_pitch"):
-        augment.SourceFilterWarp(0.1, 1.0)
+        spectrogram.SourceFilterWarp(0.1, 1.0)
 
 
 def test_views_with_formant_or_pitch_change_the_views_and_keep_the_recipe_stream():
@@ -214,18 +219,18 @@ def test_pretraining_never_uses_emotion_labels(tmp_path):
     shuffled["emotion"] = shuffled.emotion.sample(frac=1, random_state=0).to_numpy()
     assert (shuffled.emotion != meta.emotion).any()
     seen = []
-    forward = pretext.SpeakerAdversary.forward
+    forward = adversary.SpeakerAdversary.forward
 
     def spy(self, features, speakers, scale):
         seen.append(speakers.clone())
         return forward(self, features, speakers, scale)
 
-    pretext.SpeakerAdversary.forward = spy
+    adversary.SpeakerAdversary.forward = spy
     try:
         pretrain.pretrain_fold(meta, 0, cfg, tmp_path / "a", progress=False)
         pretrain.pretrain_fold(shuffled, 0, cfg, tmp_path / "b", progress=False)
     finally:
-        pretext.SpeakerAdversary.forward = forward
+        adversary.SpeakerAdversary.forward = forward
     a, b = _fold_weights(tmp_path / "a" / "fold0"), _fold_weights(tmp_path / "b" / "fold0")
     assert all(torch.equal(a[k], b[k]) for k in a)
     labels = torch.cat(seen)
@@ -239,11 +244,11 @@ def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
     emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
     model, info = encoders.load_encoder(tmp_path, 0)
     assert encoders.speaker_input(info)
-    from emolib.features import log_mels
+    from emolib.data.features import log_mels
 
     held_out = meta.speaker.astype(str) == "03"  # a test speaker of fold 0
     mels = log_mels(meta.path[held_out], progress=False)
-    alone = embed(model, pretext.standardize_by_speaker(mels, ["03"] * len(mels)), np.zeros(64), np.ones(64),
+    alone = embed(model, standardize.standardize_by_speaker(mels, ["03"] * len(mels)), np.zeros(64), np.ones(64),
                   info["backbone"]["frames"])
     np.testing.assert_allclose(emb[held_out.to_numpy()], alone, rtol=1e-5, atol=1e-5)
 
@@ -251,15 +256,15 @@ def test_held_out_speaker_embedding_uses_only_its_own_audio(tmp_path):
 def test_utterance_centring_uses_only_that_files_own_audio():
     rng = np.random.default_rng(0)
     mels = [rng.normal(size=(64, n)).astype(np.float32) + rng.normal(size=(64, 1)) for n in (50, 80, 120)]
-    centred = pretext.centre_utterances(mels)
+    centred = standardize.centre_utterances(mels)
     for m, c in zip(mels, centred):
         np.testing.assert_allclose(c.mean(axis=1), 0, atol=1e-5)       # each band's mean over its frames is gone
         np.testing.assert_allclose(c.std(axis=1), m.std(axis=1), rtol=1e-5)  # its spread over time is kept
         assert c.dtype == m.dtype
     changed = [mels[0], mels[1] * 3 + 7, mels[2][:, :10]]             # the other files change, file 0 does not
-    np.testing.assert_array_equal(pretext.centre_utterances(changed)[0], centred[0])
+    np.testing.assert_array_equal(standardize.centre_utterances(changed)[0], centred[0])
     with pytest.raises(ValueError, match="input_norm"):
-        pretext.encoder_inputs(mels, ["a"] * 3, "band", np.zeros(64), np.ones(64))
+        standardize.encoder_inputs(mels, ["a"] * 3, "band", np.zeros(64), np.ones(64))
 
 
 def test_shape_flattening_keeps_level_and_tilt_and_uses_only_that_files_own_audio():
@@ -268,7 +273,7 @@ def test_shape_flattening_keeps_level_and_tilt_and_uses_only_that_files_own_audi
     # each file: a level, a tilt, a formant-like bump in its long-term spectrum, and frame-to-frame variation
     mels = [(lvl + tilt * bands + 3 * np.exp(-((bands - c) / 4.0) ** 2) + rng.normal(size=(64, n))).astype(np.float32)
             for lvl, tilt, c, n in ((2.0, -0.05, 20, 60), (-1.0, 0.02, 40, 90), (0.5, 0.0, 10, 30))]
-    flat = pretext.flatten_utterances(mels)
+    flat = standardize.flatten_utterances(mels)
     for m, f in zip(mels, flat):
         ltas, kept = m.mean(axis=1), f.mean(axis=1)
         line = np.polyval(np.polyfit(np.arange(64), ltas, 1), np.arange(64))
@@ -278,13 +283,13 @@ def test_shape_flattening_keeps_level_and_tilt_and_uses_only_that_files_own_audi
                                    atol=1e-5)                                   # and its tilt
         np.testing.assert_allclose(f.std(axis=1), m.std(axis=1), rtol=1e-4)    # the spread over time is kept
         assert f.dtype == m.dtype
-    np.testing.assert_allclose(pretext.flatten_utterances(flat)[1], flat[1], atol=1e-4)  # twice = once
+    np.testing.assert_allclose(standardize.flatten_utterances(flat)[1], flat[1], atol=1e-4)  # twice = once
     changed = [mels[0] * 2 - 5, mels[1], mels[2][:, :5]]
-    np.testing.assert_array_equal(pretext.flatten_utterances(changed)[1], flat[1])
-    assert pretext.encoder_inputs(mels, ["a"] * 3, "shape", np.zeros(64), np.ones(64))[0][2].tolist() == flat[2].tolist()
+    np.testing.assert_array_equal(standardize.flatten_utterances(changed)[1], flat[1])
+    assert standardize.encoder_inputs(mels, ["a"] * 3, "shape", np.zeros(64), np.ones(64))[0][2].tolist() == flat[2].tolist()
 
 
-@pytest.mark.parametrize("input_norm, step", [("utterance", pretext.centre_utterances), ("shape", pretext.flatten_utterances)])
+@pytest.mark.parametrize("input_norm, step", [("utterance", standardize.centre_utterances), ("shape", standardize.flatten_utterances)])
 def test_per_file_input_encoder_embeds_each_file_from_itself_alone(tmp_path, input_norm, step):
     """An encoder pretrained on per-file normalised log-mels embeds a held-out file from that file and the
     encoder's saved training statistics only: the same vector whatever else is embedded with it."""
@@ -294,7 +299,7 @@ def test_per_file_input_encoder_embeds_each_file_from_itself_alone(tmp_path, inp
     emb = encoders.fold_embeddings(meta, tmp_path, folds=[0], progress=False, cache=False)[0]
     model, info = encoders.load_encoder(tmp_path, 0)
     assert encoders.input_norm(info) == input_norm and not encoders.speaker_input(info)
-    from emolib.features import log_mels
+    from emolib.data.features import log_mels
 
     i = int(np.flatnonzero(meta.speaker.astype(str) == "03")[0])  # a test speaker's file of fold 0
     [mel] = log_mels(meta.path.iloc[[i]], progress=False)
@@ -307,9 +312,11 @@ def test_per_file_input_encoder_embeds_each_file_from_itself_alone(tmp_path, inp
 
 
 def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(tmp_path, monkeypatch):
-    from emolib import cli, config, finetune
+    from emolib import cli
+    from emolib.core import env
+    from emolib.evaluation import finetune
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     meta = load_corpus("synthetic")
     cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), input_norm="speaker")
     pretrain.pretrain_folds(meta, cfg, tmp_path / "enc", progress=False)
@@ -317,12 +324,12 @@ def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(t
     monkeypatch.setattr(finetune, "encoder_inputs", lambda *a: seen.append(a[2]) or real(*a))
     assert cli.main(["finetune", "--out", str(tmp_path / "enc"), "--run", "ft_speaker_input", "--profile", "smoke",
                      "--corpus", "synthetic", "--device", "cpu", "--quiet"]) == 0
-    row = json.loads((config.run_dir(config.RESULTS, "synthetic", "smoke") / "ft_speaker_input.json").read_text())
+    row = json.loads((env.run_dir(env.RESULTS, "synthetic", "smoke") / "ft_speaker_input.json").read_text())
     assert seen == ["speaker"] * 5  # each fold's inputs as the encoder was pretrained on them
-    assert row["speaker_norm"] and row["n"] == len(meta) and row["finetune"]["epochs"] == 1
-    assert row["encoder"]["pretext"]["input_norm"] == "speaker" and "fine-tuned" in row["method"]
+    assert row["speaker_norm"] and row["n"] == len(meta) and row["config"]["finetune"]["epochs"] == 1
+    assert row["config"]["encoder"]["pretext"]["input_norm"] == "speaker" and "fine-tuned" in row["method"]
     # a fusion without speaker normalisation cannot take these embeddings: refused before any work
-    from emolib import fusion
+    from emolib.systems import fusion
 
     with pytest.raises(EmolibError, match="per-speaker inputs"):
         fusion.make_bases(meta, ["moco", "cnn"], "si5", tmp_path / "enc", "smoke", False)
@@ -363,42 +370,44 @@ def test_pretrain_flags_are_checked_before_any_work():
 
 
 def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_path, monkeypatch):
-    from emolib import config
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     meta = load_corpus("synthetic")
     base = replace(pretrain_config.profile_config("smoke"), epochs=1, knn_every=10, keep_epochs=())
     rows = ablation.run_variant(meta, "speaker_input", tmp_path / "enc", base=base, profile="smoke",
                                 corpus="synthetic", progress=False, log=None)
     assert [r["run"] for r in rows] == ["ssl_speaker_input", "ssl_speaker_input_spknorm"]
     assert all(r["speaker_norm"] for r in rows)  # per-speaker input statistics: never a raw row
-    enc = rows[0]["encoder"]
-    assert enc["pretext"]["input_norm"] == "speaker" and len(enc["sha256"]) == 5
+    enc = rows[0]["config"]["encoder"]
+    assert enc["pretext"]["input_norm"] == "speaker" and len(enc["sha256"]) == 5 and rows[0]["config"]["variant"] == "speaker_input"
     assert enc["pretrain"]["epochs"] == 1 and "speaker input statistics" in rows[0]["method"]
     assert 0 <= rows[0]["neighbours"]["speaker_acc"] <= 1 and len(rows[0]["neighbours"]["per_fold"]) == 5
     table = ablation.summary(["speaker_input"], profile="smoke", corpus="synthetic")
     assert table.loc["speaker_input", "uar"] == rows[0]["uar"]
     with pytest.raises(Exception, match="no rows ssl_warp"):
         ablation.summary(["warp"], profile="smoke", corpus="synthetic")
-    # a second seed (rows tagged seed1) and the summary over seeds
+    # a second seed (rows ..._seed1, named by the seed itself) and the summary over seeds
     again = ablation.run_variant(meta, "speaker_input", tmp_path / "enc", base=replace(base, seed=1), profile="smoke",
-                                 corpus="synthetic", progress=False, log=None, tag="seed1")
+                                 corpus="synthetic", progress=False, log=None)
     assert [r["run"] for r in again] == ["ssl_speaker_input_seed1", "ssl_speaker_input_seed1_spknorm"]
-    assert again[0]["encoder"]["pretrain"]["seed"] == 1
-    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    assert again[0]["config"]["encoder"]["pretrain"]["seed"] == 1 and (tmp_path / "enc" / "speaker_input_seed1").is_dir()
+    with pytest.raises(EmolibError, match="--tag cpu_seed1: name the budget only"):
+        ablation.run_name("warp", "cpu_seed1")
+    folder = env.run_dir(env.RESULTS, "synthetic", "smoke")
     assert ablation.seeds_found(folder) == [0, 1]
     seeds = ablation.seed_summary(folder=folder)
     uars = [rows[0]["uar"], again[0]["uar"]]
     assert seeds.loc["speaker_input", "seeds"] == 2 and seeds.loc["speaker_input", "uar"] == pytest.approx(np.mean(uars))
     assert seeds.loc["speaker_input", "uar_sd"] == pytest.approx(np.std(uars, ddof=1))
-    assert ablation.seed_markdown(seeds).count("\n") == 2
+    assert tables.seeds_markdown(seeds).count("\n") == 2
     # the same rows at a budget tagged cpu (seed 0 tagged cpu, seed 1 tagged cpu_seed1): the same summary
     for src, dst in (("", "_cpu"), ("_seed1", "_cpu_seed1")):
         for end in ("", "_spknorm"):
             shutil.copy(folder / f"ssl_speaker_input{src}{end}.json", folder / f"ssl_speaker_input{dst}{end}.json")
     assert ablation.seeds_found(folder, tag="cpu") == [0, 1] and ablation.seeds_found(folder, tag="e300") == [0]
     pd.testing.assert_frame_equal(ablation.seed_summary(folder=folder, tag="cpu"), seeds)
-    with pytest.raises(Exception, match="tagged e300 .* --tag e300_seedS"):
+    with pytest.raises(Exception, match="tagged e300 .* --seed S --tag e300"):
         ablation.seed_summary(seeds=[0, 1], folder=folder, tag="e300")
     with pytest.raises(Exception, match="unknown pretext variant"):
         ablation.variant_config("louder")
@@ -411,39 +420,40 @@ def test_seeds_found_reads_a_variant_then_exactly_the_tag(tmp_path):
     assert ablation.seeds_found(tmp_path) == [0, 1, 3]  # seeds of the profile's budget: untagged
     assert ablation.seeds_found(tmp_path, tag="cpu") == [0, 2]  # not e300_cpu's seed 4, not a side-by-side run
     assert ablation.seeds_found(tmp_path, tag="e300_cpu") == [0, 4]
-    assert [ablation.seed_tag(s, t) for s, t in ((0, ""), (2, ""), (0, "cpu"), (2, "cpu"))] == ["", "seed2", "cpu", "cpu_seed2"]
+    assert [str(ablation.run_name("warp", t, s)) for s, t in ((0, ""), (2, ""), (0, "cpu"), (2, "cpu"))] == [
+        "ssl_warp", "ssl_warp_seed2", "ssl_warp_cpu", "ssl_warp_cpu_seed2"]
 
 
 def test_the_pretext_defaults_are_the_pretraining_defaults():
     defaults = pretrain_config.PretrainConfig().to_dict()
-    assert {k: defaults[k] for k in pretext.OPTIONS} == pretext.DEFAULTS
+    assert {k: defaults[k] for k in shortcut.OPTIONS} == shortcut.DEFAULTS
     assert pretrain_config.profile_config("smoke").to_dict() == pretrain_config.profile_config("smoke", "report").to_dict()
 
 
 def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe():
-    from emolib import settings
+    from emolib.core import budgets
 
     cfg, out = pretrain_config.default_encoder("smoke", "synthetic")
-    variant = settings.DEFAULT_PRETEXT
+    variant = budgets.DEFAULT_PRETEXT
     budget = pretrain_config.profile_config("smoke")
-    assert variant in pretext.VARIANTS and cfg.to_dict() == replace(budget, **pretext.VARIANTS[variant]).to_dict()
+    assert variant in shortcut.VARIANTS and cfg.to_dict() == replace(budget, **shortcut.VARIANTS[variant]).to_dict()
     assert out == pretrain_config.default_out("synthetic", "smoke") / variant  # never the recipe's folder
     assert pretrain_config.default_out("synthetic", "smoke", variant="report") == pretrain_config.default_out("synthetic", "smoke")
     # an ablation variant means the same whatever the base's pretext: the recipe's options, then its own
     base = replace(budget, warp=0.15, input_norm="speaker", batch_by="speaker")
-    assert {k: getattr(ablation.variant_config("report", base), k) for k in pretext.OPTIONS} == pretext.DEFAULTS
+    assert {k: getattr(ablation.variant_config("report", base), k) for k in shortcut.OPTIONS} == shortcut.DEFAULTS
     assert ablation.variant_config("pitch", base).warp == 0 and ablation.variant_config("pitch", base).pitch == 0.15
     # an encoder's rows are named by its pretext
-    assert pretext.run_prefix(pretext.DEFAULTS) == "moco"
-    assert pretext.run_prefix(pretext.VARIANTS[variant]) == f"moco_{variant}"
-    assert pretext.run_prefix({"warp": 0.07}) == "moco_custom" and pretext.variant_of({}, "crop") == "crop"
+    assert encoder_prefix(shortcut.DEFAULTS) == "moco"
+    assert encoder_prefix(shortcut.VARIANTS[variant]) == f"moco_{variant}"
+    assert encoder_prefix({"warp": 0.07}) == "moco_custom" and shortcut.variant_of({}, "crop") == "crop"
     with pytest.raises(EmolibError, match="--variant 'loud'"):
         pretrain_config.profile_config("smoke", "loud")
     # the pretrain command's default folder is named by the options it runs with, not by --variant alone
-    assert pretext.variant_of(replace(budget, warp=0.15).to_dict(), "report") == "warp"
-    assert pretext.variant_of({"aug": "crop"}) == "crop" and pretext.variant_of({"warp": 0.07}) is None
+    assert shortcut.variant_of(replace(budget, warp=0.15).to_dict(), "report") == "warp"
+    assert shortcut.variant_of({"aug": "crop"}) == "crop" and shortcut.variant_of({"warp": 0.07}) is None
     # encoders a use cannot take are refused, naming the folder
-    summary = {"protocol": "emobox", "pretext": {**pretext.DEFAULTS, "input_norm": "speaker"}}
+    summary = {"protocol": "emobox", "pretext": {**shortcut.DEFAULTS, "input_norm": "speaker"}}
     with pytest.raises(EmolibError, match="enc: its encoders were pretrained on emobox folds, not si5"):
         encoders.require(summary, "enc", "si5")
     with pytest.raises(EmolibError, match="enc: pretrained on per-speaker inputs"):
@@ -452,13 +462,12 @@ def test_the_default_encoder_is_a_named_variant_and_the_ablation_pins_the_recipe
 
 
 def test_the_readme_probe_table_shows_the_recipe_and_the_default_encoder(tmp_path):
-    from emolib import probes, settings
-
-    runs = [run for _, _, run in probes.readme_rows()]
+    from emolib.core import budgets
+    runs = [run for _, _, run in tables.probe_rows()]
     assert "moco_probe_logreg" in runs and "moco_finetune" in runs
-    if settings.DEFAULT_PRETEXT != "report":
-        prefix = pretext.run_prefix(pretext.VARIANTS[settings.DEFAULT_PRETEXT])
+    if budgets.DEFAULT_PRETEXT != "report":
+        prefix = encoder_prefix(shortcut.VARIANTS[budgets.DEFAULT_PRETEXT])
         assert f"{prefix}_probe_logreg" in runs and f"{prefix}_finetune" in runs
         row = {"run": f"{prefix}_probe_logreg", "uar": 0.5, "speaker_norm": True}
         (tmp_path / f"{prefix}_probe_logreg.json").write_text(json.dumps(row))
-        assert "| 50.0 % ‡ |" in probes.readme_table(tmp_path)  # a per-speaker-input row is marked
+        assert "| 50.0 % ‡ |" in tables.probes_markdown(tmp_path)  # a per-speaker-input row is marked

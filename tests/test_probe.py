@@ -1,4 +1,4 @@
-"""Encoders, probes and fine-tuning (emolib.encoders, emolib.probes, emolib.finetune) on the
+"""Encoders, probes and fine-tuning (emolib.ssl.encoders, emolib.evaluation.probes, emolib.evaluation.finetune) on the
 synthetic corpus, with encoders exported per fold as the pretraining run writes them (random
 weights: these tests check the plumbing, the protocol and the probes, not what pretraining learns)."""
 from __future__ import annotations
@@ -10,12 +10,16 @@ import pandas as pd
 import pytest
 import torch
 
-from emolib import cli, config, encoders, evaluation, finetune, probes, results, vit
-from emolib.corpus import load_corpus
-from emolib.emodb import CLASSES
-from emolib.errors import EmolibError
-from emolib.features import Standardizer, fit_standardizer, log_mels
-from emolib.splits import speaker_folds
+from emolib import cli
+from emolib.core import env
+from emolib.core.errors import EmolibError
+from emolib.data.corpus import load_corpus
+from emolib.data.emodb import CLASSES
+from emolib.data.features import Standardizer, fit_standardizer, log_mels
+from emolib.data.splits import speaker_folds
+from emolib.evaluation import finetune, metrics, probes, results
+from emolib.models import vit
+from emolib.ssl import encoders
 
 TINY = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=16)
 
@@ -96,9 +100,9 @@ def test_probes_find_a_linear_signal_and_nothing_in_noise(meta, make):
     noise = {k: label_features(meta, 0.0, seed=k) for k in range(5)}
     good = probes.probe_cv(meta, strong, make())
     bad = probes.probe_cv(meta, noise, make())
-    assert list(good.columns) == evaluation.PREDICTION_COLUMNS and len(good) == len(meta)
-    assert evaluation.uar(good.y_true, good.y_pred) > 0.95
-    assert evaluation.uar(bad.y_true, bad.y_pred) < 0.35
+    assert list(good.columns) == metrics.PREDICTION_COLUMNS and len(good) == len(meta)
+    assert metrics.uar(good.y_true, good.y_pred) > 0.95
+    assert metrics.uar(bad.y_true, bad.y_pred) < 0.35
     folds = speaker_folds(meta, "si5")
     for k, g in good.groupby("fold"):  # each utterance predicted by the fold that held its speaker out
         assert set(g.speaker) == set(folds[k].test_speakers)
@@ -130,7 +134,7 @@ def test_speaker_normalisation_removes_a_speaker_offset(meta):
     feats = {k: X for k in range(5)}
     raw = probes.probe_cv(meta, feats, probes.logreg_probe(1.0))
     normed = probes.probe_cv(meta, feats, probes.logreg_probe(1.0), speaker_norm=True)
-    assert evaluation.uar(normed.y_true, normed.y_pred) > evaluation.uar(raw.y_true, raw.y_pred) + 0.1
+    assert metrics.uar(normed.y_true, normed.y_pred) > metrics.uar(raw.y_true, raw.y_pred) + 0.1
 
 
 def test_torch_probe_is_seeded_and_leaves_the_global_rng_alone(meta):
@@ -180,7 +184,7 @@ def test_finetuning_from_an_encoder_and_from_scratch(meta, tmp_path):
     pred, hist = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     f = speaker_folds(meta, "si5")[1]
     assert set(pred.speaker) == set(f.test_speakers) and len(pred) == len(f.test)
-    assert list(pred.columns) == evaluation.PREDICTION_COLUMNS and set(pred.y_pred) <= set(CLASSES)
+    assert list(pred.columns) == metrics.PREDICTION_COLUMNS and set(pred.y_pred) <= set(CLASSES)
     assert list(hist.epoch) == [1, 2] and np.isfinite(hist.train_loss).all()
     again, _ = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     pd.testing.assert_frame_equal(pred, again)  # same seed, same predictions
@@ -225,8 +229,8 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
     info = json.loads(encoders.backbone_path(enc, 0).with_suffix(".json").read_text())
     info["device"] = "NVIDIA H100 80GB HBM3"  # as pretraining on a GPU records it
     encoders.backbone_path(enc, 0).with_suffix(".json").write_text(json.dumps(info))
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(config, "REPO", tmp_path)  # encoders inside the repository are recorded relative to it
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "REPO", tmp_path)  # encoders inside the repository are recorded relative to it
     assert cli.main(["probe", "--out", str(enc), "--run", "long", "--corpus", "synthetic",
                      "--profile", "smoke"]) == 0
     printed = capsys.readouterr().out
@@ -236,16 +240,16 @@ def test_probe_command_writes_both_rows_and_names_the_encoders(meta, tmp_path, m
         row = json.loads((folder / f"{run}.json").read_text())
         assert row["speaker_norm"] is norm and row["profile"] == "smoke" and row["corpus"] == "synthetic"
         assert "vit_tiny/2, 3 epochs" in row["method"] and "(NVIDIA H100 80GB HBM3)" in row["method"]
-        assert row["encoder"]["device"] == "NVIDIA H100 80GB HBM3" and row["encoders"] == "encoders"
+        assert row["config"]["encoder"]["device"] == "NVIDIA H100 80GB HBM3" and row["config"]["encoders"] == "encoders"
         assert f"{run}: UAR {100 * row['uar']:.1f} %" in printed
         # the same numbers as the probe called by hand
         pred = probes.probe_cv(meta, emb, probes.logreg_probe(probes.budget("smoke")["logreg_C"]), speaker_norm=norm)
-        assert row["uar"] == evaluation.uar(pred.y_true, pred.y_pred)
+        assert row["uar"] == metrics.uar(pred.y_true, pred.y_pred)
     assert results.verify_results(folder) == 2
 
 
 def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
 
@@ -264,7 +268,7 @@ def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_pat
 
     monkeypatch.setattr(probes, "probe_cv", fake_cv)
     rows = probes.probe_checkpoints(meta, enc, "long", profile="smoke", corpus="synthetic", progress=False)
-    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    folder = env.run_dir(env.RESULTS, "synthetic", "smoke")
     assert [r["run"] for r in rows] == ["long_emobox", "long_spknorm_emobox"] and seen == ["emobox", "emobox"]
     assert {r["protocol"] for r in rows} == {"EmoBox 5-fold (speaker-dependent)"}
     assert not (folder / "long.json").exists() and not (folder / "long_spknorm.json").exists()
@@ -276,44 +280,48 @@ def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_pat
 def test_probe_study_writes_every_row_saying_how_it_was_made(meta, tmp_path, monkeypatch):
     import dataclasses
 
-    from emolib import devices, pretrain_config, studies
+    from emolib.core import devices
+    from emolib.ssl import pretrain_config
+    from emolib.studies import probing
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
     cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
-    emb, random = studies.study_embeddings(meta, enc, cfg, progress=False)
+    emb, random = probing.study_embeddings(meta, enc, cfg, progress=False)
     assert set(emb) == {"cls", "mean", "cls×2"} and emb["cls×2"][0].shape[1] == 2 * emb["cls"][0].shape[1]
-    table, preds = studies.probe_study(meta, enc, cfg, emb, random, {"logreg_C": (1.0,), "head_epochs": 3},
+    table, preds = probing.probe_study(meta, enc, cfg, emb, random, {"logreg_C": (1.0,), "head_epochs": 3},
                                        profile="smoke", corpus="synthetic")
     runs = [f"{r}{n}" for r in ("vit_random_probe_logreg", "moco_probe_logreg", "moco_probe_logreg_mean",
                                 "moco_probe_logreg_cls_last_blocks", "moco_probe_torch") for n in ("", "_spknorm")]
     assert list(table.run) == runs and set(preds) == set(runs)
-    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    folder = env.run_dir(env.RESULTS, "synthetic", "smoke")
     assert results.verify_results(folder) == len(runs)
     sha = encoders.encoder_summary(enc)["sha256"]
     for run in runs:
         row = json.loads((folder / f"{run}.json").read_text())
-        assert {"commit", "dirty", "date", "seed", "probe", "readout", "encoder", "device"} <= set(row), run
+        assert {"commit", "dirty", "date", "device", "config"} <= set(row), run
+        assert {"seed", "probe", "readout", "encoder"} <= set(row["config"]), run
         if run.startswith("vit_random"):
-            assert row["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5}
+            assert row["config"]["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5}
         else:
-            assert row["encoder"]["sha256"] == sha and row["encoders"] == str(enc)
-        assert row["probe"]["kind"] == ("torch_head" if "torch" in run else "logreg")
+            assert row["config"]["encoder"]["sha256"] == sha and row["config"]["encoders"] == str(enc)
+        assert row["config"]["probe"]["kind"] == ("torch_head" if "torch" in run else "logreg")
         assert row["device"] == ("cpu" if "logreg" in run else devices.name(devices.resolve(None)))
-        assert row["readout"]["blocks"] == (2 if "last_blocks" in run else 1)
+        assert row["config"]["readout"]["blocks"] == (2 if "last_blocks" in run else 1)
     # the row is the probe called by hand on the same embeddings
     pred = probes.probe_cv(meta, emb["mean"], probes.logreg_probe(1.0), speaker_norm=True)
     assert json.loads((folder / "moco_probe_logreg_mean_spknorm.json").read_text())["uar"] == \
-        evaluation.uar(pred.y_true, pred.y_pred)
+        metrics.uar(pred.y_true, pred.y_pred)
 
 
 def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path, monkeypatch):
     import dataclasses
 
-    from emolib import pretrain_config, studies
+    from emolib.ssl import pretrain_config
+    from emolib.studies import probing
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
     cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, seed=5)
@@ -321,24 +329,25 @@ def test_finetune_vs_scratch_writes_both_rows_naming_their_start(meta, tmp_path,
                          "y_true": meta.emotion.astype(str), "y_pred": "anger"})
     starts = []
 
-    def fake_cv(meta, ft, out, backbone_cfg=None, device=None, progress=True):
+    def fake_cv(meta, ft, out, backbone_cfg=None, device=None, progress=True, protocol="si5"):
         starts.append((out, backbone_cfg))
         return pred, pd.DataFrame({"fold": [0], "epoch": [1], "test_uar": [0.2]}), 1.0
 
-    monkeypatch.setattr(studies, "finetune_cv", fake_cv)
+    monkeypatch.setattr(probing, "finetune_cv", fake_cv)
     ft = finetune.FinetuneConfig(epochs=1, seed=3)
-    table, preds, hist = studies.finetune_vs_scratch(meta, enc, cfg, ft, profile="smoke", corpus="synthetic")
+    table, preds, hist = probing.finetune_vs_scratch(meta, enc, cfg, ft, profile="smoke", corpus="synthetic")
     assert list(table.run) == ["moco_finetune", "vit_scratch"]
     assert starts == [(enc, cfg.backbone()), (None, cfg.backbone())]  # the same shape, from MoCo weights / random
-    folder = config.run_dir(config.RESULTS, "synthetic", "smoke")
+    folder = env.run_dir(env.RESULTS, "synthetic", "smoke")
     moco, scratch = (json.loads((folder / f"{r}.json").read_text()) for r in ("moco_finetune", "vit_scratch"))
-    assert moco["encoder"]["sha256"] == encoders.encoder_summary(enc)["sha256"] and moco["encoders"] == str(enc)
-    assert scratch["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5} and "encoders" not in scratch
-    assert moco["finetune"] == scratch["finetune"] == ft.to_dict() and moco["seed"] == 3 and set(hist) == set(preds)
+    assert moco["config"]["encoder"]["sha256"] == encoders.encoder_summary(enc)["sha256"] and moco["config"]["encoders"] == str(enc)
+    assert scratch["config"]["encoder"] == {"random_init": dataclasses.asdict(cfg.backbone()), "seed": 5} and "encoders" not in scratch["config"]
+    assert moco["config"]["finetune"] == scratch["config"]["finetune"] == ft.to_dict() and moco["config"]["seed"] == 3 and set(hist) == set(preds)
 
 
 def test_epochs_curve_probes_random_weights_each_kept_epoch_and_the_last(meta, tmp_path):
-    from emolib import pretrain_config, studies
+    from emolib.ssl import pretrain_config
+    from emolib.studies import probing
 
     enc = tmp_path / "encoders"
     export_folds(meta, enc)
@@ -346,31 +355,31 @@ def test_epochs_curve_probes_random_weights_each_kept_epoch_and_the_last(meta, t
     cfg = pretrain_config.PretrainConfig(depth=TINY.depth, frames=TINY.frames, patch_size=TINY.patch_size, epochs=3,
                                   keep_epochs=(1,))
     random = encoders.random_embeddings(meta, TINY, seed=0)
-    curve = studies.epochs_curve(meta, enc, cfg, probes.logreg_probe(1.0), random)
+    curve = probing.epochs_curve(meta, enc, cfg, probes.logreg_probe(1.0), random)
     assert sorted(set(curve.epoch)) == [0, 1, 3] and len(curve) == 15
     by_hand = probes.probe_cv(meta, encoders.fold_embeddings(meta, enc, epoch=1, progress=False), probes.logreg_probe(1.0))
     fold0 = by_hand[by_hand.fold == 0]
-    assert curve[(curve.epoch == 1) & (curve.fold == 0)].uar.item() == evaluation.uar(fold0.y_true, fold0.y_pred)
+    assert curve[(curve.epoch == 1) & (curve.fold == 0)].uar.item() == metrics.uar(fold0.y_true, fold0.y_pred)
 
 
 def test_long_pretraining_rows_probe_the_encoders_when_present_else_read_the_committed_rows(meta, tmp_path, monkeypatch):
-    from emolib import studies
+    from emolib.studies import probing
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     runs = []
-    monkeypatch.setattr(studies, "probe_checkpoints",
+    monkeypatch.setattr(probing, "probe_checkpoints",
                         lambda meta, out, run, blocks=1, profile=None, progress=True: runs.append((run, blocks)) or [{"run": run}])
-    rows, have = studies.long_pretraining_rows(meta, tmp_path / "none", "long", profile="smoke")
+    rows, have = probing.long_pretraining_rows(meta, tmp_path / "none", "long", profile="smoke")
     assert (rows, have) == ([], False)
     with pytest.raises(EmolibError, match="no row long, long_spknorm"):
-        studies.long_pretraining_rows(meta, tmp_path / "none", "long", profile="full")
+        probing.long_pretraining_rows(meta, tmp_path / "none", "long", profile="full")
     export_folds(meta, tmp_path / "enc")
-    rows, have = studies.long_pretraining_rows(meta, tmp_path / "enc", "long", profile="smoke")
+    rows, have = probing.long_pretraining_rows(meta, tmp_path / "enc", "long", profile="smoke")
     assert have and runs == [("long", 1), ("long_cls_last_blocks", 2)]  # TINY has 2 blocks
 
 
 def test_probe_of_several_folders_puts_their_embeddings_side_by_side(meta, tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     a, b = tmp_path / "seed0", tmp_path / "seed1"
     export_folds(meta, a, seed=0)
     export_folds(meta, b, seed=10)
@@ -387,21 +396,21 @@ def test_probe_of_several_folders_puts_their_embeddings_side_by_side(meta, tmp_p
     for k in range(5):
         np.testing.assert_array_equal(seen[False][k], np.concatenate([one[k], two[k]], axis=1))
     row = rows[0]
-    assert row["encoders"] == [str(a), str(b)] and row["method"].endswith("side by side, cls, linear probe")
-    assert [m["sha256"] for m in row["encoder"]["members"]] == [encoders.encoder_summary(f)["sha256"] for f in (a, b)]
-    assert "sha256" not in row["encoder"] and row["encoder"]["arch"] == TINY.arch
+    assert row["config"]["encoders"] == [str(a), str(b)] and row["method"].endswith("side by side, cls, linear probe")
+    assert [m["sha256"] for m in row["config"]["encoder"]["members"]] == [encoders.encoder_summary(f)["sha256"] for f in (a, b)]
+    assert "sha256" not in row["config"]["encoder"] and row["config"]["encoder"]["arch"] == TINY.arch
     with pytest.raises(EmolibError, match="at least one"):
         probes.probe_checkpoints(meta, [], "none", progress=False)
 
 
 def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as_many_random_vits(meta, tmp_path):
-    from emolib import studies
+    from emolib.studies import probing
 
     a, b = tmp_path / "seed0", tmp_path / "seed1"
     export_folds(meta, a, seed=0)
     export_folds(meta, b, seed=10)
     fit = probes.logreg_probe(1.0)
-    curve = studies.side_by_side_curve(meta, [b, a], fit, progress=False)
+    curve = probing.side_by_side_curve(meta, [b, a], fit, progress=False)
     assert list(zip(curve.encoders, curve.k)) == [("trained", 1), ("trained", 2), ("random", 1), ("random", 2)]
     assert curve.added.tolist()[:2] == [str(b), str(a)] and not curve.speaker_input.any()
     one, two = (encoders.fold_embeddings(meta, f, progress=False) for f in (b, a))
@@ -410,16 +419,16 @@ def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as
         for norm, col in ((False, "uar"), (True, "uar_spknorm")):
             pred = probes.probe_cv(meta, emb, fit, speaker_norm=norm)
             line = curve[(curve.encoders == "trained") & (curve.k == k)]
-            assert line[col].item() == evaluation.uar(pred.y_true, pred.y_pred)
+            assert line[col].item() == metrics.uar(pred.y_true, pred.y_pred)
     shape = vit.BackboneConfig(**encoders.encoder_config(b, 0)[1]["backbone"])
     rand = {k: np.concatenate([encoders.random_embeddings(meta, shape, seed=s)[k] for s in (0, 1)], axis=1) for k in range(5)}
     pred = probes.probe_cv(meta, rand, fit)
-    assert curve[(curve.encoders == "random") & (curve.k == 2)].uar.item() == evaluation.uar(pred.y_true, pred.y_pred)
+    assert curve[(curve.encoders == "random") & (curve.k == 2)].uar.item() == metrics.uar(pred.y_true, pred.y_pred)
     # the probe command hands over its rows' UARs: the last trained point is taken, not probed again
     last = tuple(curve[(curve.encoders == "trained") & (curve.k == 2)][["uar", "uar_spknorm"]].iloc[0])
-    again = studies.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=last)
+    again = probing.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=last)
     pd.testing.assert_frame_equal(again, curve)
-    marked = studies.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=(-1.0, -2.0))
+    marked = probing.side_by_side_curve(meta, [b, a], fit, progress=False, all_folders=(-1.0, -2.0))
     assert marked[(marked.encoders == "trained") & (marked.k == 2)][["uar", "uar_spknorm"]].iloc[0].tolist() == [-1.0, -2.0]
     other = tmp_path / "emobox"  # encoders of another protocol's folds: refused before any probe
     export_folds(meta, other)
@@ -427,7 +436,7 @@ def test_side_by_side_curve_probes_the_first_k_folders_in_the_given_order_and_as
         path = encoders.backbone_path(other, k).with_suffix(".json")
         path.write_text(json.dumps({**json.loads(path.read_text()), "pretrain": {"protocol": "emobox"}}))
     with pytest.raises(EmolibError, match="not si5's"):
-        studies.side_by_side_curve(meta, [a, other], fit, progress=False)
+        probing.side_by_side_curve(meta, [a, other], fit, progress=False)
 
 
 def test_probe_curve_needs_two_folders_and_the_default_read_out(tmp_path, capsys):
@@ -438,11 +447,11 @@ def test_probe_curve_needs_two_folders_and_the_default_read_out(tmp_path, capsys
 
 
 def test_describe_encoders_names_seeds_of_one_pretext_or_the_variants_of_one_budget():
-    from emolib import pretext
+    from emolib.ssl import shortcut
 
     base = {"arch": "vit_tiny", "depth": 6, "epochs": 40, "batch_size": 64, "aug": "report", "device": "cpu"}
     def enc(seed=0, **changes):
-        return {**base, "pretext": {**pretext.DEFAULTS, **changes}, "pretrain": {"seed": seed}}
+        return {**base, "pretext": {**shortcut.DEFAULTS, **changes}, "pretrain": {"seed": seed}}
 
     assert encoders.describe_encoders([enc()]) == encoders.describe_encoder(enc())
     seeds = encoders.describe_encoders([enc(0, warp=0.15), enc(1, warp=0.15)])

@@ -4,8 +4,9 @@ import os
 import nbformat
 import pytest
 
-import emolib.reproduce
-from emolib.reproduce import numbered_notebooks, reproduce
+import emolib.app.reproduce
+from emolib.app.reproduce import reproduce
+from emolib.core.env import numbered_notebooks
 
 
 def _notebook(path, *sources):
@@ -16,9 +17,9 @@ def _notebook(path, *sources):
 
 
 def test_runs_in_order_in_place_with_profile_and_corpus(tmp_path, monkeypatch):
-    from emolib import config
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")  # the full run's timings.json goes here
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")  # the full run's timings.json goes here
     first = _notebook(tmp_path / "01_a.ipynb", "import os, pathlib\n"
                       "pathlib.Path('order.txt').write_text('01')\n"
                       "print(os.environ['EMOLIB_PROFILE'], os.environ['EMOLIB_CORPUS'])")
@@ -46,11 +47,11 @@ def test_failing_cell_leaves_the_notebook_unchanged(tmp_path, capsys):
                                                          ("emodb", "EMOLIB_PROFILE", "smoke")])
 def test_smoke_runs_and_other_corpora_never_overwrite_the_committed_notebooks(tmp_path, monkeypatch, corpus,
                                                                               variable, printed):
-    import emolib.reproduce
-    from emolib import config
+    import emolib.app.reproduce
+    from emolib.core import env
 
-    monkeypatch.setattr(emolib.reproduce, "REPO", tmp_path / "repo")
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(emolib.app.reproduce, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     path = _notebook(tmp_path / "01_a.ipynb", f"import os; print(os.environ['{variable}'])")
     before = path.read_bytes()
     assert reproduce(profile="smoke", corpus=corpus, notebooks=[path]) == 0
@@ -65,20 +66,20 @@ def test_pytest_defaults_to_the_smoke_profile():
     import subprocess
     import sys
 
-    from emolib.config import REPO
+    from emolib.core.env import REPO
 
-    code = ("import os, runpy; runpy.run_path('conftest.py'); from emolib import config; "
-            "print(os.environ['EMOLIB_PROFILE'], config.profile())")
-    env = {k: v for k, v in os.environ.items() if k != "EMOLIB_PROFILE"}
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    code = ("import os, runpy; runpy.run_path('conftest.py'); from emolib.core import env; "
+            "print(os.environ['EMOLIB_PROFILE'], env.profile())")
+    environ = {k: v for k, v in os.environ.items() if k != "EMOLIB_PROFILE"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environ, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.split() == ["smoke", "smoke"], r.stderr
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "EMOLIB_PROFILE": "full"},
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**environ, "EMOLIB_PROFILE": "full"},
                        capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == ["full", "full"], r.stderr
 
 
 def test_smoke_runs_and_other_corpora_get_their_own_output_folders(monkeypatch):
-    from emolib.config import FIGURES, RESULTS, figures_dir, run_dir
+    from emolib.core.env import FIGURES, RESULTS, figures_dir, run_dir
 
     assert figures_dir("emodb", "full") == FIGURES
     assert figures_dir("synthetic", "full") == FIGURES / "synthetic"
@@ -93,15 +94,13 @@ def test_committed_notebooks_carry_no_widget_state():
     """Widget state would store the players' audio (EmoDB) inside the notebooks."""
     import nbformat
 
-    from emolib.reproduce import numbered_notebooks
-
     for path in numbered_notebooks():
         assert "widgets" not in nbformat.read(path, as_version=4).metadata, path.name
 
 
 def test_only_and_from_choose_part_of_the_pipeline(tmp_path):
-    from emolib.errors import EmolibError
-    from emolib.reproduce import select
+    from emolib.app.reproduce import select
+    from emolib.core.errors import EmolibError
 
     paths = [_notebook(tmp_path / f"0{i}_n{i}.ipynb", "1") for i in (1, 2, 3)]
     assert select(paths, only=["02"]) == [paths[1]]
@@ -115,10 +114,10 @@ def test_only_and_from_choose_part_of_the_pipeline(tmp_path):
 def test_timings_are_recorded_per_notebook(tmp_path, monkeypatch):
     import json
 
-    from emolib import config
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.app.reproduce.REPO", tmp_path / "repo")
     first = _notebook(tmp_path / "01_a.ipynb", "1")
     second = _notebook(tmp_path / "02_b.ipynb", "2")
     assert reproduce(profile="smoke", notebooks=[first, second]) == 0
@@ -132,8 +131,8 @@ def test_timings_are_recorded_per_notebook(tmp_path, monkeypatch):
 @pytest.mark.parametrize("source, words", [("import time; time.sleep(30)", "ran past the 2 s cell timeout"),
                                            ("import os; os._exit(1)", "the kernel died")])
 def test_timeouts_and_dead_kernels_are_one_line(tmp_path, monkeypatch, capsys, source, words):
-    monkeypatch.setitem(emolib.reproduce.CELL_TIMEOUT, "smoke", 2)
-    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    monkeypatch.setitem(emolib.app.reproduce.CELL_TIMEOUT, "smoke", 2)
+    monkeypatch.setattr("emolib.app.reproduce.REPO", tmp_path / "repo")
     path = _notebook(tmp_path / "01_stuck.ipynb", "1 + 1", source)
     before = path.read_bytes()
     assert reproduce(profile="smoke", notebooks=[path]) == 1
@@ -146,24 +145,24 @@ def test_timeouts_and_dead_kernels_are_one_line(tmp_path, monkeypatch, capsys, s
 def test_device_reaches_the_kernels_and_the_timings(tmp_path, monkeypatch, capsys):
     import json
 
-    from emolib import config
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.app.reproduce.REPO", tmp_path / "repo")
     path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_DEVICE'])")
     assert reproduce(profile="smoke", notebooks=[path], device_request="cpu") == 0
     out = nbformat.read(tmp_path / "repo" / "build" / "emodb-smoke" / "01_a.ipynb", as_version=4)
     assert out.cells[0].outputs[0].text == "cpu\n"
     assert json.loads((tmp_path / "results" / "smoke" / "timings.json").read_text())[0]["device"] == "cpu"
-    from emolib.errors import EmolibError
+    from emolib.core.errors import EmolibError
 
     with pytest.raises(EmolibError, match="--device tpu"):
         reproduce(profile="smoke", notebooks=[path], device_request="tpu")
 
 
 def test_emolib_device_is_the_default_device(monkeypatch):
-    from emolib.errors import EmolibError
-    from emolib.devices import resolve as _device
+    from emolib.core.devices import resolve as _device
+    from emolib.core.errors import EmolibError
 
     monkeypatch.setenv("EMOLIB_DEVICE", "cpu")
     assert _device(None).type == "cpu"
@@ -176,7 +175,7 @@ def test_emolib_device_is_the_default_device(monkeypatch):
 def test_a_damaged_timings_file_is_rewritten(tmp_path):
     import json
 
-    from emolib.reproduce import record_timing
+    from emolib.app.reproduce import record_timing
 
     (tmp_path / "timings.json").write_text('{"not": "a list"}')
     record_timing(tmp_path, {"notebook": "01_a", "seconds": 1.0})
@@ -186,9 +185,9 @@ def test_a_damaged_timings_file_is_rewritten(tmp_path):
 def test_extended_runs_in_place_and_keeps_the_full_timings_beside_its_own(tmp_path, monkeypatch):
     import json
 
-    from emolib import config
+    from emolib.core import env
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
     path = _notebook(tmp_path / "01_a.ipynb", "import os; print(os.environ['EMOLIB_PROFILE'])")
     assert reproduce(profile="full", notebooks=[path]) == 0
     assert reproduce(profile="extended", notebooks=[path]) == 0
@@ -201,34 +200,37 @@ def test_extended_runs_in_place_and_keeps_the_full_timings_beside_its_own(tmp_pa
 def test_the_timings_table_lists_every_entry_a_total_and_the_notebooks_not_timed(tmp_path, monkeypatch):
     import json
 
-    from emolib import reproduce as rep
+    from emolib.core import env
+    from emolib.evaluation import tables
 
-    monkeypatch.setattr(rep, "numbered_notebooks", lambda: [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"])
+    monkeypatch.setattr(env, "numbered_notebooks", lambda: [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"])
     (tmp_path / "timings.json").write_text(json.dumps([
         {"notebook": "01_a", "profile": "full", "device": "cpu", "cache": "cold", "seconds": 90.0,
          "date": "2026-11-26T10:00:00Z", "slowest_cells": [{"cell": 2, "seconds": 60.0, "code": "x = a | b"}]}]))
-    table = rep.timings_table(tmp_path)
+    table = tables.timings_markdown(tmp_path)
     assert "| 01_a | full | cpu | cold | 1.5 | 2: `x = a / b` (1.0) | 2026-11-26 |" in table
     assert "| **all timed notebooks** | full | cpu | | **1.5** | | |" in table
     assert table.endswith("Not timed yet: 02_b.")
 
 
-def test_the_readme_run_time_table_is_the_one_reproduce_wrote():
-    from emolib.config import REPO
-    from emolib.reproduce import timings_table
+def test_the_run_times_shown_are_the_ones_reproduce_wrote():
+    from emolib.core.env import REPO
+    from emolib.evaluation import tables
 
-    readme = (REPO / "README.md").read_text()
+    page = (REPO / "results" / "README.md").read_text()
     start, end = "<!-- timings: python -m emolib results --timings -->", "<!-- /timings -->"
-    assert start in readme and end in readme
-    assert readme.split(start)[1].split(end)[0].strip() == timings_table().strip()
+    assert start in page and end in page
+    assert page.split(start)[1].split(end)[0].strip() == tables.timings_markdown().strip()
+    readme = (REPO / "README.md").read_text()
+    assert tables.minutes_sentence() in readme and "took" in tables.minutes_sentence()
 
 
 def test_each_training_is_one_line_of_the_main_jobs_log_and_never_in_the_notebook(tmp_path, monkeypatch, capsys):
-    from emolib import config, steps
+    from emolib.core import env, steps
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr("emolib.reproduce.REPO", tmp_path / "repo")
-    path = _notebook(tmp_path / "01_a.ipynb", "from emolib import steps\n"
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr("emolib.app.reproduce.REPO", tmp_path / "repo")
+    path = _notebook(tmp_path / "01_a.ipynb", "from emolib.core import steps\n"
                      "steps.step('Conv1D, whole, SI-5 fold 0', 12.4)\nsteps.step('row cnn_x: UAR 0.500 (cpu)', 60)\n"
                      "print('done')")
     assert reproduce(profile="smoke", notebooks=[path]) == 0

@@ -5,30 +5,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import config, evaluation, results
-from emolib.emodb import CLASSES
+from emolib.core import env
+from emolib.data.emodb import CLASSES
+from emolib.evaluation import metrics, results, tables
+from emolib.evaluation.runs import RunName, twin
 
 
 def test_write_and_recompute_round_trip(tmp_path, toy_meta):
     meta = toy_meta
     rng = np.random.default_rng(0)
-    pred = evaluation.cross_validate(lambda a, b, X: rng.choice(CLASSES, len(X)),
+    pred = metrics.cross_validate(lambda a, b, X: rng.choice(CLASSES, len(X)),
                                      np.zeros((len(meta), 1)), meta)
     row = results.write_result("toy", pred, method="random guess", protocol="SI-5",
                                profile="smoke", corpus="synthetic", speaker_norm=False,
-                               wall_s=1.234, folder=tmp_path, note="x")
+                               wall_s=1.234, folder=tmp_path, config={"seed": 3}, note="x")
     stored = json.loads((tmp_path / "toy.json").read_text())
-    assert stored == row and stored["note"] == "x" and stored["n"] == len(meta)
+    assert stored == row and stored["note"] == "x" and stored["n"] == len(meta) and stored["config"] == {"seed": 3}
     again = results.recompute("toy", tmp_path)
     assert (again["uar"], again["wa"], again["fold_uar"]) == (row["uar"], row["wa"], row["fold_uar"])
     assert len(row["fold_uar"]) == 5
-    table = results.results_table(tmp_path)
+    table = tables.results_table(tmp_path)
     assert (table.method == "random guess").sum() == 1
     assert table.protocol.str.contains("quoted").sum() == len(results.REPORT_ROWS)
+    with pytest.raises(ValueError, match=r"settings \['seed'\] belong in config="):
+        results.write_result("toy", pred, method="m", protocol="SI-5", profile="smoke", corpus="synthetic",
+                             speaker_norm=False, wall_s=0, folder=tmp_path, seed=1)
 
 
 def test_default_folder_separates_smoke_and_synthetic_runs(monkeypatch, tmp_path):
-    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    monkeypatch.setattr(env, "RESULTS", tmp_path)
     pred = pd.DataFrame({"file": ["a"], "speaker": ["03"], "fold": [0], "y_true": ["anger"],
                          "y_pred": ["anger"]})
     results.write_result("r", pred, method="m", protocol="SI-5", profile="smoke",
@@ -50,7 +55,7 @@ def test_predictions_without_required_columns_are_refused(tmp_path):
 
 def test_verify_results_catches_edited_numbers_and_leaked_speakers(tmp_path, toy_meta):
     meta = toy_meta
-    pred = evaluation.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
+    pred = metrics.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
                                      np.zeros((len(meta), 1)), meta)
     results.write_result("ok", pred, method="m", protocol="SI-5", profile="full",
                          corpus="emodb", speaker_norm=False, wall_s=0, folder=tmp_path)
@@ -68,7 +73,7 @@ def test_verify_results_catches_edited_numbers_and_leaked_speakers(tmp_path, toy
 
 
 def test_a_row_records_where_torch_trained_unless_told(tmp_path, monkeypatch):
-    from emolib import results
+    from emolib.evaluation import results
 
     pred = pd.DataFrame({"file": ["a.wav", "b.wav"], "speaker": ["03", "08"], "fold": [0, 1],
                          "y_true": ["anger", "joy"], "y_pred": ["anger", "anger"]})
@@ -80,9 +85,9 @@ def test_a_row_records_where_torch_trained_unless_told(tmp_path, monkeypatch):
 
 
 def test_best_row_picks_the_highest_uar_among_the_rows_asked_for(tmp_path, toy_meta):
-    from emolib.errors import EmolibError
+    from emolib.core.errors import EmolibError
 
-    truth = evaluation.cross_validate(lambda a, b, X: np.asarray(b)[: len(X)], np.zeros((len(toy_meta), 1)), toy_meta)
+    truth = metrics.cross_validate(lambda a, b, X: np.asarray(b)[: len(X)], np.zeros((len(toy_meta), 1)), toy_meta)
     truth["y_pred"] = truth["y_true"]
     rng = np.random.default_rng(0)
     made = {}
@@ -94,12 +99,13 @@ def test_best_row_picks_the_highest_uar_among_the_rows_asked_for(tmp_path, toy_m
         pred.loc[wrong, "y_pred"] = [CLASSES[(CLASSES.index(t) + 1) % len(CLASSES)] for t in pred.y_true[wrong]]
         encoder = {"device": device, **({"members": [{}, {}]} if members else {})}
         made[run] = results.write_result(run, pred, method=run, protocol="SI-5", profile="smoke", corpus="synthetic",
-                                         speaker_norm=norm, wall_s=0.0, folder=tmp_path, encoder=encoder)["uar"]
+                                         speaker_norm=norm, wall_s=0.0, folder=tmp_path,
+                                         config={"encoder": encoder})["uar"]
     assert made["ssl_a"] > made["ssl_b"] > made["ssl_c"] and made["other"] == 1.0
     assert results.best_row("ssl_", speaker_norm=False, folder=tmp_path)["run"] == "ssl_a"  # "other": not ssl_*
     made["ssl_a"] = results.write_result("ssl_a", truth, method="a", protocol="SI-5", profile="smoke", corpus="synthetic",
                                          speaker_norm=False, wall_s=0.0, folder=tmp_path,
-                                         encoder={"device": "cpu", "members": [{}, {}]})["uar"]  # now side by side
+                                         config={"encoder": {"device": "cpu", "members": [{}, {}]}})["uar"]  # side by side
     assert results.best_row("ssl_", speaker_norm=False, folder=tmp_path)["run"] == "ssl_a"
     assert results.best_row("ssl_", speaker_norm=False, one_encoder=True, folder=tmp_path)["run"] == "ssl_c"
     assert results.best_row("ssl_", speaker_norm=False, device="cuda", folder=tmp_path)["run"] == "ssl_c"
@@ -109,15 +115,15 @@ def test_best_row_picks_the_highest_uar_among_the_rows_asked_for(tmp_path, toy_m
 
 
 def test_provenance_gaps_name_what_an_old_row_lacks_and_pass_a_complete_one(tmp_path, toy_meta):
-    pred = evaluation.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
+    pred = metrics.cross_validate(lambda a, b, X: np.array(["anger"] * len(X)),
                                      np.zeros((len(toy_meta), 1)), toy_meta)
-    for run, extra in [("cnn", {"config": {"epochs": 1}}), ("probe", {"encoder": {"arch": "vit", "sha256": ["ab"]}}),
-                       ("random", {"encoder": {"random_init": {"arch": "vit"}, "seed": 0}})]:
+    for run, config in [("cnn", {"budget": {"epochs": 1}}), ("probe", {"encoder": {"arch": "vit", "sha256": ["ab"]}}),
+                        ("random", {"encoder": {"random_init": {"arch": "vit"}, "seed": 0}})]:
         results.write_result(run, pred, method="m", protocol="SI-5", profile="full", corpus="emodb",
-                             speaker_norm=False, wall_s=0, folder=tmp_path, **extra)
+                             speaker_norm=False, wall_s=0, folder=tmp_path, config=config)
     assert results.provenance_gaps(tmp_path).empty
     old = {k: v for k, v in json.loads((tmp_path / "probe.json").read_text()).items() if k not in ("dirty", "f1")}
-    (tmp_path / "probe.json").write_text(json.dumps({**old, "encoder": {"arch": "vit", "device": "gpu"}}))
+    (tmp_path / "probe.json").write_text(json.dumps({**old, "config": {"encoder": {"arch": "vit", "device": "gpu"}}}))
     cnn = {k: v for k, v in json.loads((tmp_path / "cnn.json").read_text()).items() if k != "config"}
     (tmp_path / "cnn.json").write_text(json.dumps(cnn))
     gaps = results.provenance_gaps(tmp_path).set_index("run")
@@ -128,6 +134,27 @@ def test_provenance_gaps_name_what_an_old_row_lacks_and_pass_a_complete_one(tmp_
 def test_only_rows_of_encoders_kept_elsewhere_lack_a_contract_field():
     # Every committed row the CPU can re-run has been re-run since the contract grew; what still lacks
     # a field is a probe of encoders that were pretrained on a GPU machine and stayed there.
-    gaps = results.provenance_gaps(config.run_dir(config.RESULTS, "emodb", "full"))
+    gaps = results.provenance_gaps(env.run_dir(env.RESULTS, "emodb", "full"))
     elsewhere = gaps.pretrained_on.ne("") & gaps.pretrained_on.ne("cpu")
     assert elsewhere.all(), gaps[~elsewhere].to_string()
+
+
+def test_every_committed_run_name_round_trips_through_the_grammar():
+    names = [p.stem for p in results.row_paths(env.run_dir(env.RESULTS, "emodb", "full"))]
+    assert len(names) > 200
+    for name in names:
+        assert str(RunName.parse(name)) == name, name
+
+
+def test_run_names_parse_into_their_parts_and_twin():
+    r = RunName.parse("ssl_warp_speaker_input_e300_cpu_seed1_spknorm")
+    assert (r.stem, r.tag, r.seed, r.speaker_norm, r.protocol) == ("ssl_warp_speaker_input", "e300_cpu", 1, True, "si5")
+    assert RunName.parse("cnn_whole_spknorm_emobox") == RunName("cnn_si5_whole", speaker_norm=True, protocol="emobox")
+    assert RunName.parse("cnn_leaky_128ms_overlap50").protocol == "leaky"
+    assert RunName.parse("ssl_warp_speaker_input_e300_cpu_seeds01").seed == 0  # a tag, not a seed
+    assert twin("baseline_compare_logreg", speaker_norm=True, protocol="emobox") == "baseline_compare_logreg_spknorm_emobox"
+    assert twin("ssl_warp_cpu", seed=2) == "ssl_warp_cpu_seed2"
+    with pytest.raises(ValueError, match="run protocol 'lab'"):
+        RunName("x", protocol="lab")
+    with pytest.raises(ValueError, match="no seed inside the tag"):
+        RunName("ssl_warp", tag="cpu_seed1")

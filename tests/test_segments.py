@@ -5,15 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import cnn, segments
-from emolib.emodb import CLASSES, SPEAKERS
+from emolib.data import descriptors
+from emolib.data.emodb import CLASSES, SPEAKERS
+from emolib.models import cnn
+from emolib.studies import segments
 
 
 def test_descriptors_have_the_reports_173_rows(capfd):
     sr = 16000
     t = np.arange(sr) / sr
     y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-    d = segments.ReportDescriptors()
+    d = descriptors.ReportDescriptors()
     out = d(y)
     assert d.n_rows == 20 + 128 + 12 + 7 + 6 == 173
     assert out.shape[0] == 173 and out.dtype == np.float32 and np.isfinite(out).all()
@@ -24,28 +26,28 @@ def test_descriptors_have_the_reports_173_rows(capfd):
 
 def test_segment_means_cut_and_average():
     f = [np.arange(2 * 20, dtype=np.float32).reshape(2, 20), np.ones((2, 5), np.float32)]
-    X, owner = segments.segment_means(f, 128)  # 8 frames per segment
+    X, owner = descriptors.segment_means(f, 128)  # 8 frames per segment
     assert list(owner) == [0, 0, 1]  # 20 frames -> 2 segments (tail of 4 dropped); 5 -> 1
     np.testing.assert_allclose(X[0], f[0][:, :8].mean(axis=1))
     np.testing.assert_allclose(X[1], f[0][:, 8:16].mean(axis=1))
     np.testing.assert_allclose(X[2], [1, 1])
-    Xw, ow = segments.segment_means(f, None)
+    Xw, ow = descriptors.segment_means(f, None)
     assert list(ow) == [0, 1] and np.allclose(Xw[0], f[0].mean(axis=1))
 
 
 def test_segment_means_with_overlap():
     f = [np.arange(2 * 20, dtype=np.float32).reshape(2, 20), np.ones((2, 5), np.float32)]
-    X, owner = segments.segment_means(f, 128, hop_ms=64)  # 8 frames every 4
+    X, owner = descriptors.segment_means(f, 128, hop_ms=64)  # 8 frames every 4
     assert list(owner) == [0, 0, 0, 0, 1]  # starts 0, 4, 8, 12 (16 + 8 > 20); 5 frames -> 1
     for j, start in enumerate((0, 4, 8, 12)):
         np.testing.assert_allclose(X[j], f[0][:, start:start + 8].mean(axis=1))
     np.testing.assert_allclose(X[4], [1, 1])
-    same, same_owner = segments.segment_means(f, 128, hop_ms=128)
-    plain, plain_owner = segments.segment_means(f, 128)
+    same, same_owner = descriptors.segment_means(f, 128, hop_ms=128)
+    plain, plain_owner = descriptors.segment_means(f, 128)
     assert np.array_equal(same, plain) and np.array_equal(same_owner, plain_owner)
     for bad_seg, bad_hop in ((128, 0), (128, 256), (None, 64)):
         with pytest.raises(ValueError, match="hop_ms"):
-            segments.segment_means(f, bad_seg, hop_ms=bad_hop)
+            descriptors.segment_means(f, bad_seg, hop_ms=bad_hop)
 
 
 def _toy(per_cell=2, frames=40, seed=0):
@@ -70,7 +72,7 @@ def test_si5_gives_one_decision_per_utterance_from_held_out_speakers():
     pred, history, segment_wa = segments.si5(frames, meta, 128, BUDGET, progress=False)
     assert 0.8 < segment_wa <= 1
     assert sorted(pred.file) == sorted(meta.file)
-    from emolib.splits import SI5_FOLDS
+    from emolib.data.splits import SI5_FOLDS
     assert all(s in SI5_FOLDS[k] for s, k in zip(pred.speaker, pred.fold))
     assert (pred.y_true == pred.y_pred).mean() > 0.8  # separable toy
     assert list(history.columns) == ["epoch", "train_loss", "monitor_loss"]
@@ -80,11 +82,11 @@ def test_si5_gives_one_decision_per_utterance_from_held_out_speakers():
 def test_leaky_split_scores_segments_and_mixes_speakers():
     frames, meta = _toy()
     pred = segments.leaky(frames, meta, 128, BUDGET, progress=False)
-    n_segments = len(segments.segment_means(frames, 128)[1])
+    n_segments = len(descriptors.segment_means(frames, 128)[1])
     assert len(pred) == round(0.2 * n_segments) and (pred.fold == 0).all()
     assert pred.segment.is_unique and pred.speaker.nunique() == len(SPEAKERS)
     overlapping = segments.leaky(frames, meta, 128, BUDGET, progress=False, hop_ms=64)
-    n_overlapping = len(segments.segment_means(frames, 128, hop_ms=64)[1])
+    n_overlapping = len(descriptors.segment_means(frames, 128, hop_ms=64)[1])
     assert n_overlapping > n_segments and len(overlapping) == round(0.2 * n_overlapping)
 
 
@@ -101,7 +103,7 @@ def test_si5_speaker_norm_standardises_each_speakers_segments_before_training(mo
 
     monkeypatch.setattr(cnn, "train", spy)
     pred, _, _ = segments.si5(frames, meta, 128, BUDGET, progress=False, speaker_norm=True)
-    X, owner = segments.segment_means(frames, 128)
+    X, owner = descriptors.segment_means(frames, 128)
     speakers = meta.speaker.to_numpy()[owner]
     train_speakers = [s for s in SPEAKERS if s not in set(pred.speaker[pred.fold == 0])]
     rows = np.isin(speakers, train_speakers)
@@ -121,10 +123,11 @@ def test_the_report_budget_study_is_read_in_full_and_run_in_smoke(tmp_path, monk
 
     import pytest
 
-    from emolib import config, segments
-    from emolib.errors import EmolibError
+    from emolib.core import env
+    from emolib.core.errors import EmolibError
+    from emolib.studies import segments
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    monkeypatch.setattr(env, "RESULTS", tmp_path)
     meta = pd.DataFrame({"file": ["a.wav"]})
     meta.attrs["corpus"] = "emodb"
     monkeypatch.setattr(segments, "leaky", lambda *a, **k: pytest.fail("full must not train"))
@@ -141,9 +144,10 @@ def test_the_report_budget_study_is_read_in_full_and_run_in_smoke(tmp_path, monk
 def test_smoke_runs_the_report_budget_study(tmp_path, monkeypatch):
     import json
 
-    from emolib import config, segments
+    from emolib.core import env
+    from emolib.studies import segments
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    monkeypatch.setattr(env, "RESULTS", tmp_path)
     meta = pd.DataFrame({"file": [f"{i}.wav" for i in range(4)], "speaker": ["03"] * 4, "emotion": ["anger"] * 4})
     meta.attrs["corpus"] = "emodb"
     calls = []
@@ -154,17 +158,18 @@ def test_smoke_runs_the_report_budget_study(tmp_path, monkeypatch):
 
     monkeypatch.setattr(segments, "leaky", fake_leaky)
     segments.report_study(None, meta, profile="smoke", log=lambda *_: None)
-    assert [(s, h) for s, h, _ in calls] == segments._cuts() and all(b == segments.report_budget("smoke") for *_, b in calls)
+    assert [(s, h) for s, h, _ in calls] == segments._cuts() and all(b == cnn.report_budget("smoke") for *_, b in calls)
     row = json.loads((tmp_path / "smoke" / "cnn_leaky_128ms_overlap50.json").read_text())
-    assert row["hop_ms"] == 64 and row["config"]["budget"]["epochs"] == segments.report_budget("smoke").epochs
+    assert row["config"]["hop_ms"] == 64 and row["config"]["budget"]["epochs"] == cnn.report_budget("smoke").epochs
 
 
 def test_the_segment_study_trains_each_length_three_ways_and_writes_fifteen_rows(tmp_path, monkeypatch):
     import json
 
-    from emolib import config, segments
+    from emolib.core import env
+    from emolib.studies import segments
 
-    monkeypatch.setattr(config, "RESULTS", tmp_path)
+    monkeypatch.setattr(env, "RESULTS", tmp_path)
     meta = pd.DataFrame({"file": [f"{i}.wav" for i in range(4)], "speaker": ["03", "03", "08", "08"],
                          "emotion": ["anger"] * 4})
     meta.attrs["corpus"] = "emodb"
@@ -184,12 +189,13 @@ def test_the_segment_study_trains_each_length_three_ways_and_writes_fifteen_rows
     lines, preds, histories = segments.study(None, meta, profile="smoke", log=lambda *_: None)
     assert [(kind, seg) for kind, seg, *_ in calls] == [(k, s) for s in segments.SEGMENT_LENGTHS
                                                          for k in ("leaky", "si5", "si5_spknorm")]
-    assert all(b == segments.budget("smoke") for *_, b in calls) and {c[2] for c in calls if c[0] == "leaky"} == {0}
+    assert all(b == cnn.budget("smoke") for *_, b in calls) and {c[2] for c in calls if c[0] == "leaky"} == {0}
     assert len(lines) == 15 and set(preds) == {f"{segments.segment_label(s)}{n}" for s in segments.SEGMENT_LENGTHS
                                                for n in ("", "_spknorm")}
     assert set(histories) == {segments.segment_label(s) for s in segments.SEGMENT_LENGTHS}
     leaky = json.loads((tmp_path / "smoke" / "cnn_leaky_whole.json").read_text())
     spk = json.loads((tmp_path / "smoke" / "cnn_si5_512ms_spknorm.json").read_text())
-    assert leaky["config"] == {"budget": dataclasses.asdict(segments.budget("smoke")), "split_seed": segments.SPLIT_SEED}
-    assert spk["config"] == {"budget": dataclasses.asdict(segments.budget("smoke"))} and spk["speaker_norm"] is True
-    assert spk["segment_wa"] == 0.5 and spk["seed"] == segments.budget("smoke").seed and "dirty" in spk
+    budget = dataclasses.asdict(cnn.budget("smoke"))
+    assert leaky["config"] == {"budget": budget, "split_seed": segments.SPLIT_SEED, "segment": "whole", "seed": 0}
+    assert spk["config"] == {"budget": budget, "segment": "512ms", "seed": 0} and spk["speaker_norm"] is True
+    assert spk["segment_wa"] == 0.5 and spk["config"]["seed"] == cnn.budget("smoke").seed and "dirty" in spk

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import splits
-from emolib.emodb import SPEAKERS
+from emolib.data import splits
+from emolib.data.emodb import SPEAKERS
 
 
 def _speakers(n_per_speaker=3):

@@ -14,9 +14,9 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emolib import corpus, emodb, synthetic
-from emolib.audio import SAMPLE_RATE, load_audio
-from emolib.errors import EmolibError
+from emolib.core.errors import EmolibError
+from emolib.data import corpus, emodb, synthetic
+from emolib.data.audio import SAMPLE_RATE, load_audio
 
 TEXTS = ("a01", "a02", "b01")  # the defaults
 
@@ -49,7 +49,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, default_corpus):
 
 def test_rendering_does_not_depend_on_the_process(default_corpus):
     """No per-process randomness (such as Python's hash()) may reach the audio."""
-    code = ("import hashlib, sys; from emolib import synthetic as s; "
+    code = ("import hashlib, sys; from emolib.data import synthetic as s; "
             "y = s.render_utterance('03', 'a01', 'F', s.file_rng(0, '03a01Fa.wav')); "
             "sys.stdout.write(hashlib.sha256(y.tobytes()).hexdigest())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

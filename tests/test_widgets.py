@@ -3,8 +3,8 @@ import io
 
 import soundfile as sf
 
-from emolib.corpus import metadata
-from emolib.widgets import UtterancePlayer
+from emolib.app.widgets import UtterancePlayer
+from emolib.data.corpus import metadata
 
 
 def _audio(player):
@@ -45,7 +45,7 @@ def test_player_says_when_a_combination_was_never_recorded(emodb_root):
 
 
 def test_explorer_plays_and_draws_each_augmentation(emodb_root):
-    from emolib.widgets import EXPLORER_AUGMENTATIONS, AugmentationExplorer
+    from emolib.app.widgets import EXPLORER_AUGMENTATIONS, AugmentationExplorer
 
     meta = metadata(emodb_root)
     meta = meta[meta.speaker == "03"]

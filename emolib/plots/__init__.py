@@ -2,20 +2,29 @@
 the figure; :func:`save` writes it to ``figures/``.  One module per subject, every figure
 importable from here (``plots.confusion_heatmap``):
 
+- ``base``        colours, axes and :func:`save` (into ``figures/``)
 - ``data``        the corpus, its log-mels and the pretraining views
 - ``training``    loss and pretraining curves, the probe against pretraining, the segment study
 - ``embeddings``  t-SNE maps, the pretext map, seeds' spread, encoders side by side
 - ``systems``     confusions, recalls, the protocol gap, a prediction, the error analysis
+
+May import: ``core``, ``data`` (a figure draws what it is given; it computes nothing of the models).
 """
 from .base import EMOTION_COLORS, save
 from .data import (
-    emotion_distribution, speaker_emotion_heatmap, duration_by_emotion, waveform_and_logmel,
-    logmel_grid, view_agreement, source_filter, batch_composition, speaker_spectra)
-from .training import segment_study, loss_curves, pretraining_curves, probe_vs_pretraining, ablation_curves
-from .embeddings import tsne, embedding_maps, pretext_map, seed_spread, side_by_side
-from .systems import (
-    confusion_heatmap, recall_comparison, protocol_gap, prediction, error_analysis,
-    system_comparison)
+    batch_composition,
+    duration_by_emotion,
+    emotion_distribution,
+    logmel_grid,
+    source_filter,
+    speaker_emotion_heatmap,
+    speaker_spectra,
+    view_agreement,
+    waveform_and_logmel,
+)
+from .embeddings import embedding_maps, pretext_map, seed_spread, side_by_side, tsne
+from .systems import confusion_heatmap, error_analysis, prediction, protocol_gap, recall_comparison, system_comparison
+from .training import ablation_curves, loss_curves, pretraining_curves, probe_vs_pretraining, segment_study
 
 __all__ = [
     "EMOTION_COLORS", "save", "ablation_curves", "batch_composition", "confusion_heatmap",

@@ -5,13 +5,14 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from ..config import figures_dir
-from ..emodb import CLASSES
+from ..core.env import figures_dir
+from ..data.emodb import CLASSES
 
 EMOTION_COLORS = dict(zip(CLASSES, sns.color_palette("colorblind", len(CLASSES))))
 
 
-def _axes(ax, figsize):
+def figure_axes(ax, figsize):
+    """``(figure, axes)``: the given axes and their figure, or a new figure of ``figsize`` with one axes."""
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax.figure, ax

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..emodb import CLASSES
-from ..features import LogMelConfig
-from .base import EMOTION_COLORS, _axes
+from ..data.emodb import CLASSES
+from ..data.features import LogMelConfig
+from .base import EMOTION_COLORS, figure_axes
 
 
 def emotion_distribution(meta: pd.DataFrame, ax=None):
     """Utterances per emotion (the report's Figure 2), with counts on the bars."""
-    fig, ax = _axes(ax, (6.4, 3.4))
+    fig, ax = figure_axes(ax, (6.4, 3.4))
     counts = meta.emotion.value_counts().reindex(CLASSES)
     bars = ax.bar(counts.index, counts.values, color=[EMOTION_COLORS[e] for e in counts.index])
     ax.bar_label(bars, padding=2)
@@ -25,7 +25,7 @@ def emotion_distribution(meta: pd.DataFrame, ax=None):
 
 def speaker_emotion_heatmap(meta: pd.DataFrame, ax=None):
     """Utterances per speaker and emotion; speakers labelled with gender and age."""
-    fig, ax = _axes(ax, (7, 4.2))
+    fig, ax = figure_axes(ax, (7, 4.2))
     table = pd.crosstab(meta.speaker, meta.emotion).reindex(columns=CLASSES, fill_value=0)
     who = meta.drop_duplicates("speaker").set_index("speaker")
     table.index = [f"{s} ({who.gender[s]}, {who.age[s]})" for s in table.index]
@@ -36,7 +36,7 @@ def speaker_emotion_heatmap(meta: pd.DataFrame, ax=None):
 
 def duration_by_emotion(meta: pd.DataFrame, ax=None):
     """Distribution of utterance durations for each emotion."""
-    fig, ax = _axes(ax, (6.4, 3.4))
+    fig, ax = figure_axes(ax, (6.4, 3.4))
     sns.boxplot(data=meta, x="emotion", y="duration", hue="emotion", order=CLASSES,
                 palette=EMOTION_COLORS, legend=False, ax=ax)
     ax.set(xlabel="", ylabel="duration (s)", title="Utterance duration by emotion")
@@ -96,7 +96,7 @@ def view_agreement(similarity: pd.DataFrame, order: list[str] | None = None, ax=
     """Cosine similarity of positive pairs (two views of one utterance) and negative pairs
     (views of different utterances) for each augmentation recipe.  ``similarity``: columns
     recipe, pair, similarity."""
-    fig, ax = _axes(ax, (7.5, 3.8))
+    fig, ax = figure_axes(ax, (7.5, 3.8))
     sns.violinplot(data=similarity, x="recipe", y="similarity", hue="pair", split=True, inner="quart",
                    order=order, hue_order=["positive", "negative"],
                    cut=0, density_norm="width", palette={"positive": "tab:green", "negative": "0.7"}, ax=ax)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .base import EMOTION_COLORS, _axes
+from .base import EMOTION_COLORS, figure_axes
 
 
 def tsne(X: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -43,7 +43,7 @@ def embedding_maps(maps: dict[str, np.ndarray], meta: pd.DataFrame, title: str =
 
 
 def pretext_map(table: pd.DataFrame, title: str = ""):
-    """Where each pretext variant lands (:func:`emolib.ablation.summary`): left, the 5-NN speaker
+    """Where each pretext variant lands (:func:`emolib.studies.ablation.summary`): left, the 5-NN speaker
     accuracy of its embeddings against their 5-NN emotion UAR; right, against the SI-5 probe UAR
     without (filled circle) and with (open circle) speaker normalisation; a diamond marks the
     probe of an encoder with per-speaker inputs (speaker-normalised already).  Chance dotted."""
@@ -74,7 +74,7 @@ def pretext_map(table: pd.DataFrame, title: str = ""):
 
 
 def seed_spread(table: pd.DataFrame, reference: str = "report"):
-    """The pretext ablation over seeds (:func:`emolib.ablation.seed_summary`): per variant, the mean
+    """The pretext ablation over seeds (:func:`emolib.studies.ablation.seed_summary`): per variant, the mean
     probe UAR ± one standard deviation over seeds, without (filled) and with (open) speaker
     normalisation; a diamond marks per-speaker inputs (speaker-normalised already).  The
     ``reference`` variant's two means are drawn as vertical lines."""
@@ -102,10 +102,10 @@ def seed_spread(table: pd.DataFrame, reference: str = "report"):
 
 def side_by_side(curve: pd.DataFrame, targets: dict[str, float] | None = None, ax=None):
     """Probe UAR against the number of encoder folders side by side
-    (:func:`emolib.studies.side_by_side_curve`): the trained encoders (solid) and as many random-weight
+    (:func:`emolib.studies.probing.side_by_side_curve`): the trained encoders (solid) and as many random-weight
     ViTs (dashed, the floor), without (blue) and with (red) speaker normalisation; ``targets``
     (``{label: uar}``) as dotted lines."""
-    fig, ax = _axes(ax, (7, 4.6))
+    fig, ax = figure_axes(ax, (7, 4.6))
     for kind, ls, marker in (("trained", "-", "o"), ("random", "--", "s")):
         part = curve[curve.encoders == kind]
         for col, color, what in (("uar", "C0", "raw"), ("uar_spknorm", "C3", "speaker-normalised")):

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..emodb import CLASSES
-from ..features import LogMelConfig
-from .base import EMOTION_COLORS, _axes
+from ..data.emodb import CLASSES
+from ..data.features import LogMelConfig
+from .base import EMOTION_COLORS, figure_axes
 
 
 def confusion_heatmap(cm: pd.DataFrame, title: str, ax=None, colorbar: bool = True):
     """Row-normalised confusion matrix (rows: true emotion), in percent."""
-    fig, ax = _axes(ax, (6, 5))
+    fig, ax = figure_axes(ax, (6, 5))
     sns.heatmap(100 * cm, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, cbar=colorbar,
                 cbar_kws={"label": "% of true class"} if colorbar else None, ax=ax)
     ax.set(xlabel="predicted", ylabel="true", title=title)
@@ -26,7 +26,7 @@ def confusion_heatmap(cm: pd.DataFrame, title: str, ax=None, colorbar: bool = Tr
 
 def recall_comparison(recalls: pd.DataFrame, ax=None):
     """Per-class recall of several methods side by side: columns are methods, values in %."""
-    fig, ax = _axes(ax, (7.5, 3.6))
+    fig, ax = figure_axes(ax, (7.5, 3.6))
     recalls.reindex(CLASSES).plot.bar(ax=ax, rot=0)
     ax.set(ylabel="recall (%)", ylim=(0, 100), title="Per-class recall")
     ax.legend(fontsize=8)
@@ -34,7 +34,7 @@ def recall_comparison(recalls: pd.DataFrame, ax=None):
 
 
 def protocol_gap(table: pd.DataFrame, board: pd.DataFrame | None = None):
-    """SI-5 against EmoBox's speaker-dependent folds (:func:`emolib.emobox.comparison`): one line per
+    """SI-5 against EmoBox's speaker-dependent folds (:func:`emolib.studies.emobox.comparison`): one line per
     system from its SI-5 UAR (open circle) to its EmoBox UAR (filled), without (left) and with (right)
     speaker normalisation, the difference written beside it; EmoBox's quoted leaderboard (``board``,
     UA, no speaker normalisation) as grey ticks along the top of the left panel.  Missing rows are
@@ -73,7 +73,7 @@ def prediction(mel: np.ndarray, probabilities: dict[str, float], windows=(), tit
                cfg: LogMelConfig = LogMelConfig()):
     """What ``predict`` says about one recording: its log-mel, the seven class probabilities as bars
     and, when it was scored in windows (``windows``: objects with ``start``, ``end`` and
-    ``probabilities``, :class:`emolib.predict.Prediction`), each emotion's probability over time."""
+    ``probabilities``, :class:`emolib.systems.predict.Prediction`), each emotion's probability over time."""
     import librosa.display
 
     over_time = len(windows) > 1
@@ -118,7 +118,7 @@ def error_analysis(confusions: dict[str, pd.DataFrame], by_speaker: pd.DataFrame
 
 
 def system_comparison(table: pd.DataFrame):
-    """SI-5 UAR of each model without and with speaker normalisation (``emolib.final.comparison``),
+    """SI-5 UAR of each model without and with speaker normalisation (``emolib.systems.final.comparison``),
     the default's candidates in bold."""
     data = table[["UAR raw", "UAR spk-norm"]].iloc[::-1]
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(data) + 1.2), layout="constrained")

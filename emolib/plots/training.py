@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..emodb import CLASSES
-from .base import _axes
+from ..data.emodb import CLASSES
+from .base import figure_axes
 
 
 def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, ax=None):
@@ -23,7 +23,7 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
     segment accuracy; ``report``: the report's Table 3 accuracies by segment label, drawn for
     comparison.  The legend sits below the axes in two columns, where it hides no curve and
     leaves the axes the figure's full width."""
-    fig, ax = _axes(ax, (9, 6.4))
+    fig, ax = figure_axes(ax, (9, 6.4))
     order = list(dict.fromkeys(study.segment))
     x = np.arange(len(order))
     leaky_styles = iter([("o-", "tab:red"), ("o--", "darkred"), ("o-.", "salmon")])
@@ -55,7 +55,7 @@ def segment_study(study: pd.DataFrame, report: dict[str, float] | None = None, a
 def loss_curves(history: pd.DataFrame, title: str, ax=None):
     """Training loss and held-out-speaker loss per epoch (the report's Figure 6); the
     held-out loss is a monitor only, never used for any training decision."""
-    fig, ax = _axes(ax, (6.4, 3.6))
+    fig, ax = figure_axes(ax, (6.4, 3.6))
     ax.plot(history.epoch, history.train_loss, marker=".", label="training speakers")
     ax.plot(history.epoch, history.monitor_loss, marker=".", label="held-out speakers (monitor)")
     ax.set(xlabel="epoch", ylabel="cross-entropy", title=title)

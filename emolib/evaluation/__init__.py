@@ -1,0 +1,13 @@
+"""Measuring: metrics under the protocols, the results store and its run names, encoder probes and
+fine-tuning, and the tables drawn from the rows.
+
+- ``metrics``   UAR / WA / F1, cross-validation on the training speakers only, choosing inside them
+- ``runs``      the grammar of run names (``<stem>[_<tag>][_seed<S>][_spknorm][_<protocol>]``)
+- ``results``   the results store: the one row writer (every row's settings under ``config``), reading, checking
+- ``tables``    every table drawn from the rows: the headline, all rows, the studies' tables
+- ``probes``    linear probes of frozen embeddings over the folds, their rows, 5-NN diagnostics
+- ``finetune``  the ViT fine-tuned end to end on a protocol's folds
+
+May import: ``core``, ``data``, ``augmentation``, ``models``, and of ``ssl`` only what reads encoders
+(never ``ssl.pretrain`` or ``ssl.moco``).
+"""

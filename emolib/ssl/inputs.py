@@ -1,0 +1,97 @@
+"""What one fold's MoCo pretraining reads, and the monitor it reports.
+
+:func:`fold_data` gathers a fold's log-mels (training and held-out speakers), the statistics of its
+training speakers (or each speaker's own, with ``input_norm="speaker"``) and the two-view transform
+(:mod:`emolib.augmentation.views`) over its training utterances; :func:`knn_monitor` classifies the held-out
+speakers' utterances by their nearest training utterances — a monitor of the representation only.
+``cfg`` is a :class:`emolib.ssl.pretrain_config.PretrainConfig` (read here, never built).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..augmentation.views import TwoViews, recipe
+from ..augmentation.waveform import report_variants
+from ..core.errors import EmolibError
+from ..data.emodb import CLASSES
+from ..data.features import fit_standardizer, log_mels
+from ..data.splits import PROTOCOL_NAMES, Fold, folds
+from ..models.vit import Normalization, embed
+from . import standardize
+from .encoders import ALL_SPEAKERS
+
+
+@dataclass
+class FoldData:
+    train_mels: list
+    test_mels: list
+    y_train: np.ndarray
+    y_test: np.ndarray
+    normalization: Normalization
+    views: TwoViews = field(repr=False)
+    train_speakers: np.ndarray = None
+    train_genders: np.ndarray = None
+    input_norm: str = "global"  # shortcut.INPUT_NORM: how the encoder's inputs are normalised
+    test_speakers: np.ndarray = None
+
+    @functools.cached_property
+    def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
+        """The training and held-out log-mels as the encoder sees them, with the statistics
+        :func:`emolib.models.vit.embed` should apply (identity where they are standardised already);
+        computed once per fold."""
+        mean, std = np.array(self.normalization.mean), np.array(self.normalization.std)
+        train, mean_, std_ = standardize.encoder_inputs(self.train_mels, self.train_speakers, self.input_norm, mean, std)
+        test, _, _ = standardize.encoder_inputs(self.test_mels, self.test_speakers, self.input_norm, mean, std)
+        return train, test, mean_, std_
+
+
+def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> FoldData:
+    """Log-mels of the fold's training and test utterances (of ``cfg.protocol``), statistics from
+    the training utterances only, and the two-view transform over the training utterances.
+    ``fold=ALL_SPEAKERS``: every utterance trains and none is held out."""
+    parts = folds(meta, cfg.protocol)
+    if fold == ALL_SPEAKERS:
+        f = Fold("all", ALL_SPEAKERS, (), np.arange(len(meta)), np.array([], dtype=int))
+    elif not 0 <= fold < len(parts):
+        raise EmolibError(f"--fold {fold}: {PROTOCOL_NAMES[cfg.protocol]} folds are 0–{len(parts) - 1} (or 'all')")
+    else:
+        f = parts[fold]
+    mels = log_mels(meta.path, progress=progress)
+    mels = standardize.per_file(mels, cfg.input_norm)  # "utterance", "shape": before the fold's statistics
+    std = fit_standardizer(mels, f)
+    train = [mels[i] for i in f.train]
+    rec = recipe(cfg.aug, crop_frames=cfg.frames, warp=cfg.warp, formant=cfg.formant, pitch=cfg.pitch,
+                 warp_views=cfg.warp_views)
+    variants = (report_variants(list(meta.path.iloc[f.train]), cfg.variants, progress=progress)
+                if rec.waveform else None)
+    if variants and cfg.input_norm in standardize.PER_FILE:  # each augmented copy on its own
+        variants = {v: [standardize.per_file(per, cfg.input_norm) for per in copies] for v, copies in variants.items()}
+    labels = meta.emotion.map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    speakers = meta.speaker.astype(str).to_numpy()
+    stats, groups = std, None
+    if cfg.input_norm == "speaker":  # each training speaker's own statistics, from its own audio
+        stats, groups = standardize.speaker_standardizers(train, speakers[f.train])
+    return FoldData(train, [mels[i] for i in f.test], labels[f.train], labels[f.test],
+                    Normalization(std.mean.tolist(), std.std.tolist()),
+                    TwoViews(train, stats, rec, variants=variants, groups=groups),
+                    train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
+                    input_norm=cfg.input_norm, test_speakers=speakers[f.test])
+
+
+def knn_monitor(backbone, data: FoldData, cfg, device) -> dict:
+    """k-NN (cosine, distance-weighted) emotion classification of the held-out speakers'
+    utterances from the training speakers' — a monitor of the representation only."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train_mels, test_mels, mean, std = data.monitor_inputs
+    train = embed(backbone, train_mels, mean, std, cfg.frames, device=device)
+    test = embed(backbone, test_mels, mean, std, cfg.frames, device=device)
+    knn = KNeighborsClassifier(n_neighbors=min(cfg.knn_k, len(train)), metric="cosine", weights="distance")
+    pred = knn.fit(train, data.y_train).predict(test)
+    return {"knn_acc": float((pred == data.y_test).mean()),
+            "knn_uar": float(balanced_accuracy_score(data.y_test, pred))}

@@ -1,0 +1,183 @@
+"""MoCo v3 (Chen, Xie & He, 2021) for spectrogram ViTs: the whole method on one screen.
+
+Two encoders share one architecture: the *base* encoder (ViT backbone -> projector -> predictor)
+learns by gradient descent; the *momentum* encoder (backbone -> projector, no predictor) is an
+exponential moving average of it and receives no gradient.  For two views ``x1, x2`` of a batch
+of utterances::
+
+    q1, q2 = predictor(projector(backbone(x1))), predictor(projector(backbone(x2)))
+    k1, k2 = momentum_projector(momentum_backbone(x1)), ... (x2)        # no gradient
+    loss   = ctr(q1, k2) + ctr(q2, k1)
+    ctr(q, k) = 2τ · CrossEntropy(q·kᵀ / τ, labels = the diagonal)      # q, k L2-normalised
+
+i.e. InfoNCE: each query must pick the key of its own utterance among the keys of all the
+utterances in the (global) batch; the factor 2τ keeps gradients comparable across τ.  Under
+``torch.distributed`` the keys of all processes are gathered (no gradient flows through
+them) and batch normalisation uses global batch statistics, so N processes compute the same
+loss as one process on the whole batch.  Without a process group nothing of that is used.
+
+Schedules (per iteration): learning rate ``blr · batch / 256`` with a linear warm-up then a
+cosine decay to zero; momentum ``1 - (1 - m) · (1 + cos(π · progress)) / 2``, from ``m`` (0.99)
+to 1.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.schedule import warmup_cosine
+from ..models.vit import BackboneConfig, create_backbone
+
+
+def distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class GlobalBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm over the global batch: under ``torch.distributed`` the per-feature sums are
+    all-reduced (with autograd) before normalising, like ``SyncBatchNorm`` but on any device
+    and backend (gloo on CPU included); a plain ``BatchNorm1d`` otherwise."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and distributed()):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        stats = torch.cat([x.sum(0), (x * x).sum(0), x.new_full((1,), len(x))])
+        stats = all_reduce(stats)
+        d = x.shape[1]
+        n = stats[-1]
+        mean, var = stats[:d] / n, stats[d:2 * d] / n - (stats[:d] / n) ** 2
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            m = self.momentum
+            self.running_mean.mul_(1 - m).add_(m * mean)
+            self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
+        out = (x - mean) / torch.sqrt(var + self.eps)
+        return out * self.weight + self.bias if self.affine else out
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, last_bn: bool = True) -> nn.Sequential:
+    """MoCo v3's MLP heads: Linear -> BN -> ReLU repeated, then Linear (-> BN without affine)."""
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        last = i == layers - 1
+        mods.append(nn.Linear(in_dim if i == 0 else hidden, out_dim if last else hidden, bias=False))
+        if not last:
+            mods += [GlobalBatchNorm1d(hidden), nn.ReLU(inplace=True)]
+        elif last_bn:
+            mods.append(GlobalBatchNorm1d(out_dim, affine=False))
+    return nn.Sequential(*mods)
+
+
+def _sizes(n: int, device) -> list[int]:
+    """Every process's local batch size (they differ with one-speaker batches)."""
+    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long, device=device))
+    return [int(s) for s in sizes]
+
+
+@torch.no_grad()
+def gather(x: torch.Tensor) -> torch.Tensor:
+    """All processes' ``x`` concatenated along the batch (no gradient); ``x`` itself alone.
+    Local batches may differ in size: each is padded to the largest for the exchange."""
+    if not distributed():
+        return x
+    sizes = _sizes(len(x), x.device)
+    padded = torch.cat([x, x.new_zeros(max(sizes) - len(x), *x.shape[1:])]) if max(sizes) > len(x) else x
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)])
+
+
+class MoCo(nn.Module):
+    def __init__(self, backbone_cfg: BackboneConfig = BackboneConfig(), dim: int = 256,
+                 mlp_dim: int = 4096, temperature: float = 0.2):
+        super().__init__()
+        self.backbone_cfg, self.temperature = backbone_cfg, temperature
+        width = backbone_cfg.embed_dim
+        self.base_encoder = nn.Sequential()  # backbone + projector, as in the official layout
+        self.base_encoder.add_module("backbone", create_backbone(backbone_cfg))
+        self.base_encoder.add_module("projector", mlp(width, mlp_dim, dim, 3))
+        self.predictor = mlp(dim, mlp_dim, dim, 2, last_bn=False)
+        self.momentum_encoder = nn.Sequential()
+        self.momentum_encoder.add_module("backbone", create_backbone(backbone_cfg))
+        self.momentum_encoder.add_module("projector", mlp(width, mlp_dim, dim, 3))
+        self.momentum_encoder.load_state_dict(self.base_encoder.state_dict())
+        self.momentum_encoder.requires_grad_(False)
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.base_encoder.backbone
+
+    @torch.no_grad()
+    def update_momentum_encoder(self, m: float) -> None:
+        for p_m, p_b in zip(self.momentum_encoder.parameters(), self.base_encoder.parameters()):
+            p_m.mul_(m).add_(p_b.detach(), alpha=1 - m)
+
+    def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        q, k = F.normalize(q, dim=1), F.normalize(gather(F.normalize(k, dim=1)), dim=1)
+        logits = q @ k.T / self.temperature
+        offset = sum(_sizes(len(q), q.device)[:dist.get_rank()]) if distributed() else 0
+        labels = torch.arange(len(q), device=q.device) + offset
+        return F.cross_entropy(logits, labels) * (2 * self.temperature)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False):
+        """The symmetric loss for a batch of view pairs; updates the momentum encoder with
+        momentum ``m`` first (as the official code does, before computing the keys).  With
+        ``features``, also the backbone outputs of both views (for a speaker adversary)."""
+        h1, h2 = self.backbone(x1), self.backbone(x2)
+        q1 = self.predictor(self.base_encoder.projector(h1))
+        q2 = self.predictor(self.base_encoder.projector(h2))
+        with torch.no_grad():
+            self.update_momentum_encoder(m)
+            k1, k2 = self.momentum_encoder(x1), self.momentum_encoder(x2)
+        loss = self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
+        return (loss, torch.cat([h1, h2])) if features else loss
+
+
+def learning_rate(blr: float, batch_size: int, progress_epochs: float, epochs: int, warmup: float) -> float:
+    """``blr · batch / 256``, linear warm-up over ``warmup`` epochs, then cosine to zero
+    (:func:`emolib.models.schedule.warmup_cosine`)."""
+    return warmup_cosine(blr * batch_size / 256, progress_epochs, epochs, warmup)
+
+
+def momentum(m: float, progress_epochs: float, epochs: int, cosine: bool = True) -> float:
+    """From ``m`` at the start to 1 at the end (cosine), or constant ``m``."""
+    if not cosine:
+        return m
+    return 1 - (1 - m) * 0.5 * (1 + math.cos(math.pi * min(progress_epochs / epochs, 1.0)))
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS (You et al.): SGD with momentum whose step for each weight matrix is scaled by
+    ``trust · ‖w‖ / ‖g + wd·w‖``; biases and norms (1-D parameters) take plain steps, no decay.
+
+    Kept rather than ``timm.optim.Lars``: timm's trust ratio divides by ``‖g‖ + wd·‖w‖ + eps`` (an
+    upper bound of ``‖g + wd·w‖``) and decays every parameter of a group, so it takes other steps
+    than MoCo v3's LARS, which this follows."""
+
+    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
+                 trust: float = 0.001):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, trust=trust))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if p.ndim > 1:
+                    g = g.add(p, alpha=group["weight_decay"])
+                    w_norm, g_norm = torch.norm(p), torch.norm(g)
+                    scale = torch.where((w_norm > 0) & (g_norm > 0), group["trust"] * w_norm / g_norm,
+                                        torch.ones_like(w_norm))
+                    g = g.mul(scale)
+                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
+                buf.mul_(group["momentum"]).add_(g)
+                p.add_(buf, alpha=-group["lr"])

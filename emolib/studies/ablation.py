@@ -1,0 +1,179 @@
+"""The pretext ablation: which way of denying MoCo the speaker shortcut helps the emotion probe?
+
+Each variant is the profile's pretraining budget (:data:`emolib.core.budgets.PRETRAIN`: in ``full``,
+the report's ViT-Tiny, views and epochs) with the pretext options of :data:`VARIANTS` changed
+(:mod:`emolib.ssl.shortcut`, :mod:`emolib.augmentation.views`).  For each variant, :func:`run_variant`
+
+1. pretrains the five SI-5 fold encoders (each on its fold's 8 training speakers; resumable),
+2. probes them with the same logistic-regression probe as notebook 04 (class token), without and
+   with speaker normalisation: results rows ``ssl_<variant>`` and ``ssl_<variant>_spknorm``,
+3. measures what each fold encoder's embedding space holds (:func:`emolib.evaluation.probes.neighbour_scores`:
+   5-NN speaker accuracy, 5-NN emotion UAR, over all 535 utterances) and stores it in both rows.
+
+``python -m emolib ablation`` runs it from the command line (one variant per process on a GPU
+box, say); :func:`summary` reads the rows back into one table, :func:`emolib.plots.pretext_map`
+draws where each variant lands.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core import env
+from ..core.errors import EmolibError
+from ..evaluation.probes import neighbour_scores, probe_checkpoints
+from ..evaluation.runs import RunName, ssl_stem
+from ..ssl import shortcut
+from ..ssl.encoders import N_FOLDS, fold_embeddings
+from ..ssl.pretrain import pretrain_folds, read_history
+from ..ssl.pretrain_config import PretrainConfig, profile_config
+
+#: Variant name -> the pretext options it changes from the report's recipe (:data:`emolib.ssl.shortcut.VARIANTS`).
+VARIANTS = shortcut.VARIANTS
+
+
+def check_variants(names: Sequence[str]) -> None:
+    """An error naming every unknown variant (before any work)."""
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+
+
+def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
+    """The pretraining settings of variant ``name``: ``base``'s budget (default: the profile's) with the
+    recipe's pretext options (:data:`emolib.ssl.shortcut.DEFAULTS`, whatever ``base`` had) and the variant's
+    changes, so a variant means the same whichever encoder is the default."""
+    check_variants([name])
+    base = base or profile_config(profile)
+    return replace(base, **{**shortcut.DEFAULTS, **VARIANTS[name]})
+
+
+def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
+    """``checkpoints/ablation`` for the real run, per corpus and profile otherwise (git-ignored)."""
+    return env.run_dir(env.REPO / "checkpoints", corpus, profile) / "ablation"
+
+
+def run_name(name: str, tag: str = "", seed: int = 0) -> RunName:
+    """The rows of variant ``name`` at the budget tagged ``tag`` (none: the profile's) and ``seed``:
+    ``ssl_<name>[_<tag>][_seed<S>]`` (:mod:`emolib.evaluation.runs`).  A tag may not hold the seed."""
+    try:
+        return RunName(ssl_stem(name), tag, seed)
+    except ValueError:
+        raise EmolibError(f"--tag {tag}: name the budget only; the seed has its own flag (--seed)") from None
+
+
+def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = None,
+                base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
+                corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> list[dict]:
+    """Pretrain variant ``name`` on all five folds into ``<out>/<name>/fold<k>`` (resumed where
+    a checkpoint exists), probe it and write its two results rows (returned): ``ssl_<name>``
+    and ``ssl_<name>_spknorm``.  ``tag`` (a budget other than the profile's) and the seed of ``base``
+    (other than 0) go into the rows' names (:func:`run_name`) and the encoders' folder
+    (``<out>/<name>_<tag>_seed<S>``), so they never mix with the profile's."""
+    cfg = variant_config(name, base, profile)
+    run = run_name(name, tag, cfg.seed)
+    folder = Path(out or default_out(corpus, profile)) / str(run)[len("ssl_"):]
+
+    def report(k, last):
+        if log:
+            log(f"{name}, fold {k}: {last['epoch']} epochs, loss {last['loss']:.3f}, "
+                f"k-NN UAR {last.get('knn_uar', float('nan')):.3f}, {last['wall_s']:.0f} s")
+
+    walls = [last["wall_s"] for last in pretrain_folds(meta, cfg, folder, device, progress, on_fold=report)]
+    emb = fold_embeddings(meta, folder, progress=False)
+    scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
+    neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+    neighbours["per_fold"] = scores
+    return probe_checkpoints(meta, folder, str(run), profile=profile, corpus=corpus, progress=False,
+                             settings={"variant": name},
+                             measured={"neighbours": neighbours, "pretrain_s": float(sum(walls))})
+
+
+def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | os.PathLike | None = None,
+        base: PretrainConfig | None = None, device: str | None = None, profile: str | None = None,
+        corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> pd.DataFrame:
+    """:func:`run_variant` for each of ``names`` (all by default, ``tag`` as there); returns
+    :func:`summary`."""
+    check_variants(names)
+    for name in names:
+        run_variant(meta, name, out, base, device, profile, corpus, progress, log, tag)
+    return summary(names, profile=profile, corpus=corpus, tag=tag, seed=base.seed if base else 0)
+
+
+def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
+            profile: str | None = None, corpus: str | None = None, tag: str = "", seed: int = 0) -> pd.DataFrame:
+    """One line per variant from its committed rows (:func:`run_name` of ``tag`` and ``seed``): probe UAR
+    without and with speaker normalisation, 5-NN speaker accuracy and emotion UAR (mean of the fold
+    encoders), the options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
+    folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
+    names = list(names) if names is not None else [n for n in VARIANTS
+                                                   if (folder / f"{run_name(n, tag, seed)}.json").is_file()]
+    lines = []
+    for name in names:
+        run = run_name(name, tag, seed)
+        try:
+            raw, norm = (json.loads((folder / f"{run.twin(speaker_norm=s)}.json").read_text()) for s in (False, True))
+        except FileNotFoundError:
+            raise EmolibError(f"no rows {run} in {env.repo_relative(folder)}; run python -m "
+                              f"emolib ablation --variants {name}") from None
+        encoder = raw["config"]["encoder"]
+        lines.append({"variant": name, "options": VARIANTS.get(name, {}), "uar": raw["uar"],
+                      "uar_spknorm": norm["uar"], "raw_is_speaker_normalised": raw["speaker_norm"],
+                      "speaker_5nn": raw["neighbours"]["speaker_acc"],
+                      "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
+                      "encoder": "{arch}/{depth}, {epochs} epochs".format(**encoder),
+                      "device": encoder["device"], "pretrain_s": raw.get("pretrain_s")})
+    return pd.DataFrame(lines).set_index("variant")
+
+
+def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = None,
+                corpus: str | None = None, tag: str = "") -> list[int]:
+    """The seeds with rows in ``folder`` at the budget tagged ``tag``: 0 (the budget's own rows) and every
+    ``S`` of rows ``ssl_<variant>[_<tag>]_seed<S>`` (``python -m emolib ablation --seed S [--tag …]``)."""
+    folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
+    runs = [RunName.parse(p.stem) for p in folder.glob("ssl_*_seed*.json")]
+    found = {r.seed for r in runs if r.tag == tag and r.stem[len("ssl_"):] in VARIANTS
+             and not r.speaker_norm and r.protocol == "si5"}
+    return [0, *sorted(found)]
+
+
+def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                 folder: str | os.PathLike | None = None, profile: str | None = None,
+                 corpus: str | None = None, tag: str = "") -> pd.DataFrame:
+    """How much of the ablation is seed noise: per variant, the mean and the standard deviation
+    (ddof 1) over ``seeds`` (default: every seed with rows, :func:`seeds_found`) of the probe UAR
+    without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR, at
+    the budget tagged ``tag`` (default: the profile's).  Only variants with rows for every seed are kept."""
+    folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
+    seeds = list(seeds) if seeds is not None else seeds_found(folder, tag=tag)
+    names = [n for n in (names or VARIANTS)
+             if all((folder / f"{run_name(n, tag, s)}.json").is_file() for s in seeds)]
+    if not names:
+        raise EmolibError(f"no variant has rows for seeds {seeds}{f' tagged {tag}' if tag else ''} in "
+                          f"{env.repo_relative(folder)}; run python -m emolib ablation --seed S"
+                          + (f" --tag {tag}" if tag else ""))
+    table = pd.concat([summary(names, folder, tag=tag, seed=s).assign(seed=s) for s in seeds])
+    agg = table.groupby(level="variant", sort=False).agg(
+        seeds=("seed", "size"), uar=("uar", "mean"), uar_sd=("uar", "std"), uar_spknorm=("uar_spknorm", "mean"),
+        uar_spknorm_sd=("uar_spknorm", "std"), speaker_5nn=("speaker_5nn", "mean"),
+        emotion_5nn_uar=("emotion_5nn_uar", "mean"), raw_is_speaker_normalised=("raw_is_speaker_normalised", "first"))
+    return agg.sort_values("uar", ascending=False)
+
+
+def histories(out: str | os.PathLike | None = None, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The pretraining histories of ``<out>/<variant>/fold<k>`` in one table (columns variant,
+    fold, then those of ``history.jsonl``: epoch, loss, k-NN monitor, the adversary's speaker
+    accuracy where there is one, wall seconds)."""
+    out = Path(out or default_out())
+    names = list(names) if names is not None else [n for n in VARIANTS if (out / n).is_dir()]
+    parts = [read_history(out / name, k).assign(variant=name, fold=k) for name in names for k in range(N_FOLDS)]
+    if not parts:
+        raise EmolibError(f"no pretraining histories under {out}; run python -m emolib ablation first")
+    table = pd.concat(parts, ignore_index=True)
+    return table[["variant", "fold", *[c for c in table.columns if c not in ("variant", "fold")]]]

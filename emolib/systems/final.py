@@ -1,0 +1,337 @@
+"""Final models: one of the results' systems trained on every speaker of the corpus, for
+:mod:`emolib.systems.predict` (``python -m emolib train-final --model …``).
+
+A final model is named like the results row it reproduces (``baseline_compare_logreg``,
+``cnn_si5_whole``, ``moco_probe_logreg``, ``fusion_<systems>``; ``_spknorm`` appended with speaker
+normalisation).  The row measured it under SI-5 (trained on 8 speakers, tested on 2); the final model
+is the same recipe fitted on all ten speakers, so it has no test score of its own: the row's UAR is
+what to expect from it on a new speaker of the kind EmoDB holds.
+
+- single systems are fitted on all utterances;
+- ``moco``: a MoCo v3 encoder is pretrained on every utterance (the profile's budget, the report's recipe, into
+  ``<final>/moco_encoder/all``) and the probe fitted on its embeddings;
+- a fusion's stacker is fitted on out-of-fold class probabilities of every utterance: each SI-5
+  fold's base systems (fitted on its 8 training speakers; the MoCo base with that fold's encoder
+  of the report's recipe, ``checkpoints/fold<k>``) predict its 2 test speakers, as in :mod:`emolib.systems.fusion`.
+
+Each model is a folder ``<final>/<row name>/`` (``checkpoints/final`` for EmoDB in the full profile,
+git-ignored, :func:`final_dir`) holding ``model.safetensors`` (every fitted parameter as a plain array:
+loading runs no pickled code) and ``model.json`` (its configuration, the SHA-256 of
+``model.safetensors`` and of the encoder it needs, the commit that built it), checked on loading.  :func:`best` chooses the default model from the committed rows by a rule fixed beforehand.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core import env
+from ..core.errors import EmolibError
+from ..core.files import atomic_write, sha256_file
+from ..data.emodb import CLASSES
+from ..data.features import speaker_standardize
+from ..evaluation import metrics, results
+from ..evaluation.runs import fusion_stem, twin
+from . import fusion, registry
+from .classifiers import Classifier
+from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
+
+FORMAT = "emolib-final-model"
+VERSION = 2
+
+
+def models() -> list[str]:
+    """Every model name ``--model`` takes (:func:`emolib.systems.registry.models`)."""
+    return registry.models()
+
+
+def systems_of(name: str) -> list[str]:
+    """The systems of model ``name`` (:func:`emolib.systems.registry.systems_of`)."""
+    return registry.systems_of(name)
+
+
+def row_name(name: str, speaker_norm: bool) -> str:
+    """The results row a final model reproduces: ``name``, or its ``_spknorm`` twin."""
+    return twin(name, speaker_norm=speaker_norm)
+
+
+#: :func:`best`'s candidates: the single systems and the fusion of all four, the system chosen before
+#: any fusion row existed.  The leave-one-out subsets are measured too, but picking the highest of them
+#: would be choosing on the test speakers; they are there to be asked for by name.
+CANDIDATES = [registry.get(n).row for n in registry.names()] + [fusion_stem(registry.names())]
+
+
+def best(speaker_norm: bool, folder: Path | None = None, corpus: str | None = None) -> tuple[str, dict]:
+    """The default model: of :data:`CANDIDATES`, the one whose SI-5 row (with or without speaker
+    normalisation) has the highest UAR in the full profile's results (``folder``), and ``{name: UAR}``
+    of the candidates found.  So fusion is the default only where it beats the best single system."""
+    folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, "full")
+    found = {}
+    for name in CANDIDATES:
+        path = folder / f"{row_name(name, speaker_norm)}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())["uar"]
+    if not found:
+        raise EmolibError(f"no results rows in {env.repo_relative(folder)} to choose the best system from; "
+                          "name one with --model")
+    return max(found, key=found.get), found
+
+
+def resolve(model: str, speaker_norm: bool, corpus: str | None = None) -> tuple[str, str]:
+    """``--model`` as a model name (``best``: :func:`best`), and a line saying which model that is
+    (empty when it was named)."""
+    if model != "best":
+        systems_of(model)
+        return model, ""
+    name, found = best(speaker_norm, corpus=corpus)
+    return name, f"model: {row_name(name, speaker_norm)} (the best system: SI-5 UAR {100 * found[name]:.1f} %)"
+
+
+def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.DataFrame:
+    """Every model :func:`models` offers, one line each from its SI-5 rows: UAR and macro-F1 (%) without
+    and with speaker normalisation, and whether it is a :data:`CANDIDATES` for the default."""
+    folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, "full")
+    lines = []
+    for name in models():
+        line = {"model": name, "systems": " + ".join(systems_of(name)), "candidate": name in CANDIDATES}
+        for norm, col in ((False, "raw"), (True, "spk-norm")):
+            path = folder / f"{row_name(name, norm)}.json"
+            row = json.loads(path.read_text()) if path.is_file() else {}
+            line[f"UAR {col}"] = 100 * row["uar"] if row else np.nan
+            line[f"F1 {col}"] = 100 * results.row_f1(row, folder) if row else np.nan
+        lines.append(line)
+    return pd.DataFrame(lines).set_index("model")
+
+
+def final_dir(corpus: str | None = None, profile: str | None = None) -> Path:
+    """``checkpoints/final`` (EmoDB, full profile), ``checkpoints/<corpus>-<profile>/final`` otherwise."""
+    return env.run_dir(env.REPO / "checkpoints", corpus, profile) / "final"
+
+
+def model_dir(name: str, speaker_norm: bool, corpus: str | None = None, profile: str | None = None) -> Path:
+    return final_dir(corpus, profile) / row_name(name, speaker_norm)
+
+
+def build_command(name: str, speaker_norm: bool, profile: str | None = None) -> str:
+    return ("python -m emolib train-final --model " + name + (" --speaker-norm" if speaker_norm else "")
+            + ("" if env.profile(profile) == "full" else f" --profile {env.profile(profile)}"))
+
+
+# --- features of waveforms (prediction) -----------------------------------------------------------
+
+def _vectors(systems: Sequence[str], y: np.ndarray) -> dict[str, np.ndarray]:
+    return {s: registry.get(s).waveform_features(y) for s in systems}
+
+
+def all_waveform_features(systems: Sequence[str], waves: Sequence[np.ndarray], jobs: int = 1) -> dict[str, list]:
+    """``{system: [its waveform features of each waveform]}`` (:meth:`emolib.systems.registry.System.waveform_features`:
+    a log-mel for ``moco``), every system
+    of a waveform computed in one task, in ``jobs`` processes (joblib; each waveform is independent)."""
+    if jobs == 1 or len(waves) < 2 * jobs:
+        per_wave = [_vectors(systems, y) for y in waves]
+    else:
+        from joblib import Parallel, delayed
+
+        per_wave = Parallel(n_jobs=jobs)(delayed(_vectors)(systems, y) for y in waves)
+    return {s: [v[s] for v in per_wave] for s in systems}
+
+
+def waveform_features(system: str, waves: Sequence[np.ndarray], jobs: int = 1) -> list[np.ndarray]:
+    """:func:`all_waveform_features` of one system."""
+    return all_waveform_features([system], waves, jobs)[system]
+
+
+# --- the model ---------------------------------------------------------------------------------------
+
+@dataclass
+class FinalModel:
+    """A loaded final model: its configuration, fitted base models, stacker (fusion) and the MoCo
+    encoder (when it uses one)."""
+
+    info: dict
+    models: dict
+    stacker: object = None
+    encoder: tuple = field(default=None, repr=False)  # (backbone, its JSON config)
+
+    @property
+    def systems(self) -> list[str]:
+        return self.info["systems"]
+
+    @property
+    def speaker_norm(self) -> bool:
+        return self.info["speaker_norm"]
+
+    def features(self, waves: Sequence[np.ndarray], jobs: int = 1) -> dict[str, np.ndarray]:
+        """``{system: (n, d)}`` for waveforms, before any speaker normalisation."""
+        from ..models.vit import embed
+
+        out = {}
+        for s, rows in all_waveform_features(self.systems, waves, jobs).items():
+            if registry.get(s).per_fold:  # the final encoder, pretrained on every speaker
+                from ..ssl.encoders import input_norm
+                from ..ssl.standardize import encoder_inputs
+
+                backbone, meta = self.encoder
+                norm = meta["normalization"]  # per-speaker inputs were refused by load(): one file at a time here
+                rows, mean, std = encoder_inputs(rows, [""] * len(rows), input_norm(meta),
+                                                 np.array(norm["mean"]), np.array(norm["std"]))
+                rows = embed(backbone, rows, mean, std, meta["backbone"]["frames"])
+            out[s] = np.asarray(np.stack(rows) if isinstance(rows, list) else rows, dtype=np.float64)
+        return out
+
+    def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (n x 7, :data:`CLASSES` order) from :meth:`features` (normalised by the
+        caller when the model is speaker-normalised)."""
+        parts = [self.classifier(s).proba(self.models[s], feats[s]) for s in self.systems]
+        if self.stacker is None:
+            return parts[0]
+        return fusion.stacker_proba(self.stacker, parts)
+
+    def classifier(self, system: str) -> Classifier:
+        return registry.get(system).classifier(self.info["profile"])
+
+
+def _encoder_files(folder: Path) -> list[Path]:
+    from ..ssl.encoders import ALL_SPEAKERS, backbone_path
+
+    path = backbone_path(folder, ALL_SPEAKERS)
+    return [path.with_suffix(".safetensors"), path.with_suffix(".json")]
+
+
+def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | None = None,
+                  progress: bool = True) -> Path:
+    """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget and the report's
+    recipe, as the fusion's fold encoders in ``checkpoints/``), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
+    from ..ssl.encoders import ALL_SPEAKERS
+    from ..ssl.pretrain import pretrain_fold
+    from ..ssl.pretrain_config import profile_config
+
+    out = final_dir(corpus, profile) / "moco_encoder"
+    if not all(p.is_file() for p in _encoder_files(out)):
+        pretrain_fold(meta, ALL_SPEAKERS, profile_config(profile, keep_epochs=()), out, resume="auto", device=device,
+                      progress=progress)
+    return out
+
+
+def _out_of_fold(meta: pd.DataFrame, base: fusion.Base) -> np.ndarray:
+    """Class probabilities of every utterance from the base system fitted on the other SI-5 folds."""
+    from ..data.splits import folds
+
+    y, groups = meta.emotion.astype(str).to_numpy(), meta.speaker.astype(str).to_numpy()
+    out = np.zeros((len(meta), len(CLASSES)))
+    for f in folds(meta, "si5"):
+        X = base.X(f.index)
+        out[f.test] = base.fit_proba(X[f.train], y[f.train], groups[f.train], X[f.test])
+    return out
+
+
+def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: str | None = None,
+          corpus: str | None = None, encoders=None, device: str | None = None, progress: bool = True,
+          log: Callable[[str], None] | None = print) -> Path:
+    """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
+    :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a fusion with ``moco``
+    needs for its stacker's data (default: the report's recipe's, ``checkpoints/``)."""
+    from ..ssl.encoders import ALL_SPEAKERS, fold_embeddings
+
+    systems = systems_of(name)
+    profile, corpus = env.profile(profile), env.corpus_name(corpus)
+    folder = model_dir(name, speaker_norm, corpus, profile)
+    log = log or (lambda _: None)
+    speakers = meta.speaker.astype(str).to_numpy()
+    y = meta.emotion.astype(str).to_numpy()
+    norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
+    with metrics.Timer() as t:
+        fused = len(systems) > 1
+        fold_enc = fold_info = None
+        # the base systems' features: one table for all folds, except the MoCo encoder's (per fold for
+        # the stacker's out-of-fold data, pretrained on every speaker for the final fit)
+        per_fold = [s for s in systems if registry.get(s).per_fold]
+        feats = {s: registry.get(s).corpus_features(meta, progress=progress) for s in systems if s not in per_fold}
+        encoder = None
+        for s in per_fold:  # MoCo's: one encoder system
+            encoder = final_encoder(meta, profile, corpus, device, progress)
+            feats[s] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
+            if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
+                from ..ssl.encoders import encoder_summary
+                from ..ssl.pretrain_config import default_out
+
+                fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
+                fold_info = encoder_summary(fold_enc)  # the recipe's inputs on SI-5 folds (checked by corpus_features)
+                fold_emb = registry.get(s).corpus_features(meta, encoders=fold_enc, profile=profile, progress=progress)
+        fitted, oof = {}, []
+        for s in systems:
+            clf = registry.get(s).classifier(profile)
+            fitted[s] = clf.fit(norm(feats[s]), y, speakers)
+            log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers")
+            if fused:
+                base = fusion.Base(s, fold_emb if s in per_fold else feats[s], clf)
+                oof.append(_out_of_fold(meta, fusion.normalised([base], meta, speaker_norm)[0]))
+                log(f"{s}: out-of-fold probabilities for the stacker "
+                    f"(UAR {100 * metrics.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
+        stacker = fusion.stacker(oof, y, speakers) if fused else None
+    from safetensors.numpy import save
+
+    arrays, kinds = to_arrays(fitted, stacker)
+    blob = save(arrays)
+    row = env.run_dir(env.RESULTS, corpus, "full") / f"{row_name(name, speaker_norm)}.json"
+    info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
+            "systems": systems, "speaker_norm": speaker_norm, "profile": profile, "corpus": corpus,
+            "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
+            "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and env.level(profile) == "full" else None,
+            "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds,
+            "encoder": ({"folder": env.repo_relative(encoder),
+                         "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),
+            "fold_encoders": ({"folder": env.repo_relative(fold_enc), "sha256": fold_info["sha256"]}
+                              if fold_info else None),
+            "sha256": hashlib.sha256(blob).hexdigest(), "wall_s": round(t.seconds, 1),
+            **results.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    atomic_write(folder / "model.safetensors", blob)  # the JSON last: a folder without it is not a model
+    atomic_write(folder / "model.json", (json.dumps(info, indent=1) + "\n").encode())
+    log(f"{info['row']}: saved to {env.repo_relative(folder)} ({t.seconds:.0f} s)")
+    return folder
+
+
+def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profile: str | None = None,
+         device: str = "cpu") -> FinalModel:
+    """The saved model, its files checked against their recorded SHA-256; a missing or changed model is
+    a one-line error with the command that builds it."""
+    systems_of(name)
+    folder = model_dir(name, speaker_norm, corpus, profile)
+    how = build_command(name, speaker_norm, profile)
+    info_path, blob_path = folder / "model.json", folder / "model.safetensors"
+    if not info_path.is_file() or not blob_path.is_file():
+        raise EmolibError(f"no trained model {row_name(name, speaker_norm)} in {env.repo_relative(folder)}; "
+                          f"build it first: {how}")
+    try:
+        info = json.loads(info_path.read_text())
+    except ValueError:
+        raise EmolibError(f"{info_path}: not valid JSON; build the model again: {how}") from None
+    if info.get("format") != FORMAT or info.get("version") != VERSION:
+        raise EmolibError(f"{info_path}: written by another version of emolib; build the model again: {how}")
+    if sha256_file(blob_path) != info["sha256"]:
+        raise EmolibError(f"{blob_path}: its content does not match model.json's SHA-256; build the model again: {how}")
+    from safetensors.numpy import load as load_arrays
+
+    models = from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
+    encoder = None
+    if info["encoder"]:
+        from ..ssl.encoders import ALL_SPEAKERS, load_encoder, speaker_input
+
+        enc = Path(info["encoder"]["folder"])
+        enc = enc if enc.is_absolute() else env.REPO / enc
+        files = _encoder_files(enc)
+        if [sha256_file(p) if p.is_file() else None for p in files] != info["encoder"]["sha256"]:
+            raise EmolibError(f"{files[0]}: the MoCo encoder is missing or not the one {row_name(name, speaker_norm)} "
+                              f"was fitted on; build the model again: {how}")
+        encoder = load_encoder(enc, ALL_SPEAKERS, device=device)
+        if speaker_input(encoder[1]):  # FinalModel.features standardises with the encoder's corpus statistics
+            raise EmolibError(f"{files[1]}: pretrained on per-speaker inputs, which final models do not support; "
+                              f"build the model again: {how}")
+    stacker = models.pop("stacker", None)
+    return FinalModel(info, models, stacker, encoder)

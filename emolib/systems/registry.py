@@ -1,0 +1,165 @@
+"""The systems, registered by name (in the spirit of timm's ``create_model``): every way this repository
+turns a recording into seven class probabilities.
+
+A :class:`System` says how it builds its features — for the corpus (:meth:`System.corpus_features`: one
+table, or one per fold where an encoder was pretrained per fold) and for one waveform
+(:meth:`System.waveform_features`) — and its classifier (:meth:`System.classifier`, at the profile's
+budget), and which SI-5 results row measures it alone.  A fusion of any two or more registered systems
+is a system too, named ``fusion_<a>_<b>…`` (:mod:`emolib.systems.fusion` stacks them).
+
+The fusion study, the final models, ``predict`` (``--model``), ``bench predict`` and the EmoBox study ask
+this module, and only it, what the systems are: :func:`get`, :func:`names`, :func:`check`,
+:func:`models` and :func:`systems_of`.  A new system is one :func:`register` call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import EmolibError
+from ..evaluation.runs import baseline_stem, fusion_stem
+from . import classifiers
+from .classifiers import Classifier
+
+
+@dataclass(frozen=True)
+class System:
+    """A registered system.
+
+    ``features(meta, progress)``: one row per utterance of ``meta`` (cached); ``waveform(y)``: the same
+    for one 16 kHz waveform; ``classifier(profile)``: how its single-system row fits it.  ``per_fold``
+    systems read each fold's pretrained encoder instead (``encoder_features(meta, folder, progress)``
+    gives ``{fold: table}``) and their ``waveform`` is the log-mel the encoder takes."""
+
+    name: str
+    title: str
+    row: str
+    features: Callable[..., np.ndarray] | None
+    waveform: Callable[[np.ndarray], np.ndarray]
+    classifier: Callable[[str | None], Classifier]
+    per_fold: bool = False
+
+    def corpus_features(self, meta: pd.DataFrame, *, protocol: str = "si5", encoders=None,
+                        profile: str | None = None, progress: bool = False) -> np.ndarray | dict[int, np.ndarray]:
+        """The utterance features of every row of ``meta``: one table, or ``{fold: table}`` for a
+        ``per_fold`` system, from the fold encoders in ``encoders`` (default: the report's recipe's,
+        :func:`emolib.ssl.pretrain_config.default_out`), which must have been pretrained on ``protocol``'s
+        folds on the recipe's inputs (a raw system: no per-speaker statistics)."""
+        if not self.per_fold:
+            return self.features(meta, progress)
+        from ..ssl.encoders import encoder_summary, fold_embeddings, require
+        from ..ssl.pretrain_config import default_out
+
+        folder = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
+        require(encoder_summary(folder), folder, protocol, raw=True)
+        return fold_embeddings(meta, folder, progress=progress)
+
+    def waveform_features(self, y: np.ndarray) -> np.ndarray:
+        """What :meth:`corpus_features` gives for one utterance (16 kHz mono); for a ``per_fold`` system
+        its log-mel (the encoder is applied by the caller)."""
+        return self.waveform(y)
+
+
+_SYSTEMS: dict[str, System] = {}
+
+
+def register(system: System) -> System:
+    """Add ``system`` (its name may not hold ``_``: fusion names join system names with it)."""
+    if "_" in system.name or system.name in _SYSTEMS:
+        raise ValueError(f"system name {system.name!r}: taken, or holds '_'")
+    _SYSTEMS[system.name] = system
+    return system
+
+
+def names() -> tuple[str, ...]:
+    """Every registered system, in registration order (the fusion's default order)."""
+    return tuple(_SYSTEMS)
+
+
+def get(name: str) -> System:
+    """The system ``name``, or a one-line error listing them."""
+    if name not in _SYSTEMS:
+        raise EmolibError(f"no system {name!r}; choose one of {', '.join(_SYSTEMS)}")
+    return _SYSTEMS[name]
+
+
+def check(chosen: Sequence[str], at_least: int = 1) -> list[str]:
+    """``chosen`` if each is registered, distinct, and at least ``at_least`` of them, else a one-line error."""
+    if any(n not in _SYSTEMS for n in chosen) or len(set(chosen)) < max(at_least, len(chosen)):
+        raise EmolibError(f"--systems {' '.join(chosen)}: choose {at_least} or more distinct of {', '.join(_SYSTEMS)}")
+    return list(chosen)
+
+
+def subsets(systems: Sequence[str]) -> list[tuple[str, ...]]:
+    """All the systems, and each subset that leaves one out (when that still fuses two or more)."""
+    full = tuple(systems)
+    return [full] + ([tuple(s for s in full if s != left) for left in full] if len(full) > 2 else [])
+
+
+def models() -> list[str]:
+    """Every model a final model can be trained as (``train-final --model``, ``predict --model``): each
+    system's single row, and the fusion of all systems and of each subset that leaves one out."""
+    return [s.row for s in _SYSTEMS.values()] + [fusion_stem(s) for s in subsets(names())]
+
+
+def systems_of(model: str) -> list[str]:
+    """The systems of model ``model`` (a single system's row, or ``fusion_<systems>``), or a one-line error
+    listing the choices."""
+    by_row = {s.row: s.name for s in _SYSTEMS.values()}
+    if model in by_row:
+        return [by_row[model]]
+    if model in models():
+        return model[len("fusion_"):].split("_")
+    raise EmolibError(f"--model {model!r}: choose 'best' or one of {', '.join(models())}")
+
+
+# --- the systems ------------------------------------------------------------------------------------
+
+def _opensmile(name: str, feature_set: str, title: str) -> System:
+    from ..data.opensmile import OpenSmileFunctionals, functionals
+
+    return System(name, title, baseline_stem(name, "logreg"),
+                  features=lambda meta, progress: functionals(meta, feature_set, progress=progress),
+                  waveform=lambda y: OpenSmileFunctionals(feature_set)(y)[:, 0],
+                  classifier=lambda profile: classifiers.logreg(feature_set))
+
+
+def _conv1d_features(meta: pd.DataFrame, progress: bool) -> np.ndarray:
+    from ..data.descriptors import descriptors, segment_means
+
+    return segment_means(descriptors(meta, progress=progress), None)[0]
+
+
+def _conv1d_waveform(y: np.ndarray) -> np.ndarray:
+    from ..data.descriptors import ReportDescriptors
+
+    return ReportDescriptors()(y).mean(axis=1)
+
+
+def _conv1d_classifier(profile: str | None) -> Classifier:
+    from ..models.cnn import budget
+
+    return classifiers.conv1d(budget(profile))
+
+
+def _log_mel(y: np.ndarray) -> np.ndarray:
+    from ..data.features import log_mel
+
+    return log_mel(y)
+
+
+def _probe_classifier(profile: str | None) -> Classifier:
+    from ..evaluation.probes import budget
+
+    return classifiers.probe(budget(profile)["logreg_C"])
+
+
+register(_opensmile("compare", "ComParE_2016", "ComParE_2016 + logistic regression"))
+register(_opensmile("egemaps", "eGeMAPSv02", "eGeMAPSv02 + logistic regression"))
+register(System("moco", "MoCo v3 probe", "moco_probe_logreg", features=None, waveform=_log_mel,
+                classifier=_probe_classifier, per_fold=True))
+register(System("cnn", "Conv1D, whole utterances", "cnn_si5_whole", features=_conv1d_features,
+                waveform=_conv1d_waveform, classifier=_conv1d_classifier))
