@@ -1,4 +1,5 @@
-"""Shared fixtures: the real EmoDB copy, an isolated cache, a WAV writer, and a toy metadata table."""
+"""Shared fixtures: the real EmoDB copy, an isolated cache, a WAV writer, random fold encoders, and a toy
+metadata table."""
 from __future__ import annotations
 
 import os
@@ -42,6 +43,26 @@ def _isolated_cache(tmp_path_factory):
             os.environ.pop("EMOLIB_CACHE", None)
         else:
             os.environ["EMOLIB_CACHE"] = old
+
+
+def export_folds(meta, out, seed=0, epoch=None):
+    """One random tiny encoder per SI-5 fold, with its fold's input statistics, where pretraining puts them
+    (for tests of the plumbing, not of what pretraining learns)."""
+    import torch
+
+    from emolib.data.features import fit_standardizer, log_mels
+    from emolib.data.splits import speaker_folds
+    from emolib.models import vit
+    from emolib.ssl import encoders
+
+    tiny = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=16)
+    mels = log_mels(meta.path, progress=False)
+    for f in speaker_folds(meta, "si5"):
+        torch.manual_seed(seed + f.index)
+        std = fit_standardizer(mels, f)
+        vit.export_backbone(vit.create_backbone(tiny), tiny, encoders.backbone_path(out, f.index, epoch),
+                            vit.Normalization(std.mean.tolist(), std.std.tolist()),
+                            {"fold": f.index, "epoch": epoch or 3})
 
 
 def write_wav(path, y, sr, subtype="PCM_16") -> Path:

@@ -79,7 +79,8 @@ def test_stack_predicts_every_row_once_and_beats_chance_on_informative_bases():
     probs = {n: fusion.base_probabilities(meta, fusion.Base(n, _features(meta, s), classifiers.logreg("eGeMAPSv02")))
              for n, s in (("a", 3), ("b", 4))}
     pred = fusion.stack(meta, probs, ("a", "b"))
-    assert list(pred.columns) == metrics.PREDICTION_COLUMNS and sorted(pred.file) == sorted(meta.file)
+    assert list(pred.columns) == metrics.PREDICTION_COLUMNS + metrics.PROBABILITY_COLUMNS
+    assert sorted(pred.file) == sorted(meta.file)
     assert metrics.uar(pred.y_true, pred.y_pred) > 2 / len(CLASSES)
     alone = fusion.single(meta, probs["a"])
     assert sorted(alone.file) == sorted(meta.file)

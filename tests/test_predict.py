@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import export_folds
 
 from emolib import cli
 from emolib.core.errors import EmolibError
@@ -211,8 +212,10 @@ def test_best_is_chosen_among_the_fixed_candidates(tmp_path):
         final.best(True, tmp_path)
 
 
-def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utterance):
-    final.build(synthetic, "moco_probe_logreg", profile="smoke", corpus="synthetic", progress=False, log=None)
+def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utterance, tmp_path):
+    export_folds(synthetic, tmp_path / "folds")  # the SI-5 fold encoders of its out-of-fold probabilities
+    final.build(synthetic, "moco_probe_logreg", profile="smoke", corpus="synthetic", encoders=tmp_path / "folds",
+                progress=False, log=None)
     m = final.load("moco_probe_logreg", corpus="synthetic", profile="smoke")
     backbone, info = m.encoder
     assert info["fold"] == -1  # pretrained on all speakers: no fold held out

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import export_folds
+
 from emolib import cli
 from emolib.core import env
 from emolib.core.errors import EmolibError
 from emolib.data.corpus import load_corpus
 from emolib.data.emodb import CLASSES
-from emolib.data.features import Standardizer, fit_standardizer, log_mels
+from emolib.data.features import Standardizer, log_mels
 from emolib.data.splits import speaker_folds
 from emolib.evaluation import finetune, metrics, probes, results
 from emolib.models import vit
@@ -27,17 +29,6 @@ TINY = vit.BackboneConfig("vit_tiny", depth=2, n_mels=64, frames=96, patch_size=
 @pytest.fixture(scope="module")
 def meta():
     return load_corpus("synthetic")
-
-
-def export_folds(meta, out, seed=0, epoch=None):
-    """One random encoder per fold, with its fold's input statistics, where pretraining puts them."""
-    mels = log_mels(meta.path, progress=False)
-    for f in speaker_folds(meta, "si5"):
-        torch.manual_seed(seed + f.index)
-        std = fit_standardizer(mels, f)
-        vit.export_backbone(vit.create_backbone(TINY), TINY, encoders.backbone_path(out, f.index, epoch),
-                            vit.Normalization(std.mean.tolist(), std.std.tolist()),
-                            {"fold": f.index, "epoch": epoch or 3})
 
 
 def test_missing_or_foreign_encoders_are_clear_errors(meta, tmp_path):
@@ -100,7 +91,8 @@ def test_probes_find_a_linear_signal_and_nothing_in_noise(meta, make):
     noise = {k: label_features(meta, 0.0, seed=k) for k in range(5)}
     good = probes.probe_cv(meta, strong, make())
     bad = probes.probe_cv(meta, noise, make())
-    assert list(good.columns) == metrics.PREDICTION_COLUMNS and len(good) == len(meta)
+    assert list(good.columns) == metrics.PREDICTION_COLUMNS + metrics.PROBABILITY_COLUMNS and len(good) == len(meta)
+    np.testing.assert_allclose(metrics.probabilities(good).sum(axis=1), 1.0, atol=1e-6)
     assert metrics.uar(good.y_true, good.y_pred) > 0.95
     assert metrics.uar(bad.y_true, bad.y_pred) < 0.35
     folds = speaker_folds(meta, "si5")
@@ -184,7 +176,7 @@ def test_finetuning_from_an_encoder_and_from_scratch(meta, tmp_path):
     pred, hist = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     f = speaker_folds(meta, "si5")[1]
     assert set(pred.speaker) == set(f.test_speakers) and len(pred) == len(f.test)
-    assert list(pred.columns) == metrics.PREDICTION_COLUMNS and set(pred.y_pred) <= set(CLASSES)
+    assert list(pred.columns) == metrics.PREDICTION_COLUMNS + metrics.PROBABILITY_COLUMNS and set(pred.y_pred) <= set(CLASSES)
     assert list(hist.epoch) == [1, 2] and np.isfinite(hist.train_loss).all()
     again, _ = finetune.finetune_fold(meta, 1, cfg, tmp_path, progress=False)
     pd.testing.assert_frame_equal(pred, again)  # same seed, same predictions
@@ -262,7 +254,7 @@ def test_encoders_of_another_protocols_folds_get_rows_of_their_own(meta, tmp_pat
     seen = []
     si5_pred = probes.probe_cv(meta, encoders.fold_embeddings(meta, enc, progress=False), probes.logreg_probe(1.0))
 
-    def fake_cv(meta, emb, fit, speaker_norm=False, folds=None, protocol="si5"):
+    def fake_cv(meta, emb, fit, speaker_norm=False, folds=None, protocol="si5", calibrate=False):
         seen.append(protocol)  # the probe must run on the folds the encoders were pretrained on
         return si5_pred
 
@@ -385,9 +377,9 @@ def test_probe_of_several_folders_puts_their_embeddings_side_by_side(meta, tmp_p
     export_folds(meta, b, seed=10)
     real_cv, seen = probes.probe_cv, {}
 
-    def spy(meta_, emb, fit, speaker_norm=False, folds=None, protocol="si5"):
+    def spy(meta_, emb, fit, speaker_norm=False, folds=None, protocol="si5", calibrate=False):
         seen[speaker_norm] = emb
-        return real_cv(meta_, emb, fit, speaker_norm=speaker_norm, folds=folds, protocol=protocol)
+        return real_cv(meta_, emb, fit, speaker_norm=speaker_norm, folds=folds, protocol=protocol, calibrate=calibrate)
 
     monkeypatch.setattr(probes, "probe_cv", spy)
     rows = probes.probe_checkpoints(meta, [a, b], "pair", fit_predict=probes.logreg_probe(1.0), profile="smoke",

@@ -5,6 +5,8 @@
 - ``spectrogram``  batched spectrogram augmentations as tiny torch modules (crops, gain, log-mixup-exp, masks,
   mel-axis and source-filter warps, normalisation)
 - ``views``        MoCo's two views of one utterance by recipe, and how recognisable the pairs are
+- ``degrade``      recordings as users bring them: telephone, noise at an SNR, rooms, lossy codecs, gain and
+  clipping, each seeded and measured; the multi-condition training families
 - ``catalog``      every augmentation by name with its parameters, as the explorer widget plays them
 
 May import: ``core``, ``data``.

@@ -10,6 +10,7 @@ commands start without torch.
     ablation [--variants …]         the pretext ablation (ssl_<variant> rows) or its tables   (cli/ablation.py)
     emobox [--systems …]            the systems on EmoBox's (speaker-dependent) folds         (cli/emobox.py)
     fusion [--systems …]            stacked fusion of the registered systems, nested per fold (cli/fusion.py)
+    robustness [--mct]              the systems on degraded recordings (phone, noise, rooms…) (cli/robustness.py)
     train-final / predict FILE…     a system trained on all ten speakers; any recording's emotion (cli/final.py)
     bench NAME                      speed benchmarks, as ratios                               (cli/bench.py)
 
@@ -18,7 +19,7 @@ status 2.
 
 May import: ``core``, ``data``, ``augmentation``, ``models``, ``ssl``, ``evaluation``, ``systems``,
 ``studies``, ``app``.  Its modules: ``options`` (the shared options), ``data``, ``reproduce``,
-``results``, ``pretrain``, ``probe``, ``ablation``, ``emobox``, ``fusion``, ``final``, ``bench``.
+``results``, ``pretrain``, ``probe``, ``ablation``, ``emobox``, ``fusion``, ``robustness``, ``final``, ``bench``.
 """
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ import os
 import sys
 
 from ..core.errors import EmolibError
-from . import ablation, bench, data, emobox, final, fusion, pretrain, probe, reproduce, results
+from . import ablation, bench, data, emobox, final, fusion, pretrain, probe, reproduce, results, robustness
 
 #: The command modules, in the order ``--help`` lists them; each has ``add_to(subparsers)``.
-COMMANDS = (data, reproduce, results, pretrain, probe, ablation, emobox, fusion, final, bench)
+COMMANDS = (data, reproduce, results, pretrain, probe, ablation, emobox, fusion, robustness, final, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ def add_to(sub) -> None:
                          "fusion_compare_egemaps_moco_cnn --speaker-norm")
     fin.add_argument("--model", default="best", help=MODEL_HELP)
     fin.add_argument("--speaker-norm", action="store_true", help="the speaker-normalised variant (_spknorm)")
-    fin.add_argument("--encoders", help="a fusion with moco: the SI-5 fold encoders (default: checkpoints/)")
+    fin.add_argument("--encoders", help="a model with moco: the SI-5 fold encoders for its out-of-fold probabilities (default: checkpoints/)")
     common(fin, device=True, quiet=True)
     fin.set_defaults(func=train_final)
 
@@ -69,6 +69,8 @@ def predict(args) -> int:
     if line:
         print(line)
     print(predict.table(files))
+    print("\nquality:")
+    print(predict.quality_lines(files))
     if windows:
         print("\nwindows:")
         print(predict.table(windows, windows=True))

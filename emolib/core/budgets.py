@@ -71,7 +71,16 @@ CONV1D_REPORT = {
 LONG_STUDIES = {
     "report_budget": "notebook 05: the report's Table 3 retrained with its kind of training "
                      "(rows cnn_leaky_<len>_report_budget and cnn_leaky_<len>_overlap50)",
+    "robustness": "notebook 06: every system on degraded held-out speakers, trained clean and multi-condition "
+                  "(rows robust_<system>[_mct]_<condition>; python -m emolib robustness [--mct])",
 }
+
+#: The robustness study's size: which systems (None: all), which conditions (None: all), how many utterances
+#: of each speaker (None: all).  Smoke keeps a token of it: one system, the three target conditions, ten
+#: utterances a speaker.
+ROBUSTNESS = {"smoke": dict(systems=("egemaps",), conditions=("telephone", "babble_10db", "reverb_0.6s"),
+                            per_speaker=10),
+              "full": dict(systems=None, conditions=None, per_speaker=None)}
 
 #: Notebook 02's view study: augmented variants per view, and how many utterances of each emotion
 #: (``None``: all of them).

@@ -121,6 +121,14 @@ def folds(meta: pd.DataFrame, protocol: str = "si5") -> list[Fold]:
                   protocol)
 
 
+def fold_of(meta: pd.DataFrame, protocol: str = "si5") -> np.ndarray:
+    """Each row's fold under ``protocol``: the index of the fold that tests it."""
+    out = np.empty(len(meta), int)
+    for f in folds(meta, protocol):
+        out[f.test] = f.index
+    return out
+
+
 def folds_table(meta: pd.DataFrame, protocol: str = "si5") -> pd.DataFrame:
     """A readable summary of the folds: test speakers with gender, and row counts."""
     rows = []

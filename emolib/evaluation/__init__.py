@@ -2,6 +2,7 @@
 fine-tuning, and the tables drawn from the rows.
 
 - ``metrics``   UAR / WA / F1, cross-validation on the training speakers only, choosing inside them
+- ``calibration`` temperature scaling fitted on the training speakers only (inner folds), before and after
 - ``runs``      the grammar of run names (``<stem>[_<tag>][_seed<S>][_spknorm][_<protocol>]``)
 - ``results``   the results store: the one row writer (every row's settings under ``config``), reading, checking
 - ``tables``    every table drawn from the rows: the headline, all rows, the studies' tables

@@ -29,7 +29,7 @@ from ..models.schedule import warmup_cosine
 from ..models.vit import BackboneConfig, create_backbone, over_windows
 from ..ssl.encoders import input_norm, load_encoder
 from ..ssl.standardize import encoder_inputs
-from .metrics import Timer, predictions, uar
+from .metrics import Timer, predictions, uar, with_probabilities
 from .probes import class_weights
 
 
@@ -194,9 +194,11 @@ def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str |
                             "test_uar": uar(y_all[f.test], logits.argmax(1))})
         bar.close()
     pred = np.array(CLASSES)[logits.argmax(1)]
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)  # the softmax of the windows' mean logits
     steps.step(f"fine-tuning fold {fold} from {'random weights' if out is None else 'its MoCo v3 encoder'} "
                f"({cfg.epochs} epochs, {devices.name(device)}), held-out UAR {history[-1]['test_uar']:.3f}", time.perf_counter() - t0)
-    return predictions(meta, f.test, fold, pred), pd.DataFrame(history)
+    return with_probabilities(predictions(meta, f.test, fold, pred), proba), pd.DataFrame(history)
 
 
 def finetune_cv(meta: pd.DataFrame, cfg: FinetuneConfig, out: str | os.PathLike | None,

@@ -1,6 +1,9 @@
 """Metrics and cross-validation under the project's protocols (docs/protocol.md).
 
-UAR, WA and macro-F1; per-class, per-speaker and confusion read-outs of a predictions table
+UAR, WA and macro-F1; for systems that give class probabilities, the mean negative log-likelihood (NLL),
+the expected calibration error (ECE: the gap between confidence and accuracy over 10 equal-width bins of
+the top class's probability, weighted by their share of utterances) and the Brier score (the squared
+distance of the probabilities from the one-hot truth, summed over classes); per-class, per-speaker and confusion read-outs of a predictions table
 (:data:`PREDICTION_COLUMNS`, one row per tested utterance); :func:`cross_validate`, which fits on
 each fold's training speakers only; :func:`fit_by_speakers`, which chooses a hyper-parameter inside
 the training speakers.  Where the predictions are kept and checked is :mod:`emolib.evaluation.results`.
@@ -19,6 +22,84 @@ from ..data import splits
 from ..data.emodb import CLASSES
 
 PREDICTION_COLUMNS = ["file", "speaker", "fold", "y_true", "y_pred"]
+#: A system that gives class probabilities adds one column per class, in :data:`CLASSES` order, each row
+#: summing to 1 (docs/results.md).
+PROBABILITY_COLUMNS = [f"p_{c}" for c in CLASSES]
+EPS = 1e-12
+#: Bins of the expected calibration error and the reliability diagram.
+BINS = 10
+
+
+def probabilities(pred: pd.DataFrame) -> np.ndarray | None:
+    """The ``(n, 7)`` probabilities of a predictions table, or None when it has none."""
+    if not set(PROBABILITY_COLUMNS) <= set(pred.columns):
+        return None
+    return pred[PROBABILITY_COLUMNS].to_numpy(dtype=np.float64)
+
+
+def in_class_order(proba: np.ndarray, classes) -> np.ndarray:
+    """A classifier's probability columns (for its ``classes``) in :data:`CLASSES` order; a class absent from
+    its training rows gets probability 0."""
+    out = np.zeros((len(proba), len(CLASSES)))
+    for j, c in enumerate(classes):
+        out[:, CLASSES.index(c)] = proba[:, j]
+    return out
+
+
+def with_probabilities(pred: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
+    """``pred`` with its ``p_<emotion>`` columns set from ``proba`` (``(n, 7)``, :data:`CLASSES` order)."""
+    proba = np.asarray(proba, np.float64)
+    if proba.shape != (len(pred), len(CLASSES)):
+        raise ValueError(f"probabilities of shape {proba.shape} for {len(pred)} predictions of {len(CLASSES)} classes")
+    return pred.assign(**{c: proba[:, j] for j, c in enumerate(PROBABILITY_COLUMNS)})
+
+
+def class_indices(y_true: Sequence[str]) -> np.ndarray:
+    """Each label's index in :data:`CLASSES`."""
+    return np.array([CLASSES.index(c) for c in y_true])
+
+
+def nll(y_true: Sequence[str], proba: np.ndarray) -> float:
+    """Mean negative log-likelihood (natural log) of the true classes."""
+    p = np.asarray(proba)[np.arange(len(proba)), class_indices(y_true)]
+    return float(-np.mean(np.log(np.clip(p, EPS, 1.0))))
+
+
+def brier(y_true: Sequence[str], proba: np.ndarray) -> float:
+    """Mean over utterances of the squared distance between the probabilities and the one-hot truth."""
+    onehot = np.eye(len(CLASSES))[class_indices(y_true)]
+    return float(np.mean(np.sum((np.asarray(proba) - onehot) ** 2, axis=1)))
+
+
+def reliability(y_true: Sequence[str], proba: np.ndarray, bins: int = BINS) -> pd.DataFrame:
+    """Per equal-width bin of confidence (the top class's probability): its edges, how many utterances fall in
+    it, their mean confidence and their accuracy (empty bins: NaN)."""
+    proba = np.asarray(proba)
+    conf, right = proba.max(axis=1), proba.argmax(axis=1) == class_indices(y_true)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        inside = which == b
+        rows.append({"low": b / bins, "high": (b + 1) / bins, "n": int(inside.sum()),
+                     "confidence": float(conf[inside].mean()) if inside.any() else np.nan,
+                     "accuracy": float(right[inside].mean()) if inside.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def ece(y_true: Sequence[str], proba: np.ndarray, bins: int = BINS) -> float:
+    """Expected calibration error: ``sum_b n_b / n · |accuracy_b - confidence_b|`` over :func:`reliability`'s bins."""
+    table = reliability(y_true, proba, bins).dropna()
+    return float((table.n / table.n.sum() * (table.accuracy - table.confidence).abs()).sum())
+
+
+def scores(pred: pd.DataFrame) -> dict:
+    """``{"nll", "ece", "brier"}`` of a predictions table with probabilities (empty without them)."""
+    proba = probabilities(pred)
+    if proba is None:
+        return {}
+    return {"nll": nll(pred.y_true, proba), "ece": ece(pred.y_true, proba), "brier": brier(pred.y_true, proba)}
+
+
 
 
 def uar(y_true, y_pred) -> float:
@@ -119,10 +200,11 @@ def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndar
 
 
 def summarize(pred: pd.DataFrame) -> dict:
-    """UAR, WA and macro-F1 pooled over all predictions, and the UAR of each fold."""
+    """UAR, WA and macro-F1 pooled over all predictions, the UAR of each fold, and where the predictions carry
+    class probabilities their NLL, ECE and Brier score (:func:`scores`)."""
     folds = [uar(g.y_true, g.y_pred) for _, g in pred.groupby("fold", sort=True)]
     return {"uar": uar(pred.y_true, pred.y_pred), "wa": wa(pred.y_true, pred.y_pred),
-            "f1": macro_f1(pred.y_true, pred.y_pred), "fold_uar": folds, "n": len(pred)}
+            "f1": macro_f1(pred.y_true, pred.y_pred), "fold_uar": folds, "n": len(pred), **scores(pred)}
 
 
 class Timer:

@@ -31,7 +31,8 @@ from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
 from ..data.splits import PROTOCOL_NAMES
 from ..ssl.encoders import N_FOLDS, describe_encoders, encoder_summary, fold_embeddings, speaker_input
-from .metrics import Timer, cross_validate, fit_by_speakers
+from .calibration import calibrated_cv, summary
+from .metrics import Timer, cross_validate, fit_by_speakers, in_class_order
 from .results import write_result
 from .runs import twin
 
@@ -54,10 +55,14 @@ def logreg_probe(C: float | Sequence[float] = budgets.LOGREG_C, seed: int = 0):
     choose it."""
     grid = [C] if np.isscalar(C) else list(C)
 
-    def fit_predict(X_train, y_train, X_test, groups=None):
-        return fit_by_speakers(logreg_model(seed), "logisticregression__C", grid, X_train, y_train,
-                               groups).predict(X_test)
+    def fit_proba(X_train, y_train, groups, X_test):
+        model = fit_by_speakers(logreg_model(seed), "logisticregression__C", grid, X_train, y_train, groups)
+        return in_class_order(model.predict_proba(X_test), model.classes_)
 
+    def fit_predict(X_train, y_train, X_test, groups=None):
+        return np.array(CLASSES)[fit_proba(X_train, y_train, groups, X_test).argmax(axis=1)]
+
+    fit_predict.proba = fit_proba  # the class probabilities, for calibrated rows (probe_cv)
     fit_predict.settings = {"kind": "logreg", "C": grid, "seed": seed}  # what a results row records
     fit_predict.device = "cpu"
     return fit_predict
@@ -92,7 +97,7 @@ def torch_probe(cfg: HeadConfig = HeadConfig(), device: str | None = None):
     class-balanced cross-entropy.  Seeded (the initial weights and batch order are drawn on the
     CPU); the caller's torch random state is left alone.  ``device``: :func:`emolib.core.devices.resolve`."""
 
-    def fit_predict(X_train, y_train, X_test, groups=None):
+    def fit_proba(X_train, y_train, groups, X_test):
         dev = devices.resolve(device)
         labels = {c: i for i, c in enumerate(CLASSES)}
         y = torch.tensor([labels[v] for v in y_train])
@@ -121,9 +126,13 @@ def torch_probe(cfg: HeadConfig = HeadConfig(), device: str | None = None):
                     sched.step()
         head.eval()
         with torch.no_grad():
-            pred = head(torch.as_tensor(np.asarray(X_test), dtype=torch.float32).to(dev)).argmax(1).cpu().numpy()
-        return np.array(CLASSES)[pred]
+            logits = head(torch.as_tensor(np.asarray(X_test), dtype=torch.float32).to(dev))
+        return torch.softmax(logits.double(), dim=1).cpu().numpy()
 
+    def fit_predict(X_train, y_train, X_test, groups=None):
+        return np.array(CLASSES)[fit_proba(X_train, y_train, groups, X_test).argmax(axis=1)]
+
+    fit_predict.proba = fit_proba  # the class probabilities, for calibrated rows (probe_cv)
     fit_predict.settings = {"kind": "torch_head", **asdict(cfg)}  # what a results row records
     fit_predict.device = devices.name(devices.resolve(device))
     return fit_predict
@@ -131,20 +140,26 @@ def torch_probe(cfg: HeadConfig = HeadConfig(), device: str | None = None):
 
 def probe_cv(meta: pd.DataFrame, embeddings: dict[int, np.ndarray], fit_predict: Callable,
              speaker_norm: bool = False, folds: Sequence[int] | None = None,
-             protocol: str = "si5") -> pd.DataFrame:
+             protocol: str = "si5", calibrate: bool = False) -> pd.DataFrame:
     """Out-of-fold predictions (``evaluation.PREDICTION_COLUMNS``) of a probe: fold k is
     probed on fold k's embeddings, fitted on its training speakers, predicted on its test
     speakers (all five folds, or ``folds``).  ``speaker_norm`` standardises each speaker's
     embeddings with that speaker's own (unlabelled) statistics first (docs/protocol.md: reported as
     its own row).  ``protocol``: the folds the encoders were pretrained on (``emobox`` for
-    encoders of ``pretrain --protocol emobox``)."""
+    encoders of ``pretrain --protocol emobox``).  A probe with class probabilities (``fit_predict.proba``)
+    adds them (``p_<emotion>``); with ``calibrate``, each fold's temperature is fitted inside its training
+    speakers too (:func:`emolib.evaluation.calibration.calibrated_cv`), in ``pred.attrs["temperatures"]``."""
     speakers = meta.speaker.astype(str).to_numpy()
     X = {k: speaker_standardize(v, speakers) if speaker_norm else v for k, v in embeddings.items()}
     wanted = range(N_FOLDS) if folds is None else folds
     missing = [k for k in wanted if k not in X]
     if missing:
         raise EmolibError(f"no embeddings for {PROTOCOL_NAMES[protocol]} folds {missing}; embed every fold's encoder")
-    return cross_validate(fit_predict, X, meta, protocol=protocol, groups=speakers, folds=folds)
+    if getattr(fit_predict, "proba", None) is None:
+        return cross_validate(fit_predict, X, meta, protocol=protocol, groups=speakers, folds=folds)
+    pred, temperatures = calibrated_cv(fit_predict.proba, X, meta, protocol, calibrate=calibrate, folds=folds)
+    pred.attrs["temperatures"] = temperatures
+    return pred
 
 
 def neighbour_scores(X: np.ndarray, meta: pd.DataFrame, k: int = 5, seed: int = 0) -> dict:
@@ -186,14 +201,16 @@ def probe_rows(meta: pd.DataFrame, run: str, embeddings: dict[int, np.ndarray], 
     rows, preds = [], {}
     for norm in (False, True):
         with Timer() as t:
-            pred = probe_cv(meta, embeddings, fit_predict, speaker_norm=norm, protocol=protocol)
+            pred = probe_cv(meta, embeddings, fit_predict, speaker_norm=norm, protocol=protocol, calibrate=True)
+        calibration = {"calibration": summary(pred, pred.attrs["temperatures"])} if "temperatures" in pred.attrs else {}
         name = twin(run, speaker_norm=norm, protocol=protocol)
         rows.append(write_result(name, pred, method=method, protocol=PROTOCOL_NAMES[protocol],
                                  profile=env.level(profile), corpus=env.corpus_name(corpus),
                                  speaker_norm=norm or speaker_input, wall_s=t.seconds,
                                  device=getattr(fit_predict, "device", None),
                                  config={"encoder": encoder, "readout": readout, "probe": probe,
-                                         "seed": probe.get("seed"), **(settings or {})}, **(measured or {})))
+                                         "seed": probe.get("seed"), **(settings or {})}, **(measured or {}),
+                                 **calibration))
         preds[name] = pred
     return rows, preds
 

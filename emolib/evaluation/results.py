@@ -28,7 +28,7 @@ from ..core.env import REPO
 from ..core.errors import EmolibError
 from ..core.files import atomic_write
 from ..data import splits
-from .metrics import PREDICTION_COLUMNS, macro_f1, summarize
+from .metrics import PREDICTION_COLUMNS, class_indices, macro_f1, probabilities, scores, summarize, with_probabilities
 
 #: The course report's own numbers, quoted (not reproduced) for comparison.  Its protocol was
 #: a random split over segments, which leaks speakers and utterances into the test set.
@@ -107,6 +107,8 @@ def write_result(run: str, pred: pd.DataFrame, *, method: str, protocol: str, pr
     missing = set(PREDICTION_COLUMNS) - set(pred.columns)
     if missing:
         raise ValueError(f"predictions for run {run!r} lack columns {sorted(missing)}")
+    if probabilities(pred) is not None and not np.allclose(probabilities(pred).sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"predictions for run {run!r}: probabilities that do not sum to 1")
     misplaced = sorted(set(measured) & set(SETTINGS))
     if misplaced:
         raise ValueError(f"row {run!r}: settings {misplaced} belong in config=")
@@ -194,9 +196,30 @@ def provenance_gaps(folder: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["run", "missing", "pretrained_on", "commit"])
 
 
+def check_probabilities(run: str, row: dict, pred: pd.DataFrame) -> None:
+    """A row's class probabilities (where its predictions carry them): each line sums to 1, its top class is
+    the prediction, NLL / ECE / Brier are stored, and the calibrated scores recompute from the row's
+    per-fold temperatures.  AssertionError naming the run otherwise."""
+    proba = probabilities(pred)
+    if proba is None:
+        assert "calibration" not in row, f"{run}: a calibration but no probabilities in its predictions"
+        return
+    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-6), f"{run}: probabilities that do not sum to 1"
+    top = proba[np.arange(len(proba)), class_indices(pred.y_pred)]
+    assert np.all(top >= proba.max(axis=1) - 1e-9), f"{run}: a prediction that is not its top class"
+    assert {"nll", "ece", "brier"} <= set(row), f"{run}: probabilities but no NLL, ECE and Brier score"
+    if "calibration" in row:
+        from .calibration import calibrated
+
+        again = scores(with_probabilities(pred, calibrated(pred, row["calibration"]["temperature"])))
+        for key, value in again.items():
+            assert value == row["calibration"][key], f"{run}: calibrated {key} {row['calibration'][key]} != {value}"
+
+
 def verify_results(folder: Path | None = None) -> int:
     """Recompute every run in ``folder`` from its predictions and check it against its JSON
-    (UAR, WA, fold UARs, n, and macro-F1 where the row has it); for SI-5 and LOSO runs also check
+    (UAR, WA, fold UARs, n, and macro-F1, NLL, ECE, Brier where the row has them; the probabilities,
+    :func:`check_probabilities`); for SI-5 and LOSO runs also check
     that each prediction came from a fold that held its speaker out, and for EmoBox runs that each
     file was tested in its EmoBox fold.  Raises AssertionError naming the first run that fails;
     returns the count."""
@@ -206,8 +229,9 @@ def verify_results(folder: Path | None = None) -> int:
         stored = json.loads((folder / f"{run}.json").read_text())
         pred = load_predictions(run, folder)
         again = summarize(pred)
-        for key in ("uar", "wa", "fold_uar", "n") + (("f1",) if "f1" in stored else ()):
+        for key in ("uar", "wa", "fold_uar", "n") + tuple(k for k in ("f1", "nll", "ece", "brier") if k in stored):
             assert again[key] == stored[key], f"{run}: {key} {stored[key]} != recomputed {again[key]}"
+        check_probabilities(run, stored, pred)
         if stored["protocol"] in ("SI-5", "LOSO"):
             folds = splits.speaker_folds(pred, "si5" if stored["protocol"] == "SI-5" else "loso")
             held_out = {f.index: set(f.test_speakers) for f in folds}

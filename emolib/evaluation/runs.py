@@ -133,6 +133,16 @@ def ssl_stem(variant: str) -> str:
     return f"ssl_{variant}"
 
 
+def nested_stem(system: str) -> str:
+    """A system alone inside the fusion study's nested folds: ``nested_<system>``."""
+    return f"nested_{system}"
+
+
 def fusion_stem(systems) -> str:
     """``fusion_<system>_<system>…`` in the order given."""
     return "fusion_" + "_".join(systems)
+
+
+def robust_stem(system: str, condition: str, mct: bool = False) -> str:
+    """The robustness study's rows: ``robust_<system>[_mct]_<condition>`` (``clean`` for clean audio)."""
+    return f"robust_{system}{'_mct' if mct else ''}_{condition}"

@@ -291,6 +291,45 @@ def emobox_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def robustness_markdown(table: pd.DataFrame) -> str:
+    """:func:`emolib.studies.robustness.table` as Markdown (UAR in %, one decimal; the last column the drop)."""
+    cols = list(table.columns)
+    lines = ["| system | training | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
+             "|---|---|" + "---:|" * len(cols)]
+    for (system, training), r in table.iterrows():
+        cells = ["" if pd.isna(v) else f"{v:.1f}" for v in r]
+        lines.append(f"| {system} | {training} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def calibration_table(folder: Path | None = None, pattern: str = "*") -> pd.DataFrame:
+    """Every row with class probabilities (matching ``pattern``): UAR, and NLL / ECE / Brier of the system's own
+    probabilities and, where the row was calibrated, of the calibrated ones, with the temperatures' range."""
+    folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
+    lines = []
+    for r in _rows(folder):
+        if "ece" not in r or not fnmatch.fnmatchcase(r["run"], pattern):
+            continue
+        c = r.get("calibration", {})
+        t = c.get("temperature", [])
+        lines.append({"run": r["run"], "uar": r["uar"], "nll": r["nll"], "ece": r["ece"], "brier": r["brier"],
+                      "nll calibrated": c.get("nll", np.nan), "ece calibrated": c.get("ece", np.nan),
+                      "brier calibrated": c.get("brier", np.nan),
+                      "temperature": f"{min(t):.2f}–{max(t):.2f}" if t else ""})
+    return pd.DataFrame(lines, columns=["run", "uar", "nll", "ece", "brier", "nll calibrated", "ece calibrated",
+                                        "brier calibrated", "temperature"])
+
+
+def calibration_markdown(table: pd.DataFrame) -> str:
+    """:func:`calibration_table` as Markdown (UAR in %, the scores with three decimals)."""
+    lines = ["| run | UAR | NLL | ECE | Brier | NLL, calibrated | ECE, calibrated | Brier, calibrated | temperatures |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in table.itertuples(index=False):
+        cells = [f"{v:.3f}" if pd.notna(v) else "" for v in r[2:8]]
+        lines.append(f"| `{r[0]}` | {100 * r[1]:.1f} % | " + " | ".join(cells) + f" | {r[8]} |")
+    return "\n".join(lines)
+
+
 def timings_markdown(folder: Path | None = None) -> str:
     """The run-time table of ``<folder>/timings.json`` (default: the real run's) as Markdown: one line
     per numbered notebook and profile that ran (minutes, device, feature cache, date), a total per

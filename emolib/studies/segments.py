@@ -24,6 +24,7 @@ from ..data.descriptors import segment_means
 from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
 from ..data.splits import PROTOCOL_NAMES, folds, leaky_random_split
+from ..evaluation.metrics import with_probabilities
 from ..evaluation.runs import cnn_stem, named, segment_label
 from ..models import cnn
 
@@ -51,7 +52,11 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
     decisions, comparable with the per-segment score of :func:`leaky`.
 
     ``speaker_norm``: each speaker's segment vectors are z-scored with that speaker's own
-    (unlabelled) statistics first (docs/protocol.md: reported as its own row)."""
+    (unlabelled) statistics first (docs/protocol.md: reported as its own row).
+
+    The predictions carry each utterance's class probabilities (the softmax of its segments' mean logits).
+    The Conv1D's calibration is measured where its inner out-of-fold probabilities exist already, in the
+    fusion study's nested run (:func:`emolib.systems.fusion.run`, rows ``fusion_cnn[_spknorm]``)."""
     X, owner = segment_means(frames, seg_ms)
     if speaker_norm:
         X = speaker_standardize(X, meta.speaker.astype(str).to_numpy()[owner]).astype(np.float32)
@@ -75,11 +80,18 @@ def si5(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None, budget
         correct += int((seg_logits.argmax(axis=1) == y[test]).sum())
         logits = pd.DataFrame(seg_logits).groupby(owner[test]).mean()
         utt = logits.index.to_numpy()
-        parts.append(pd.DataFrame({
+        part = pd.DataFrame({
             "file": meta.file.to_numpy()[utt], "speaker": meta.speaker.to_numpy()[utt],
             "fold": fold.index, "y_true": [CLASSES[c] for c in y_utt[utt]],
-            "y_pred": [CLASSES[c] for c in logits.to_numpy().argmax(axis=1)]}))
+            "y_pred": [CLASSES[c] for c in logits.to_numpy().argmax(axis=1)]})
+        parts.append(with_probabilities(part, _softmax(logits.to_numpy())))
     return pd.concat(parts, ignore_index=True), history, correct / len(X)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
 
 def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
@@ -93,11 +105,12 @@ def leaky(frames: list[np.ndarray], meta: pd.DataFrame, seg_ms: int | None,
     y = _labels(meta)[owner]
     train, test = leaky_random_split(len(X), test_size=0.2, seed=seed, stratify=y)
     model, _ = cnn.train(X[train], y[train], budget, progress=progress)
-    pred = cnn.predict_logits(model, X[test]).argmax(axis=1)
-    return pd.DataFrame({"file": meta.file.to_numpy()[owner[test]],
-                         "speaker": meta.speaker.to_numpy()[owner[test]], "fold": 0,
-                         "y_true": [CLASSES[c] for c in y[test]],
-                         "y_pred": [CLASSES[c] for c in pred], "segment": test})
+    logits = cnn.predict_logits(model, X[test])
+    table = pd.DataFrame({"file": meta.file.to_numpy()[owner[test]],
+                          "speaker": meta.speaker.to_numpy()[owner[test]], "fold": 0,
+                          "y_true": [CLASSES[c] for c in y[test]],
+                          "y_pred": [CLASSES[c] for c in logits.argmax(axis=1)], "segment": test})
+    return with_probabilities(table, _softmax(logits))
 
 
 def study(frames: list[np.ndarray], meta: pd.DataFrame, profile: str | None = None,
@@ -136,7 +149,8 @@ def study(frames: list[np.ndarray], meta: pd.DataFrame, profile: str | None = No
                 preds[key], history, segment_wa = si5(frames, meta, seg, train, speaker_norm=norm, progress=False)
             if not norm:
                 histories[label] = history
-            row = write(named(cnn_stem(seg), speaker_norm=norm), preds[key], "SI-5", norm, t.seconds, label, what, segment_wa=segment_wa)
+            row = write(named(cnn_stem(seg), speaker_norm=norm), preds[key], "SI-5", norm, t.seconds, label, what,
+                        segment_wa=segment_wa)
             lines.append({"segment": label, "protocol": "SI-5" + (", speaker-normalised" if norm else ""),
                           "uar": row["uar"], "wa": row["wa"], "segment_wa": segment_wa})
         log(f"{label}: leaky segment accuracy {lines[-3]['segment_wa']:.3f}, SI-5 UAR {lines[-2]['uar']:.3f}, "

@@ -5,6 +5,8 @@
 - ``classifiers``  the systems' classifiers in two steps (fit, probabilities)
 - ``baselines``    openSMILE functionals with linear classifiers: the field's anchors and their rows
 - ``fusion``       stacked fusion of registered systems, nested inside each fold
+- ``conditions``   a system's inputs under a degradation, and its multi-condition training copies
+- ``quality``      a recording's quality line (duration, speech, SNR, bandwidth, clipping) and how unlike EmoDB it is
 - ``final``        a system trained on every speaker, saved as plain arrays, checked on loading
 - ``portable``     fitted linear models as plain arrays (no pickles)
 - ``predict``      the emotion of any recording, whole or in windows

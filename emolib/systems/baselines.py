@@ -50,6 +50,7 @@ from ..data import features
 from ..data.opensmile import FEATURE_SETS, check_feature_set, functionals, opensmile_version
 from ..data.splits import PROTOCOL_NAMES
 from ..evaluation import metrics, results
+from ..evaluation.calibration import calibrated_cv, summary
 from ..evaluation.runs import baseline_stem, named
 
 #: Inverse regularisation strength of the linear SVM per feature set (fixed; module docstring).
@@ -88,6 +89,8 @@ def logistic_regression(C: float | None = None, feature_set: str = "eGeMAPSv02")
 
 
 CLASSIFIERS = {"svm": linear_svm, "logreg": logistic_regression}
+#: The classifiers that give class probabilities (their rows carry them, calibrated: docs/results.md).
+PROBABILISTIC = ("logreg",)
 CLASSIFIER_NAMES = {"svm": "linear SVM", "logreg": "logistic regression"}
 
 
@@ -133,13 +136,22 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
     def fit_predict(X_train, y_train, X_test):
         return make(C, feature_set=feature_set).fit(X_train, y_train).predict(X_test)
 
+    def fit_proba(X_train, y_train, groups, X_test):
+        model = make(C, feature_set=feature_set).fit(X_train, y_train)
+        return metrics.in_class_order(model.predict_proba(X_test), model.classes_)
+
+    calibration = {}
     with metrics.Timer() as total:
         with metrics.Timer() as t_extract:
             X = functionals(meta, feature_set, progress=progress)
             if speaker_norm:
                 X = features.speaker_standardize(X, meta.speaker.astype(str).to_numpy())
         with metrics.Timer() as t_fit:
-            pred = metrics.cross_validate(fit_predict, X, meta, protocol)
+            if classifier in PROBABILISTIC:  # class probabilities, calibrated inside each fold's training speakers
+                pred, temperatures = calibrated_cv(fit_proba, X, meta, protocol)
+                calibration = {"calibration": summary(pred, temperatures)}
+            else:
+                pred = metrics.cross_validate(fit_predict, X, meta, protocol)
 
     run = run_name(feature_set, classifier, speaker_norm, protocol, C)  # a sensitivity run never replaces the default's
     method = f"{feature_set} functionals + {CLASSIFIER_NAMES[classifier]}" + ("" if C is None else f" (C={C:g})")
@@ -149,7 +161,7 @@ def run_baseline(meta: pd.DataFrame, feature_set: str, classifier: str, speaker_
                 speaker_norm=bool(speaker_norm))
     settings = dict(feature_set=feature_set, classifier=classifier, C=float(C_used), seed=SEED,
                     opensmile=opensmile_version())
-    measured = dict(extract_s=round(t_extract.seconds, 1), fit_s=round(t_fit.seconds, 1))
+    measured = dict(extract_s=round(t_extract.seconds, 1), fit_s=round(t_fit.seconds, 1), **calibration)
     if write:
         row = results.write_result(run, pred, **info, wall_s=total.seconds, device="cpu",
                                    folder=folder, config=settings, **measured)

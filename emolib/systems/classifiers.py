@@ -20,14 +20,6 @@ from ..evaluation import metrics
 from ..models import cnn
 
 
-def aligned(proba: np.ndarray, classes) -> np.ndarray:
-    """Probability columns in :data:`CLASSES` order (a class absent from the training rows gets 0)."""
-    out = np.zeros((len(proba), len(CLASSES)))
-    for j, c in enumerate(classes):
-        out[:, CLASSES.index(c)] = proba[:, j]
-    return out
-
-
 @dataclass(frozen=True)
 class Classifier:
     """A classifier in two steps, ``fit(X, y, groups) -> model`` and ``proba(model, X)``; calling it
@@ -43,7 +35,7 @@ class Classifier:
 def sklearn_proba(model, X) -> np.ndarray:
     """A fitted scikit-learn classifier's (or a :class:`emolib.systems.portable.LinearModel`'s)
     probabilities in :data:`CLASSES` order."""
-    return aligned(model.predict_proba(X), model.classes_)
+    return metrics.in_class_order(model.predict_proba(X), model.classes_)
 
 
 def logreg(feature_set: str) -> Classifier:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -37,46 +38,91 @@ from ..core.files import atomic_write, sha256_file
 from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
 from ..evaluation import metrics, results
+from ..evaluation.calibration import fit_temperature, temper
 from ..evaluation.runs import fusion_stem, twin
-from . import fusion, registry
+from . import conditions, fusion, quality, registry
 from .classifiers import Classifier
 from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
 
 FORMAT = "emolib-final-model"
-VERSION = 2
+VERSION = 3  # 3: a calibration (temperature, quality range, feature distance)
+
+
+#: A system trained with multi-condition training (:mod:`emolib.studies.robustness`): ``robust_<system>_mct``.
+MCT = re.compile(r"robust_([a-z0-9]+)_mct")
 
 
 def models() -> list[str]:
-    """Every model name ``--model`` takes (:func:`emolib.systems.registry.models`)."""
-    return registry.models()
+    """Every model name ``--model`` takes: the registry's (:func:`emolib.systems.registry.models`) and, for each
+    system without a per-fold encoder, its multi-condition version ``robust_<system>_mct``."""
+    return registry.models() + [f"robust_{n}_mct" for n in registry.names() if not registry.get(n).per_fold]
 
 
 def systems_of(name: str) -> list[str]:
-    """The systems of model ``name`` (:func:`emolib.systems.registry.systems_of`)."""
+    """The systems of model ``name`` (:func:`emolib.systems.registry.systems_of`, or the one of a
+    multi-condition model)."""
+    if (m := MCT.fullmatch(name)) and name in models():
+        return [m.group(1)]
+    if MCT.fullmatch(name):
+        raise EmolibError(f"--model {name!r}: multi-condition models are offered for "
+                          + ", ".join(n for n in models() if MCT.fullmatch(n)))
     return registry.systems_of(name)
 
 
 def row_name(name: str, speaker_norm: bool) -> str:
-    """The results row a final model reproduces: ``name``, or its ``_spknorm`` twin."""
+    """The results row a final model reproduces: ``name``, or its ``_spknorm`` twin; for a multi-condition
+    model its clean row of the robustness study, ``robust_<system>_mct_clean`` (raw only)."""
+    if MCT.fullmatch(name):
+        if speaker_norm:
+            raise EmolibError(f"--model {name} --speaker-norm: multi-condition models are raw only")
+        return f"{name}_clean"
     return twin(name, speaker_norm=speaker_norm)
 
 
-#: :func:`best`'s candidates: the single systems and the fusion of all four, the system chosen before
-#: any fusion row existed.  The leave-one-out subsets are measured too, but picking the highest of them
-#: would be choosing on the test speakers; they are there to be asked for by name.
+#: :func:`best`'s candidates without the robustness rows: the single systems and the fusion of all four, the
+#: system chosen before any fusion row existed.  The leave-one-out subsets are measured too, but picking the
+#: highest of them would be choosing on the test speakers; they are there to be asked for by name.
 CANDIDATES = [registry.get(n).row for n in registry.names()] + [fusion_stem(registry.names())]
 
 
+def robust_score(name: str, folder: Path) -> float | None:
+    """The score :func:`best` ranks a raw model by when the robustness rows exist: the mean of its clean SI-5 UAR
+    and its mean UAR over :data:`emolib.augmentation.degrade.TARGET` (a phone line, babble at 10 dB, RT60
+    0.6 s), from the rows ``robust_<system>[_mct]_<condition>``; None when any of them is missing."""
+    from ..augmentation.degrade import TARGET
+
+    systems = systems_of(name)
+    if len(systems) > 1:
+        return None  # the fusion's robustness is not measured
+    stem = name if MCT.fullmatch(name) else f"robust_{systems[0]}"
+    paths = [folder / f"{stem}_{c}.json" for c in ("clean", *TARGET)]
+    if not all(p.is_file() for p in paths):
+        return None
+    uars = [json.loads(p.read_text())["uar"] for p in paths]
+    return 0.5 * uars[0] + 0.5 * float(np.mean(uars[1:]))
+
+
 def best(speaker_norm: bool, folder: Path | None = None, corpus: str | None = None) -> tuple[str, dict]:
-    """The default model: of :data:`CANDIDATES`, the one whose SI-5 row (with or without speaker
-    normalisation) has the highest UAR in the full profile's results (``folder``), and ``{name: UAR}``
-    of the candidates found.  So fusion is the default only where it beats the best single system."""
+    """The default model, by a rule fixed before any of the rows it reads existed, and ``{name: score}`` of the
+    candidates found (in the full profile's results, ``folder``):
+
+    - without speaker normalisation, where the robustness study's rows exist: of every single system, trained
+      clean or with multi-condition training (``robust_<system>_mct``), the highest :func:`robust_score` —
+      half clean SI-5 UAR, half mean UAR on a phone line, 10 dB babble and a 0.6 s room;
+    - otherwise (and always with speaker normalisation): of :data:`CANDIDATES`, the highest SI-5 UAR, so the
+      fusion is the default only where it beats the best single system."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, "full")
     found = {}
-    for name in CANDIDATES:
-        path = folder / f"{row_name(name, speaker_norm)}.json"
-        if path.is_file():
-            found[name] = json.loads(path.read_text())["uar"]
+    if not speaker_norm:
+        for name in [registry.get(n).row for n in registry.names()] + [n for n in models() if MCT.fullmatch(n)]:
+            score = robust_score(name, folder)
+            if score is not None:
+                found[name] = score
+    if not found:
+        for name in CANDIDATES:
+            path = folder / f"{row_name(name, speaker_norm)}.json"
+            if path.is_file():
+                found[name] = json.loads(path.read_text())["uar"]
     if not found:
         raise EmolibError(f"no results rows in {env.repo_relative(folder)} to choose the best system from; "
                           "name one with --model")
@@ -88,19 +134,30 @@ def resolve(model: str, speaker_norm: bool, corpus: str | None = None) -> tuple[
     (empty when it was named)."""
     if model != "best":
         systems_of(model)
+        row_name(model, speaker_norm)
         return model, ""
     name, found = best(speaker_norm, corpus=corpus)
-    return name, f"model: {row_name(name, speaker_norm)} (the best system: SI-5 UAR {100 * found[name]:.1f} %)"
+    how = ("half clean SI-5 UAR, half mean UAR on a phone line, 10 dB babble and a 0.6 s room"
+           if not speaker_norm and any(MCT.fullmatch(n) or robust_score(n, env.run_dir(env.RESULTS, corpus, "full"))
+                                       is not None for n in found) else "SI-5 UAR")
+    return name, f"model: {row_name(name, speaker_norm)} (the best system by {how}: {100 * found[name]:.1f} %)"
 
 
 def comparison(folder: Path | None = None, corpus: str | None = None) -> pd.DataFrame:
     """Every model :func:`models` offers, one line each from its SI-5 rows: UAR and macro-F1 (%) without
-    and with speaker normalisation, and whether it is a :data:`CANDIDATES` for the default."""
+    and with speaker normalisation, and whether :func:`best` weighs it for the raw default."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, "full")
+    try:
+        weighed = set(best(False, folder)[1])
+    except EmolibError:
+        weighed = set()
     lines = []
     for name in models():
-        line = {"model": name, "systems": " + ".join(systems_of(name)), "candidate": name in CANDIDATES}
+        line = {"model": name, "systems": " + ".join(systems_of(name)), "candidate": name in weighed}
         for norm, col in ((False, "raw"), (True, "spk-norm")):
+            if norm and MCT.fullmatch(name):  # multi-condition models are raw only
+                line[f"UAR {col}"] = line[f"F1 {col}"] = np.nan
+                continue
             path = folder / f"{row_name(name, norm)}.json"
             row = json.loads(path.read_text()) if path.is_file() else {}
             line[f"UAR {col}"] = 100 * row["uar"] if row else np.nan
@@ -185,16 +242,48 @@ class FinalModel:
             out[s] = np.asarray(np.stack(rows) if isinstance(rows, list) else rows, dtype=np.float64)
         return out
 
-    def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        """Class probabilities (n x 7, :data:`CLASSES` order) from :meth:`features` (normalised by the
-        caller when the model is speaker-normalised)."""
+    def raw_proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """The system's own class probabilities (n x 7, :data:`CLASSES` order) from :meth:`features`
+        (normalised by the caller when the model is speaker-normalised), before any calibration."""
         parts = [self.classifier(s).proba(self.models[s], feats[s]) for s in self.systems]
         if self.stacker is None:
             return parts[0]
         return fusion.stacker_proba(self.stacker, parts)
 
+    def distance(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """How far each recording's features lie from the training recordings', as a multiple of the
+        training recordings' own 99th percentile (:func:`emolib.systems.quality.distance`; the largest over the
+        systems): about 1 or less for a recording like EmoDB's."""
+        ratios = [quality.distance(_standardised(self.models[s], feats[s])) / self.info["calibration"]["distance"][s]
+                  for s in self.systems]
+        return np.max(ratios, axis=0)
+
+    def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Calibrated class probabilities: :meth:`raw_proba` tempered by the temperature fitted on the SI-5
+        out-of-fold probabilities, times the recording's :meth:`distance` where that exceeds 1 — so that a
+        recording unlike any the model was trained on cannot get a confident answer."""
+        cal = self.info.get("calibration")
+        if cal is None:  # a model built before calibration existed
+            return self.raw_proba(feats)
+        scale = np.maximum(1.0, self.distance(feats))
+        raw = self.raw_proba(feats)
+        return np.vstack([temper(raw[i:i + 1], cal["temperature"] * scale[i]) for i in range(len(raw))])
+
     def classifier(self, system: str) -> Classifier:
         return registry.get(system).classifier(self.info["profile"])
+
+
+def _standardised(model, X: np.ndarray) -> np.ndarray:
+    """``X`` scaled by a fitted model's own input statistics: a :class:`~emolib.systems.portable.LinearModel`'s
+    (or a scikit-learn pipeline's) scaler, or the Conv1D's ``mean`` / ``std`` buffers."""
+    if hasattr(model, "mean") and hasattr(model, "scale"):
+        return (np.asarray(X, float) - model.mean) / model.scale
+    if hasattr(model, "steps"):
+        return model.steps[0][1].transform(np.asarray(X, float))
+    import torch
+
+    mean, std = (model.mean.numpy(), model.std.numpy()) if isinstance(model.mean, torch.Tensor) else (model.mean, model.std)
+    return (np.asarray(X, float) - mean) / np.maximum(std, 1e-8)
 
 
 def _encoder_files(folder: Path) -> list[Path]:
@@ -231,12 +320,49 @@ def _out_of_fold(meta: pd.DataFrame, base: fusion.Base) -> np.ndarray:
     return out
 
 
+def _calibration(meta: pd.DataFrame, oof: list[np.ndarray], fitted: dict, feats: dict, stacker) -> dict:
+    """What a final model keeps to say how far to trust it: the temperature fitted on the SI-5 out-of-fold
+    probabilities of every utterance (a fusion's: of its stacker, itself fitted fold by fold on the other
+    folds' out-of-fold base probabilities), the quality measures' training range
+    (:func:`emolib.systems.quality.reference`) and each system's feature-distance yardstick (the 99th
+    percentile over the training recordings)."""
+    from ..data.audio import load_audio
+    from ..data.splits import folds
+
+    y, groups = meta.emotion.astype(str).to_numpy(), meta.speaker.astype(str).to_numpy()
+    if stacker is None:
+        proba = oof[0]
+    else:
+        proba = np.zeros_like(oof[0])
+        for f in folds(meta, "si5"):
+            model = fusion.stacker([p[f.train] for p in oof], y[f.train], groups[f.train])
+            proba[f.test] = fusion.stacker_proba(model, [p[f.test] for p in oof])
+    distance = {s: float(np.percentile(quality.distance(_standardised(m, feats[s])), 99)) for s, m in fitted.items()}
+    return {"temperature": fit_temperature(proba, y),
+            "out_of_fold": {"nll": metrics.nll(y, proba), "ece": metrics.ece(y, proba), "brier": metrics.brier(y, proba)},
+            "quality": quality.reference([load_audio(p) for p in meta.path]), "distance": distance}
+
+
+def _out_of_fold_mct(meta: pd.DataFrame, system: str, X: np.ndarray, clf) -> np.ndarray:
+    """Class probabilities of every utterance from the system fitted, with multi-condition training, on the other
+    SI-5 folds' utterances and their copies."""
+    from ..data.splits import folds
+
+    y, groups = meta.emotion.astype(str).to_numpy(), meta.speaker.astype(str).to_numpy()
+    out = np.zeros((len(meta), len(CLASSES)))
+    for f in folds(meta, "si5"):
+        Xt, owner = conditions.with_copies(meta, system, f.train, X[f.train])
+        out[f.test] = clf.proba(clf.fit(Xt, y[owner], groups[owner]), X[f.test])
+    return out
+
+
 def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: str | None = None,
           corpus: str | None = None, encoders=None, device: str | None = None, progress: bool = True,
           log: Callable[[str], None] | None = print) -> Path:
     """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
-    :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a fusion with ``moco``
-    needs for its stacker's data (default: the report's recipe's, ``checkpoints/``)."""
+    :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a model with ``moco`` needs
+    for its out-of-fold probabilities (the stacker's data, the calibration's; default: the report's recipe's,
+    ``checkpoints/``).  The model keeps its calibration (:func:`_calibration`)."""
     from ..ssl.encoders import ALL_SPEAKERS, fold_embeddings
 
     systems = systems_of(name)
@@ -257,24 +383,33 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
         for s in per_fold:  # MoCo's: one encoder system
             encoder = final_encoder(meta, profile, corpus, device, progress)
             feats[s] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
-            if fused:  # the stacker's data: each SI-5 fold's own encoder, which never heard its test speakers
-                from ..ssl.encoders import encoder_summary
-                from ..ssl.pretrain_config import default_out
+            # the out-of-fold data (the stacker's, the calibration's): each SI-5 fold's own encoder, which never
+            # heard its test speakers
+            from ..ssl.encoders import encoder_summary
+            from ..ssl.pretrain_config import default_out
 
-                fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
-                fold_info = encoder_summary(fold_enc)  # the recipe's inputs on SI-5 folds (checked by corpus_features)
-                fold_emb = registry.get(s).corpus_features(meta, encoders=fold_enc, profile=profile, progress=progress)
+            fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
+            fold_info = encoder_summary(fold_enc)  # the recipe's inputs on SI-5 folds (checked by corpus_features)
+            fold_emb = registry.get(s).corpus_features(meta, encoders=fold_enc, profile=profile, progress=progress)
         fitted, oof = {}, []
+        mct = bool(MCT.fullmatch(name))
         for s in systems:
             clf = registry.get(s).classifier(profile)
-            fitted[s] = clf.fit(norm(feats[s]), y, speakers)
-            log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers")
-            if fused:
+            if mct:  # every utterance and its two multi-condition copies
+                X, owner = conditions.with_copies(meta, s, np.arange(len(meta)), feats[s])
+                fitted[s] = clf.fit(X, y[owner], speakers[owner])
+                oof.append(_out_of_fold_mct(meta, s, feats[s], clf))
+            else:
+                fitted[s] = clf.fit(norm(feats[s]), y, speakers)
                 base = fusion.Base(s, fold_emb if s in per_fold else feats[s], clf)
                 oof.append(_out_of_fold(meta, fusion.normalised([base], meta, speaker_norm)[0]))
-                log(f"{s}: out-of-fold probabilities for the stacker "
-                    f"(UAR {100 * metrics.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
+            log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers"
+                + (", and two degraded copies of each" if mct else ""))
+            log(f"{s}: out-of-fold probabilities for the {'stacker' if fused else 'calibration'} "
+                f"(UAR {100 * metrics.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
         stacker = fusion.stacker(oof, y, speakers) if fused else None
+        calibration = _calibration(meta, oof, fitted, {s: norm(feats[s]) for s in systems}, stacker)
+        log(f"calibration: temperature {calibration['temperature']:.2f} on the SI-5 out-of-fold probabilities")
     from safetensors.numpy import save
 
     arrays, kinds = to_arrays(fitted, stacker)
@@ -284,7 +419,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             "systems": systems, "speaker_norm": speaker_norm, "profile": profile, "corpus": corpus,
             "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
             "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and env.level(profile) == "full" else None,
-            "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds,
+            "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds, "calibration": calibration,
             "encoder": ({"folder": env.repo_relative(encoder),
                          "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),
             "fold_encoders": ({"folder": env.repo_relative(fold_enc), "sha256": fold_info["sha256"]}

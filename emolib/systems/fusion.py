@@ -36,11 +36,13 @@ from ..core import env
 from ..core.errors import EmolibError
 from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
-from ..data.splits import PROTOCOL_NAMES, folds
+from ..data.splits import PROTOCOL_NAMES, fold_of, folds
 from ..evaluation import metrics, results
-from ..evaluation.runs import RunName, fusion_stem, named
+from ..evaluation.calibration import fit_temperature, out_of_fold
+from ..evaluation.calibration import summary as calibration_summary
+from ..evaluation.runs import RunName, fusion_stem, named, nested_stem
 from . import registry
-from .classifiers import Classifier, aligned
+from .classifiers import Classifier
 
 #: The stacker's inverse regularisation: chosen per outer fold from this grid by leave-speakers-out
 #: cross-validation over the inner out-of-fold rows (its training speakers only).
@@ -91,20 +93,14 @@ def base_probabilities(meta: pd.DataFrame, base: Base, protocol: str = "si5",
     training rows), with the row indices ``train`` and ``test``."""
     y = meta.emotion.astype(str).to_numpy()
     groups = meta.speaker.astype(str).to_numpy()
-    outer = folds(meta, protocol)
-    fold_of = np.empty(len(meta), int)
-    for f in outer:
-        fold_of[f.test] = f.index
+    rows_fold = fold_of(meta, protocol)
     result = {}
-    for f in outer:
+    for f in folds(meta, protocol):
         X = base.X(f.index)
-        inner = np.zeros((len(f.train), len(CLASSES)))
-        for j in sorted(set(fold_of[f.train])):  # the other folds, inside fold k's training rows
-            held = fold_of[f.train] == j
-            fit, pred = f.train[~held], f.train[held]
-            inner[held] = base.fit_proba(X[fit], y[fit], groups[fit], X[pred])
+        inner = out_of_fold(base.fit_proba, X, y, groups, rows_fold, f.train)  # over the other folds
         test = base.fit_proba(X[f.train], y[f.train], groups[f.train], X[f.test])
-        result[f.index] = {"train": f.train, "test": f.test, "inner": inner, "test_proba": test}
+        result[f.index] = {"train": f.train, "test": f.test, "inner": inner, "test_proba": test,
+                           "inner_fold": rows_fold[f.train]}
         if log:
             log(f"{base.name}: fold {f.index} done")
     return result
@@ -129,34 +125,60 @@ def stacker(inner: Sequence[np.ndarray], y_train: np.ndarray, groups: np.ndarray
 def stacker_proba(model, parts: Sequence[np.ndarray]) -> np.ndarray:
     """A fitted :func:`stacker`'s class probabilities (:data:`CLASSES` order) from the base systems'
     probabilities ``parts`` (in the order it was fitted on)."""
-    return aligned(model.predict_proba(stack_features(parts)), model.classes_)
+    return metrics.in_class_order(model.predict_proba(stack_features(parts)), model.classes_)
 
 
-def stack(meta: pd.DataFrame, probs: dict[str, dict[int, dict]], systems: Sequence[str]) -> pd.DataFrame:
-    """Out-of-fold predictions (``metrics.PREDICTION_COLUMNS``) of the stack of ``systems``, from
-    their :func:`base_probabilities`."""
+def stack(meta: pd.DataFrame, probs: dict[str, dict[int, dict]], systems: Sequence[str],
+          calibrate: bool = True) -> pd.DataFrame:
+    """Out-of-fold predictions (``metrics.PREDICTION_COLUMNS``) of the stack of ``systems``, from their
+    :func:`base_probabilities`, with the stacker's class probabilities (``p_<emotion>``) and, in
+    ``pred.attrs["temperatures"]``, each fold's temperature: fitted on the stacker's out-of-fold probabilities
+    of that fold's training rows (each inner fold predicted by a stacker fitted on the others' rows), so the
+    test speakers never reach it (``calibrate=False``: all 1)."""
     y = meta.emotion.astype(str).to_numpy()
     speakers = meta.speaker.astype(str).to_numpy()
-    parts = []
+    parts, temperatures = [], []
     for k, first in sorted(probs[systems[0]].items()):
-        model = stacker([probs[s][k]["inner"] for s in systems], y[first["train"]], speakers[first["train"]])
-        pred = model.predict(stack_features([probs[s][k]["test_proba"] for s in systems]))
-        parts.append(metrics.predictions(meta, first["test"], k, pred))
-    return pd.concat(parts, ignore_index=True)
+        train = first["train"]
+        inner = [probs[s][k]["inner"] for s in systems]
+        model = stacker(inner, y[train], speakers[train])
+        test = [probs[s][k]["test_proba"] for s in systems]
+        part = metrics.predictions(meta, first["test"], k, model.predict(stack_features(test)))
+        parts.append(metrics.with_probabilities(part, stacker_proba(model, test)))
+        if calibrate:  # the stacker's own out-of-fold probabilities inside the training rows
+            fold_of = first["inner_fold"]
+            oof = np.zeros((len(train), len(CLASSES)))
+            for held in [fold_of == j for j in sorted(set(fold_of))]:
+                m = stacker([p[~held] for p in inner], y[train][~held], speakers[train][~held])
+                oof[held] = stacker_proba(m, [p[held] for p in inner])
+            temperatures.append(fit_temperature(oof, y[train]))
+        else:
+            temperatures.append(1.0)
+    pred = pd.concat(parts, ignore_index=True)
+    pred.attrs["temperatures"] = temperatures
+    return pred
 
 
 def single(meta: pd.DataFrame, probs: dict[int, dict]) -> pd.DataFrame:
-    """Out-of-fold predictions of one base system alone (its arg-max), for comparison."""
-    return pd.concat([metrics.predictions(meta, p["test"], k, np.array(CLASSES)[p["test_proba"].argmax(axis=1)])
-                      for k, p in sorted(probs.items())], ignore_index=True)
+    """Out-of-fold predictions of one base system alone (its arg-max and probabilities), for comparison; in
+    ``pred.attrs["temperatures"]`` each fold's temperature, fitted on its training rows' inner probabilities."""
+    y = meta.emotion.astype(str).to_numpy()
+    parts = [metrics.with_probabilities(
+        metrics.predictions(meta, p["test"], k, np.array(CLASSES)[p["test_proba"].argmax(axis=1)]), p["test_proba"])
+        for k, p in sorted(probs.items())]
+    pred = pd.concat(parts, ignore_index=True)
+    pred.attrs["temperatures"] = [fit_temperature(p["inner"], y[p["train"]]) for _, p in sorted(probs.items())]
+    return pred
 
 
 def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str = "si5", encoders=None,
         profile: str | None = None, corpus: str | None = None, progress: bool = True,
         log: Callable[[str], None] | None = print) -> list[dict]:
     """The fusion study: for speaker normalisation off and on, the base probabilities of ``systems``
-    (default: every registered system; one nested run each), then a results row for the fusion of all of
-    them and of each leave-one-out subset (``fusion_<systems>[_spknorm]``, ``_<protocol>`` off SI-5).  Each
+    (default: every registered system; one nested run each), a row for each system alone in that nested run
+    (``nested_<system>[_spknorm]``, calibrated on its inner probabilities), then a results row for the fusion
+    of all of them and of each leave-one-out subset (``fusion_<systems>[_spknorm]``, ``_<protocol>`` off
+    SI-5), calibrated on the stacker's own out-of-fold probabilities inside the training speakers.  Each
     row's ``config`` records its systems, the stacker and the encoders; ``single_uar``, every base system's
     own UAR from the same nested run."""
     systems = registry.check(list(systems or registry.names()), at_least=2)
@@ -174,7 +196,17 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
     for norm in (False, True):
         with metrics.Timer() as t:
             probs = {b.name: base_probabilities(meta, b, protocol, log) for b in normalised(raw, meta, norm)}
-        alone = {s: metrics.summarize(single(meta, probs[s]))["uar"] for s in systems}
+        alone = {}
+        for s in systems:  # each system alone in the same nested run, calibrated on its inner probabilities
+            pred = single(meta, probs[s])
+            rows.append(results.write_result(
+                named(nested_stem(s), speaker_norm=norm, protocol=protocol), pred,
+                method=f"{registry.get(s).title}, alone, in the fusion's nested folds",
+                protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,
+                wall_s=t_features.seconds + t.seconds, config={"system": s, "seed": 0, **(
+                    settings if registry.get(s).per_fold else {})},
+                calibration=calibration_summary(pred, pred.attrs["temperatures"])))
+            alone[s] = rows[-1]["uar"]
         for subset in registry.subsets(systems):
             with metrics.Timer() as ts:
                 pred = stack(meta, probs, subset)
@@ -184,6 +216,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
                       **(settings if any(registry.get(s).per_fold for s in subset) else {})}
             rows.append(results.write_result(
                 named(fusion_stem(subset), speaker_norm=norm, protocol=protocol), pred,
+                calibration=calibration_summary(pred, pred.attrs["temperatures"]),
                 method="stacked fusion of " + " + ".join(registry.get(s).title for s in subset),
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,
                 wall_s=t_features.seconds + t.seconds + ts.seconds, config=config,

@@ -14,7 +14,7 @@ the speaker's own recordings; here those are the recordings given in one call (a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +24,7 @@ from ..core.errors import AudioError, EmolibError
 from ..data.audio import SAMPLE_RATE, load_audio
 from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
+from . import quality
 from .final import FinalModel
 
 LONG_S = 10.0     # EmoDB's longest utterance is under 9 s: anything up to this is scored whole
@@ -33,19 +34,39 @@ MIN_SECONDS = 0.5  # shorter than EmoDB's shortest utterance by half: too little
 MIN_NORM_UNITS = 10
 
 
+#: Below this calibrated top probability an answer is marked unsure (two emotions about level, or worse).
+UNSURE = 0.5
+
+
 @dataclass
 class Prediction:
-    """One file's (or window's) predicted emotion and class probabilities."""
+    """One file's (or window's) predicted emotion and calibrated class probabilities; for a file also its
+    quality measures (:func:`emolib.systems.quality.measure`), the ways it lies outside what the model was
+    trained on (``warnings``), how far its features lie from the training recordings' (``distance``, a
+    multiple of their 99th percentile), and whether the answer is ``unsure`` (top probability below
+    :data:`UNSURE`)."""
 
     file: str
     emotion: str
     probabilities: dict[str, float]
     start: float = 0.0
     end: float = 0.0
+    quality: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    distance: float | None = None
+
+    @property
+    def unsure(self) -> bool:
+        return self.probabilities[self.emotion] < UNSURE
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "start_s": round(self.start, 2), "end_s": round(self.end, 2),
-                "emotion": self.emotion, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        out = {"file": self.file, "start_s": round(self.start, 2), "end_s": round(self.end, 2),
+               "emotion": self.emotion, "unsure": self.unsure,
+               "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        if self.quality:
+            out.update(quality={k: round(v, 4) for k, v in self.quality.items()}, warnings=list(self.warnings),
+                       distance=None if self.distance is None else round(self.distance, 3))
+        return out
 
 
 def windows(n_samples: int, sr: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -109,16 +130,26 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
     if model.speaker_norm:  # one speaker: the statistics of the file units only
         feats = {s: speaker_standardize(X, np.zeros(len(X)), fit=units) for s, X in feats.items()}
     proba = model.proba(feats)
+    cal = model.info.get("calibration")
+    distance = model.distance(feats) if cal else np.full(len(pieces), np.nan)
 
-    def pred(name, p, start=0.0, end=0.0):
-        return Prediction(name, CLASSES[int(np.argmax(p))], dict(zip(CLASSES, map(float, p))), start, end)
+    def pred(name, p, start=0.0, end=0.0, **more):
+        return Prediction(name, CLASSES[int(np.argmax(p))], dict(zip(CLASSES, map(float, p))), start, end, **more)
 
     owner, whole = np.array([f for f, _, _ in where]), np.array(whole)
     files, wins = [], []
     for i, y in enumerate(waves):
         full = np.flatnonzero((owner == i) & whole)
         parts = np.flatnonzero((owner == i) & ~whole)
-        files.append(pred(names[i], proba[full[0]] if len(full) else proba[parts].mean(axis=0), 0.0, len(y) / SAMPLE_RATE))
+        mine = full if len(full) else parts
+        values = quality.measure(y)
+        said = quality.warnings(values, cal["quality"]) if cal else []
+        far = float(distance[mine].max())
+        if cal and far > 1:
+            said.append(f"its features lie {far:.1f}x as far from the training recordings' as the farthest 1 % of "
+                        "them: the answer is softened accordingly")
+        files.append(pred(names[i], proba[mine[0]] if len(full) else proba[parts].mean(axis=0), 0.0,
+                          len(y) / SAMPLE_RATE, quality=values, warnings=said, distance=far if cal else None))
         wins += [pred(names[i], proba[j], where[j][1] / SAMPLE_RATE, where[j][2] / SAMPLE_RATE) for j in parts]
     return files, wins
 
@@ -130,9 +161,27 @@ def predict_files(model: FinalModel, paths: Sequence[str | os.PathLike], per_win
     return predict_waves(model, waves, [str(p) for p in paths], per_window, jobs)
 
 
+def quality_lines(preds: Sequence[Prediction]) -> str:
+    """One line per file: its quality measures, then what makes it unlike the training recordings (or that
+    nothing does), and an unsure answer said as such."""
+    lines = []
+    for p in preds:
+        if not p.quality:
+            continue
+        q = p.quality
+        head = (f"{Path(p.file).name}: {q['duration_s']:.1f} s, speech {100 * q['speech_fraction']:.0f} %, "
+                f"SNR {q['snr_db']:.0f} dB, bandwidth {q['bandwidth_hz'] / 1000:.1f} kHz, "
+                f"clipped {100 * q['clipped_fraction']:.1f} %")
+        said = "; ".join(p.warnings) if p.warnings else "like the training recordings"
+        lines.append(f"{head} — {said}" + (f" — UNSURE: {p.emotion} at {100 * p.probabilities[p.emotion]:.0f} %"
+                                           if p.unsure else ""))
+    return "\n".join(lines)
+
+
 def table(preds: Sequence[Prediction], windows: bool = False) -> str:
-    """A fixed-width table: file (and window), predicted emotion, the seven probabilities in %.  Files are
-    shown by name, or by their path where two names are the same."""
+    """A fixed-width table: file (and window), predicted emotion (``?`` after it when the answer is unsure),
+    the seven calibrated probabilities in %.  Files are shown by name, or by their path where two names are
+    the same."""
     names = {p.file: Path(p.file).name for p in preds}
     if len(set(names.values())) < len(names):
         names = {f: f for f in names}
@@ -142,6 +191,6 @@ def table(preds: Sequence[Prediction], windows: bool = False) -> str:
     lines = [head]
     for p in preds:
         span = f"{p.start:5.1f}-{p.end:5.1f}  " if windows else ""
-        lines.append(f"{names[p.file]:<{name_w}}  {span}{p.emotion:<10}"
+        lines.append(f"{names[p.file]:<{name_w}}  {span}{p.emotion + ('?' if p.unsure else ''):<10}"
                      + "".join(f"{100 * p.probabilities[c]:10.1f}" for c in CLASSES))
     return "\n".join(lines)

@@ -29,16 +29,18 @@ from .classifiers import Classifier
 class System:
     """A registered system.
 
-    ``features(meta, progress)``: one row per utterance of ``meta`` (cached); ``waveform(y)``: the same
-    for one 16 kHz waveform; ``classifier(profile)``: how its single-system row fits it.  ``per_fold``
-    systems read each fold's pretrained encoder instead (``encoder_features(meta, folder, progress)``
-    gives ``{fold: table}``) and their ``waveform`` is the log-mel the encoder takes."""
+    ``features(meta, progress)``: one row per utterance of ``meta`` (cached); ``frontend()``: what it computes
+    from one 16 kHz waveform (a cacheable front-end, :class:`emolib.data.features.Frontend`) and ``reduce``,
+    that output as the utterance's row; ``classifier(profile)``: how its single-system row fits it.
+    ``per_fold`` systems read each fold's pretrained encoder instead (their corpus features are
+    ``{fold: table}``); their front-end is the log-mel the encoder takes, reduced to itself."""
 
     name: str
     title: str
     row: str
     features: Callable[..., np.ndarray] | None
-    waveform: Callable[[np.ndarray], np.ndarray]
+    frontend: Callable[[], object]
+    reduce: Callable[[np.ndarray], np.ndarray]
     classifier: Callable[[str | None], Classifier]
     per_fold: bool = False
 
@@ -60,7 +62,7 @@ class System:
     def waveform_features(self, y: np.ndarray) -> np.ndarray:
         """What :meth:`corpus_features` gives for one utterance (16 kHz mono); for a ``per_fold`` system
         its log-mel (the encoder is applied by the caller)."""
-        return self.waveform(y)
+        return self.reduce(self.frontend()(y))
 
 
 _SYSTEMS: dict[str, System] = {}
@@ -123,7 +125,7 @@ def _opensmile(name: str, feature_set: str, title: str) -> System:
 
     return System(name, title, baseline_stem(name, "logreg"),
                   features=lambda meta, progress: functionals(meta, feature_set, progress=progress),
-                  waveform=lambda y: OpenSmileFunctionals(feature_set)(y)[:, 0],
+                  frontend=lambda: OpenSmileFunctionals(feature_set), reduce=lambda column: column[:, 0],
                   classifier=lambda profile: classifiers.logreg(feature_set))
 
 
@@ -133,10 +135,10 @@ def _conv1d_features(meta: pd.DataFrame, progress: bool) -> np.ndarray:
     return segment_means(descriptors(meta, progress=progress), None)[0]
 
 
-def _conv1d_waveform(y: np.ndarray) -> np.ndarray:
+def _descriptors():
     from ..data.descriptors import ReportDescriptors
 
-    return ReportDescriptors()(y).mean(axis=1)
+    return ReportDescriptors()
 
 
 def _conv1d_classifier(profile: str | None) -> Classifier:
@@ -145,10 +147,10 @@ def _conv1d_classifier(profile: str | None) -> Classifier:
     return classifiers.conv1d(budget(profile))
 
 
-def _log_mel(y: np.ndarray) -> np.ndarray:
-    from ..data.features import log_mel
+def _log_mel():
+    from ..data.features import LogMelConfig
 
-    return log_mel(y)
+    return LogMelConfig()
 
 
 def _probe_classifier(profile: str | None) -> Classifier:
@@ -159,7 +161,7 @@ def _probe_classifier(profile: str | None) -> Classifier:
 
 register(_opensmile("compare", "ComParE_2016", "ComParE_2016 + logistic regression"))
 register(_opensmile("egemaps", "eGeMAPSv02", "eGeMAPSv02 + logistic regression"))
-register(System("moco", "MoCo v3 probe", "moco_probe_logreg", features=None, waveform=_log_mel,
-                classifier=_probe_classifier, per_fold=True))
+register(System("moco", "MoCo v3 probe", "moco_probe_logreg", features=None, frontend=_log_mel,
+                reduce=lambda mel: mel, classifier=_probe_classifier, per_fold=True))
 register(System("cnn", "Conv1D, whole utterances", "cnn_si5_whole", features=_conv1d_features,
-                waveform=_conv1d_waveform, classifier=_conv1d_classifier))
+                frontend=_descriptors, reduce=lambda frames: frames.mean(axis=1), classifier=_conv1d_classifier))
