@@ -103,3 +103,26 @@ def synthetic():
     from emolib.data import corpus
 
     return corpus.load_corpus("synthetic")
+
+
+def test_robustness_rows_recompute_with_probabilities_and_calibration(synthetic, tmp_path, monkeypatch):
+    from emolib.core import env
+    from emolib.evaluation import metrics, results
+    from emolib.studies import robustness
+
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    rows = [*robustness.run_system(synthetic, "egemaps", ["telephone"], log=None),
+            *robustness.run_system(synthetic, "egemaps", ["telephone"], mct=True, log=None)]
+    assert [r["run"] for r in rows] == ["robust_egemaps_clean", "robust_egemaps_telephone",
+                                        "robust_egemaps_mct_clean", "robust_egemaps_mct_telephone"]
+    folder = env.run_dir(env.RESULTS)
+    assert results.verify_results(folder) == 4  # scores, folds, probabilities and calibration recompute
+    pred = results.load_predictions("robust_egemaps_mct_telephone", folder)
+    np.testing.assert_allclose(metrics.probabilities(pred).sum(axis=1), 1.0, atol=1e-6)
+    assert rows[-1]["config"]["training"] == "multi-condition" and rows[-1]["config"]["params"]["high"] == 3_400
+    assert len(rows[-1]["calibration"]["temperature"]) == 5
+    table = robustness.table(folder)
+    assert list(table.columns) == ["clean", "telephone"] and len(table) == 2
+    # the same seed gives the same degraded audio, so the same numbers
+    again = robustness.run_system(synthetic, "egemaps", ["telephone"], log=None)
+    assert [r["uar"] for r in again] == [r["uar"] for r in rows[:2]]

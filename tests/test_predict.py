@@ -13,7 +13,7 @@ from emolib.core.files import sha256_file
 from emolib.data import corpus
 from emolib.data.audio import SAMPLE_RATE, load_audio
 from emolib.data.emodb import CLASSES
-from emolib.systems import final, predict
+from emolib.systems import final, predict, quality
 
 MODEL = "baseline_egemaps_logreg"
 
@@ -185,6 +185,44 @@ def test_cli_table_and_json(model, utterance, tmp_path, wav_writer, capsys):
     assert cli.main(args + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["model"] == MODEL and set(data["files"][0]["probabilities"]) == set(CLASSES)
+    file = data["files"][0]  # the quality line, what lies outside the training range, and an unsure mark
+    assert set(file["quality"]) == set(quality.MEASURES) and isinstance(file["warnings"], list)
+    assert file["distance"] > 0 and isinstance(file["unsure"], bool)
+    assert file["quality"]["duration_s"] == pytest.approx(len(utterance[0]) / SAMPLE_RATE, abs=0.01)
+
+
+def test_the_model_keeps_a_calibration_fitted_out_of_fold(model):
+    cal = model.info["calibration"]
+    assert cal["temperature"] > 0 and set(cal["out_of_fold"]) == {"nll", "ece", "brier"}
+    assert set(cal["quality"]) == set(quality.MEASURES) and cal["distance"]["egemaps"] > 0
+
+
+def test_audio_unlike_the_training_corpus_gets_no_confident_answer(model):
+    odd = quality.unlike_emodb()
+    odd.pop("synthetic voice")  # the synthetic corpus's own kind of voice: this model was trained on it
+    files, _ = predict.predict_waves(model, list(odd.values()), list(odd))
+    for p in files:
+        assert max(p.probabilities.values()) < 0.9, (p.file, p.probabilities)
+        assert p.warnings, p.file  # and the quality line says why
+    lines = predict.quality_lines(files).splitlines()
+    assert len(lines) == 2 and all(name in line for name, line in zip(odd, lines))
+
+
+def test_a_file_like_the_training_recordings_gets_no_warning(model, synthetic):
+    files, _ = predict.predict_waves(model, [load_audio(p) for p in synthetic.path[:5]], list(synthetic.file[:5]))
+    assert sum(bool(p.warnings) for p in files) <= 1  # 1st-99th percentile range: most training files lie inside
+
+
+def test_multi_condition_model_trains_on_degraded_copies(final_folder, synthetic, utterance):
+    final.build(synthetic, "robust_egemaps_mct", profile="smoke", corpus="synthetic", progress=False, log=None)
+    m = final.load("robust_egemaps_mct", corpus="synthetic", profile="smoke")
+    assert m.systems == ["egemaps"] and m.info["row"] == "robust_egemaps_mct_clean"
+    p = m.proba(m.features([utterance[0]]))[0]
+    assert abs(p.sum() - 1) < 1e-6
+    with pytest.raises(EmolibError, match="raw only"):
+        final.row_name("robust_egemaps_mct", True)
+    with pytest.raises(EmolibError, match="multi-condition models are offered for"):
+        final.systems_of("robust_moco_mct")  # per-fold encoders: no multi-condition final model
 
 
 def test_fusion_model_stacks_its_systems(final_folder, synthetic, utterance):
@@ -210,6 +248,23 @@ def test_best_is_chosen_among_the_fixed_candidates(tmp_path):
     assert final.best(False, tmp_path)[0] == "fusion_compare_egemaps_moco_cnn"
     with pytest.raises(EmolibError, match="--model"):
         final.best(True, tmp_path)
+
+
+def test_best_weighs_clean_and_degraded_audio_where_the_robustness_rows_exist(tmp_path):
+    from emolib.augmentation.degrade import TARGET
+
+    (tmp_path / "baseline_compare_logreg.json").write_text(json.dumps({"uar": 0.78}))
+    (tmp_path / "fusion_compare_egemaps_moco_cnn.json").write_text(json.dumps({"uar": 0.80}))
+    assert final.best(False, tmp_path)[0] == "fusion_compare_egemaps_moco_cnn"  # no robustness rows: SI-5 UAR
+    uars = {"robust_compare": (0.78, 0.40), "robust_compare_mct": (0.77, 0.60), "robust_egemaps": (0.68, 0.50)}
+    for stem, (clean, degraded) in uars.items():
+        for c, u in [("clean", clean)] + [(c, degraded) for c in TARGET]:
+            (tmp_path / f"{stem}_{c}.json").write_text(json.dumps({"uar": u}))
+    name, found = final.best(False, tmp_path)
+    assert name == "robust_compare_mct" and found[name] == pytest.approx(0.5 * 0.77 + 0.5 * 0.60)
+    assert found["baseline_compare_logreg"] == pytest.approx(0.59) and "fusion_compare_egemaps_moco_cnn" not in found
+    (tmp_path / "baseline_compare_logreg_spknorm.json").write_text(json.dumps({"uar": 0.85}))
+    assert final.best(True, tmp_path)[0] == "baseline_compare_logreg"  # speaker-normalised: SI-5 UAR as before
 
 
 def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utterance, tmp_path):

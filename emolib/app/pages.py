@@ -57,7 +57,7 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
     """``{page: {name: (command, render)}}`` of every generated table, from the rows in ``folder``
     (default: the real run's, ``results/``, whatever the profile)."""
     from ..evaluation import tables
-    from ..studies import emobox
+    from ..studies import emobox, robustness
     from ..systems import fusion
 
     folder = env.RESULTS if folder is None else Path(folder)
@@ -71,6 +71,10 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
             "fusion": ("python -m emolib fusion --table", lambda: tables.fusion_markdown(fusion.summary("si5", folder))),
             "fusion-emobox": ("python -m emolib fusion --table --protocol emobox",
                               lambda: tables.fusion_markdown(fusion.summary("emobox", folder))),
+            "calibration": ("python -m emolib results --calibration",
+                            lambda: tables.calibration_markdown(tables.calibration_table(folder))),
+            "robustness": ("python -m emolib robustness --table",
+                           lambda: tables.robustness_markdown(robustness.table(folder))),
             "emobox": ("python -m emolib emobox --table", lambda: tables.emobox_markdown(emobox.comparison(folder))),
             "timings": ("python -m emolib results --timings", lambda: tables.timings_markdown(folder)),
             "results": ("python -m emolib results --markdown",

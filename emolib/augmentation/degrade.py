@@ -215,7 +215,7 @@ def _conditions(items) -> dict[str, Condition]:
 
 #: The robustness study's test conditions (the issue's list; MP3 since this libsndfile writes it).
 CONDITIONS: dict[str, Condition] = _conditions([
-    Condition("telephone", "telephone"),
+    Condition("telephone", "telephone", {"low": 300.0, "high": 3_400.0, "mu_law": True}),
     *(Condition(f"{kind}_{snr}db", "noise", {"noise": kind, "snr": snr})
       for kind in ("white", "pink", "babble") for snr in (20, 10, 0)),
     *(Condition(f"reverb_{t:g}s", "reverb", {"rt60": t}) for t in (0.3, 0.6, 1.0)),

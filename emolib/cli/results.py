@@ -27,8 +27,9 @@ def add_to(sub) -> None:
     res.add_argument("--timings", action="store_true", help="the run-time table of reproduce (results/timings.json)")
     res.add_argument("--total", action="store_true", help="with --timings: only the sentence on the full run's minutes")
     res.add_argument("--probes", action="store_true", help="notebook 04's probe and fine-tuning rows as Markdown")
-    res.add_argument("--calibration", action="store_true", help="every row with class probabilities: NLL, ECE and "
-                     "Brier score of its own and of its calibrated probabilities, as Markdown (a PATTERN narrows it)")
+    res.add_argument("--calibration", action="store_true", help="every calibrated SI-5 row: NLL, ECE and Brier score "
+                     "of its own and of its calibrated probabilities, as Markdown (with a PATTERN: every row with "
+                     "probabilities it matches)")
     res.add_argument("--verify", action="store_true", help="recompute every run from its predictions and check "
                      "its numbers and folds (exit 1 naming the first run that differs)")
     res.add_argument("--gaps", action="store_true", help="list the rows that lack a field of the results "
@@ -53,7 +54,7 @@ def run(args) -> int:
     elif args.probes:
         print(tables.probes_markdown(folder))
     elif args.calibration:
-        print(tables.calibration_markdown(tables.calibration_table(folder, args.pattern or "*")))
+        print(tables.calibration_markdown(tables.calibration_table(folder, args.pattern)))
     elif args.readme:
         from ..app import pages
 

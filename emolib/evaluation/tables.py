@@ -302,13 +302,16 @@ def robustness_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def calibration_table(folder: Path | None = None, pattern: str = "*") -> pd.DataFrame:
-    """Every row with class probabilities (matching ``pattern``): UAR, and NLL / ECE / Brier of the system's own
-    probabilities and, where the row was calibrated, of the calibrated ones, with the temperatures' range."""
+def calibration_table(folder: Path | None = None, pattern: str | None = None) -> pd.DataFrame:
+    """UAR, and NLL / ECE / Brier of the system's own probabilities and of the calibrated ones, with the
+    temperatures' range: of every SI-5 row that was calibrated (the systems, their nested runs, the fusions,
+    the probes), or, with ``pattern``, of every row with class probabilities whose name matches it."""
     folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
     lines = []
     for r in _rows(folder):
-        if "ece" not in r or not fnmatch.fnmatchcase(r["run"], pattern):
+        if "ece" not in r or not fnmatch.fnmatchcase(r["run"], pattern or "*"):
+            continue
+        if pattern is None and ("calibration" not in r or r["protocol"] != splits.PROTOCOL_NAMES["si5"]):
             continue
         c = r.get("calibration", {})
         t = c.get("temperature", [])

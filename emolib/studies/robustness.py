@@ -15,7 +15,8 @@ with other parameters and other noise sources (brown noise, the synthetic corpus
 no test condition is ever trained on.
 
 Rows ``robust_<system>[_mct]_<condition>`` (and ``…_clean``, the same models on clean audio), each with its
-predictions and class probabilities; ``config`` says the system, the condition and its parameters, the
+predictions and class probabilities, and the calibration of each fold's temperature (fitted on the training
+speakers' clean out-of-fold probabilities: :func:`_fitted`) under that condition; ``config`` says the system, the condition and its parameters, the
 training and the seed.  :func:`table` reads them back into one table of UAR per system and condition.
 """
 from __future__ import annotations
@@ -32,8 +33,9 @@ from ..augmentation.degrade import CONDITIONS, TARGET
 from ..core import env
 from ..core.errors import EmolibError
 from ..data.emodb import CLASSES
-from ..data.splits import PROTOCOL_NAMES, folds
+from ..data.splits import PROTOCOL_NAMES, fold_of, folds
 from ..evaluation import metrics, results
+from ..evaluation.calibration import fit_temperature, inner_folds, summary
 from ..evaluation.metrics import with_probabilities
 from ..evaluation.runs import robust_stem
 from ..systems import conditions, registry
@@ -43,19 +45,35 @@ SEED = conditions.SEED
 
 def _fitted(meta, system, clean, mct, profile, encoders_dir, log):
     """Per fold: the classifier fitted on the fold's training rows (clean, and with ``mct`` their degraded
-    copies too)."""
+    copies too), and its temperature, fitted on the out-of-fold probabilities of the training rows' clean
+    audio (each inner fold — the protocol's other folds — predicted by the system fitted on the rest, their
+    copies included under ``mct``), so no test speaker reaches it."""
     clf = registry.get(system).classifier(profile)
     y = meta.emotion.astype(str).to_numpy()
     speakers = meta.speaker.astype(str).to_numpy()
-    models = {}
-    for f in folds(meta, "si5"):
-        X, owner = clean[f.index][f.train], f.train
+    rows_fold = fold_of(meta, "si5")
+
+    def fit(X, rows, encoder):
+        """The classifier fitted on rows ``rows`` of ``meta`` (features ``X``), with their copies under ``mct``."""
+        owner = rows
         if mct:
-            X, owner = conditions.with_copies(meta, system, f.train, X, _encoder(system, encoders_dir, f.index))
-        models[f.index] = clf.fit(X, y[owner], speakers[owner])
+            X, owner = conditions.with_copies(meta, system, rows, X, encoder)
+        return clf.fit(X, y[owner], speakers[owner]), len(X)
+
+    models, temperatures = {}, {}
+    for f in folds(meta, "si5"):
+        encoder = _encoder(system, encoders_dir, f.index)
+        X = clean[f.index]
+        oof = np.zeros((len(f.train), len(CLASSES)))
+        for held in inner_folds(rows_fold, f.train):
+            inner, _ = fit(X[f.train[~held]], f.train[~held], encoder)
+            oof[held] = clf.proba(inner, X[f.train[held]])
+        temperatures[f.index] = fit_temperature(oof, y[f.train])
+        models[f.index], n = fit(X[f.train], f.train, encoder)
         if log:
-            log(f"{system}{' (multi-condition)' if mct else ''}: fold {f.index} fitted on {len(X)} rows")
-    return clf, models
+            log(f"{system}{' (multi-condition)' if mct else ''}: fold {f.index} fitted on {n} rows, "
+                f"temperature {temperatures[f.index]:.2f}")
+    return clf, models, temperatures
 
 
 def _encoder(system: str, folder, fold: int):
@@ -86,7 +104,7 @@ def run_system(meta: pd.DataFrame, system: str, condition_names: Sequence[str] |
     with metrics.Timer() as t_fit:
         clean = sysinfo.corpus_features(meta, encoders=encoders_dir, profile=profile, progress=progress)
         clean = clean if isinstance(clean, dict) else {f.index: clean for f in folds(meta, "si5")}
-        clf, models = _fitted(meta, system, clean, mct, profile, encoders_dir, log)
+        clf, models, temperatures = _fitted(meta, system, clean, mct, profile, encoders_dir, log)
     rows = []
     for cname in ["clean", *names]:
         with metrics.Timer() as t:
@@ -101,6 +119,7 @@ def run_system(meta: pd.DataFrame, system: str, condition_names: Sequence[str] |
                 part = metrics.predictions(meta, f.test, f.index, np.array(CLASSES)[proba.argmax(axis=1)])
                 parts.append(with_probabilities(part, proba))
             pred = pd.concat(parts, ignore_index=True)
+        calibration = summary(pred, [temperatures[k] for k in sorted(pred.fold.unique())])
         cond = CONDITIONS[cname] if cname != "clean" else None
         rows.append(results.write_result(
             robust_stem(system, cname, mct), pred,
@@ -111,7 +130,8 @@ def run_system(meta: pd.DataFrame, system: str, condition_names: Sequence[str] |
             config={"system": system, "condition": cname, "family": cond.family if cond else "clean",
                     "params": dict(cond.params) if cond else {}, "training": "multi-condition" if mct else "clean",
                     "copies": degrade.COPIES if mct else 0, "seed": SEED,
-                    **({"encoders": env.repo_relative(encoders_dir)} if encoders_dir else {})}))
+                    **({"encoders": env.repo_relative(encoders_dir)} if encoders_dir else {})},
+            calibration=calibration))
         if log:
             log(f"{rows[-1]['run']}: UAR {100 * rows[-1]['uar']:.1f} %")
     return rows

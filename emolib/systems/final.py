@@ -48,6 +48,10 @@ FORMAT = "emolib-final-model"
 VERSION = 3  # 3: a calibration (temperature, quality range, feature distance)
 
 
+#: How fast :meth:`FinalModel.proba` falls back to the uniform answer beyond the training recordings' range:
+#: at a distance of 1.35 yardsticks the model's own answer keeps half its weight, at 2 about 14 %.
+SHRINK = 2.0
+
 #: A system trained with multi-condition training (:mod:`emolib.studies.robustness`): ``robust_<system>_mct``.
 MCT = re.compile(r"robust_([a-z0-9]+)_mct")
 
@@ -260,14 +264,16 @@ class FinalModel:
 
     def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated class probabilities: :meth:`raw_proba` tempered by the temperature fitted on the SI-5
-        out-of-fold probabilities, times the recording's :meth:`distance` where that exceeds 1 — so that a
-        recording unlike any the model was trained on cannot get a confident answer."""
+        out-of-fold probabilities; then, for a recording whose :meth:`distance` ``d`` exceeds 1 (farther from the
+        training recordings than the farthest 1 % of them), drawn towards the uniform answer with weight
+        ``1 - exp(-SHRINK (d - 1))`` — so that a recording unlike any the model was trained on cannot get a
+        confident answer, however large the classifier's logits.  Within the training range nothing changes."""
         cal = self.info.get("calibration")
         if cal is None:  # a model built before calibration existed
             return self.raw_proba(feats)
-        scale = np.maximum(1.0, self.distance(feats))
-        raw = self.raw_proba(feats)
-        return np.vstack([temper(raw[i:i + 1], cal["temperature"] * scale[i]) for i in range(len(raw))])
+        tempered = temper(self.raw_proba(feats), cal["temperature"])
+        keep = np.exp(-SHRINK * np.maximum(0.0, self.distance(feats) - 1.0))[:, None]
+        return keep * tempered + (1 - keep) / tempered.shape[1]
 
     def classifier(self, system: str) -> Classifier:
         return registry.get(system).classifier(self.info["profile"])

@@ -147,7 +147,7 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
         far = float(distance[mine].max())
         if cal and far > 1:
             said.append(f"its features lie {far:.1f}x as far from the training recordings' as the farthest 1 % of "
-                        "them: the answer is softened accordingly")
+                        "them: the answer is drawn towards even odds accordingly")
         files.append(pred(names[i], proba[mine[0]] if len(full) else proba[parts].mean(axis=0), 0.0,
                           len(y) / SAMPLE_RATE, quality=values, warnings=said, distance=far if cal else None))
         wins += [pred(names[i], proba[j], where[j][1] / SAMPLE_RATE, where[j][2] / SAMPLE_RATE) for j in parts]
