@@ -208,6 +208,19 @@ def test_audio_unlike_the_training_corpus_gets_no_confident_answer(model):
     assert len(lines) == 2 and all(name in line for name, line in zip(odd, lines))
 
 
+def test_the_distance_yardstick_measures_other_speakers_only():
+    rng = np.random.default_rng(0)
+    bank, speakers = rng.standard_normal((40, 8)), np.repeat(list("abcd"), 10)
+    assert quality.nearest(bank[:3], bank, k=1) == pytest.approx(0.0, abs=1e-9)  # a training row is its own nearest
+    # each speaker's recordings (and their degraded copies) lie close together and far from the others': the
+    # yardstick is the distance between speakers, never that within one
+    centres = 5.0 * rng.standard_normal((4, 8))
+    clustered = np.repeat(centres, 10, axis=0) + 1e-3 * rng.standard_normal((40, 8))
+    assert quality.yardstick(clustered, speakers) > 10
+    far = quality.nearest(bank[:1] + 10.0, bank) / quality.yardstick(bank, speakers)
+    assert far > 10  # a vector shifted by ten deviations lies many yardsticks away
+
+
 def test_a_file_like_the_training_recordings_gets_no_warning(model, synthetic):
     files, _ = predict.predict_waves(model, [load_audio(p) for p in synthetic.path[:5]], list(synthetic.file[:5]))
     assert sum(bool(p.warnings) for p in files) <= 1  # 1st-99th percentile range: most training files lie inside

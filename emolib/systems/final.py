@@ -45,7 +45,8 @@ from .classifiers import Classifier
 from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
 
 FORMAT = "emolib-final-model"
-VERSION = 3  # 3: a calibration (temperature, quality range, feature distance)
+VERSION = 4  # 3: a calibration (temperature, quality range, feature distance); 4: the distance to the nearest
+#            training recordings (their standardised features kept in model.safetensors as bank.<system>)
 
 
 #: How fast :meth:`FinalModel.proba` falls back to the uniform answer beyond the training recordings' range:
@@ -219,6 +220,7 @@ class FinalModel:
     models: dict
     stacker: object = None
     encoder: tuple = field(default=None, repr=False)  # (backbone, its JSON config)
+    banks: dict = field(default_factory=dict, repr=False)  # {system: standardised training features}
 
     @property
     def systems(self) -> list[str]:
@@ -255,17 +257,18 @@ class FinalModel:
         return fusion.stacker_proba(self.stacker, parts)
 
     def distance(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        """How far each recording's features lie from the training recordings', as a multiple of the
-        training recordings' own 99th percentile (:func:`emolib.systems.quality.distance`; the largest over the
-        systems): about 1 or less for a recording like EmoDB's."""
-        ratios = [quality.distance(_standardised(self.models[s], feats[s])) / self.info["calibration"]["distance"][s]
-                  for s in self.systems]
+        """How far each recording's features lie from its nearest training recordings', as a multiple of how
+        far a training speaker's recordings lie from the other speakers' (:func:`emolib.systems.quality.nearest`,
+        :func:`~emolib.systems.quality.yardstick`; the largest over the systems): 1 or less for a recording
+        like EmoDB's."""
+        ratios = [quality.nearest(_standardised(self.models[s], feats[s]), self.banks[s])
+                  / self.info["calibration"]["distance"][s] for s in self.systems]
         return np.max(ratios, axis=0)
 
     def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated class probabilities: :meth:`raw_proba` tempered by the temperature fitted on the SI-5
         out-of-fold probabilities; then, for a recording whose :meth:`distance` ``d`` exceeds 1 (farther from the
-        training recordings than the farthest 1 % of them), drawn towards the uniform answer with weight
+        training recordings than 99 % of a new speaker's recordings would be), drawn towards the uniform answer with weight
         ``1 - exp(-SHRINK (d - 1))`` — so that a recording unlike any the model was trained on cannot get a
         confident answer, however large the classifier's logits.  Within the training range nothing changes."""
         cal = self.info.get("calibration")
@@ -326,12 +329,13 @@ def _out_of_fold(meta: pd.DataFrame, base: fusion.Base) -> np.ndarray:
     return out
 
 
-def _calibration(meta: pd.DataFrame, oof: list[np.ndarray], fitted: dict, feats: dict, stacker) -> dict:
+def _calibration(meta: pd.DataFrame, oof: list[np.ndarray], banks: dict, stacker) -> dict:
     """What a final model keeps to say how far to trust it: the temperature fitted on the SI-5 out-of-fold
     probabilities of every utterance (a fusion's: of its stacker, itself fitted fold by fold on the other
     folds' out-of-fold base probabilities), the quality measures' training range
-    (:func:`emolib.systems.quality.reference`) and each system's feature-distance yardstick (the 99th
-    percentile over the training recordings)."""
+    (:func:`emolib.systems.quality.reference`) and each system's feature-distance yardstick
+    (:func:`emolib.systems.quality.yardstick` of its bank of standardised training features, ``banks``:
+    ``{system: (features, their speakers)}``)."""
     from ..data.audio import load_audio
     from ..data.splits import folds
 
@@ -343,7 +347,7 @@ def _calibration(meta: pd.DataFrame, oof: list[np.ndarray], fitted: dict, feats:
         for f in folds(meta, "si5"):
             model = fusion.stacker([p[f.train] for p in oof], y[f.train], groups[f.train])
             proba[f.test] = fusion.stacker_proba(model, [p[f.test] for p in oof])
-    distance = {s: float(np.percentile(quality.distance(_standardised(m, feats[s])), 99)) for s, m in fitted.items()}
+    distance = {s: quality.yardstick(bank, who) for s, (bank, who) in banks.items()}
     return {"temperature": fit_temperature(proba, y),
             "out_of_fold": {"nll": metrics.nll(y, proba), "ece": metrics.ece(y, proba), "brier": metrics.brier(y, proba)},
             "quality": quality.reference([load_audio(p) for p in meta.path]), "distance": distance}
@@ -397,16 +401,18 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
             fold_info = encoder_summary(fold_enc)  # the recipe's inputs on SI-5 folds (checked by corpus_features)
             fold_emb = registry.get(s).corpus_features(meta, encoders=fold_enc, profile=profile, progress=progress)
-        fitted, oof = {}, []
+        fitted, oof, banks = {}, [], {}
         mct = bool(MCT.fullmatch(name))
         for s in systems:
             clf = registry.get(s).classifier(profile)
             if mct:  # every utterance and its two multi-condition copies
                 X, owner = conditions.with_copies(meta, s, np.arange(len(meta)), feats[s])
                 fitted[s] = clf.fit(X, y[owner], speakers[owner])
+                banks[s] = (_standardised(fitted[s], X), speakers[owner])
                 oof.append(_out_of_fold_mct(meta, s, feats[s], clf))
             else:
                 fitted[s] = clf.fit(norm(feats[s]), y, speakers)
+                banks[s] = (_standardised(fitted[s], norm(feats[s])), speakers)
                 base = fusion.Base(s, fold_emb if s in per_fold else feats[s], clf)
                 oof.append(_out_of_fold(meta, fusion.normalised([base], meta, speaker_norm)[0]))
             log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers"
@@ -414,11 +420,12 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             log(f"{s}: out-of-fold probabilities for the {'stacker' if fused else 'calibration'} "
                 f"(UAR {100 * metrics.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
         stacker = fusion.stacker(oof, y, speakers) if fused else None
-        calibration = _calibration(meta, oof, fitted, {s: norm(feats[s]) for s in systems}, stacker)
+        calibration = _calibration(meta, oof, banks, stacker)
         log(f"calibration: temperature {calibration['temperature']:.2f} on the SI-5 out-of-fold probabilities")
     from safetensors.numpy import save
 
     arrays, kinds = to_arrays(fitted, stacker)
+    arrays.update({f"bank.{s}": np.asarray(bank, np.float32).reshape(len(bank), -1) for s, (bank, _) in banks.items()})
     blob = save(arrays)
     row = env.run_dir(env.RESULTS, corpus, "full") / f"{row_name(name, speaker_norm)}.json"
     info = {"format": FORMAT, "version": VERSION, "model": name, "row": row_name(name, speaker_norm),
@@ -459,7 +466,9 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
         raise EmolibError(f"{blob_path}: its content does not match model.json's SHA-256; build the model again: {how}")
     from safetensors.numpy import load as load_arrays
 
-    models = from_arrays(load_arrays(blob_path.read_bytes()), info["parameters"])
+    arrays = load_arrays(blob_path.read_bytes())
+    models = from_arrays(arrays, info["parameters"])
+    banks = {k.removeprefix("bank."): v for k, v in arrays.items() if k.startswith("bank.")}
     encoder = None
     if info["encoder"]:
         from ..ssl.encoders import ALL_SPEAKERS, load_encoder, speaker_input
@@ -475,4 +484,4 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
             raise EmolibError(f"{files[1]}: pretrained on per-speaker inputs, which final models do not support; "
                               f"build the model again: {how}")
     stacker = models.pop("stacker", None)
-    return FinalModel(info, models, stacker, encoder)
+    return FinalModel(info, models, stacker, encoder, banks)

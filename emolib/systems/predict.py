@@ -42,8 +42,8 @@ UNSURE = 0.5
 class Prediction:
     """One file's (or window's) predicted emotion and calibrated class probabilities; for a file also its
     quality measures (:func:`emolib.systems.quality.measure`), the ways it lies outside what the model was
-    trained on (``warnings``), how far its features lie from the training recordings' (``distance``, a
-    multiple of their 99th percentile), and whether the answer is ``unsure`` (top probability below
+    trained on (``warnings``), how far its features lie from the training recordings' (``distance``, to the
+    nearest ones, as a multiple of how far 99 % of a new speaker's recordings lie), and whether the answer is ``unsure`` (top probability below
     :data:`UNSURE`)."""
 
     file: str
@@ -146,8 +146,8 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
         said = quality.warnings(values, cal["quality"]) if cal else []
         far = float(distance[mine].max())
         if cal and far > 1:
-            said.append(f"its features lie {far:.1f}x as far from the training recordings' as the farthest 1 % of "
-                        "them: the answer is drawn towards even odds accordingly")
+            said.append(f"its features lie {far:.1f}x as far from the nearest training recordings as a new EmoDB "
+                        "speaker's would: the answer is drawn towards even odds accordingly")
         files.append(pred(names[i], proba[mine[0]] if len(full) else proba[parts].mean(axis=0), 0.0,
                           len(y) / SAMPLE_RATE, quality=values, warnings=said, distance=far if cal else None))
         wins += [pred(names[i], proba[j], where[j][1] / SAMPLE_RATE, where[j][2] / SAMPLE_RATE) for j in parts]
