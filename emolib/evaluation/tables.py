@@ -304,14 +304,16 @@ def robustness_markdown(table: pd.DataFrame) -> str:
 
 def calibration_table(folder: Path | None = None, pattern: str | None = None) -> pd.DataFrame:
     """UAR, and NLL / ECE / Brier of the system's own probabilities and of the calibrated ones, with the
-    temperatures' range: of every SI-5 row that was calibrated (the systems, their nested runs, the fusions,
-    the probes), or, with ``pattern``, of every row with class probabilities whose name matches it."""
+    temperatures' range: of every SI-5 row on clean audio that was calibrated (the systems, their nested runs,
+    the fusions, the probes, the robustness study's clean rows), or, with ``pattern``, of every row with class
+    probabilities whose name matches it (``robust_*`` for the degraded ones)."""
     folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
     lines = []
     for r in _rows(folder):
         if "ece" not in r or not fnmatch.fnmatchcase(r["run"], pattern or "*"):
             continue
-        if pattern is None and ("calibration" not in r or r["protocol"] != splits.PROTOCOL_NAMES["si5"]):
+        if pattern is None and ("calibration" not in r or r["protocol"] != splits.PROTOCOL_NAMES["si5"]
+                                or r.get("config", {}).get("condition", "clean") != "clean"):
             continue
         c = r.get("calibration", {})
         t = c.get("temperature", [])
