@@ -115,6 +115,8 @@ def _run_notebook(browser, lab, name: str, widget_class: str):
         const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
         return w && w.context && w.context.path === name && w.sessionContext.session
             && w.sessionContext.session.kernel; }""", arg=name, timeout=SETUP_S * 1000)
+    # the committed outputs go first: a widget view restored from them is not the one the kernel will answer
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     widget = page.locator(f".{widget_class}")
     widget.wait_for(state="attached")
@@ -196,5 +198,8 @@ def test_try_it_upload_in_jupyterlab(browser, lab, emodb_root, tmp_path):
         widget.locator(".widget-upload").click()
     chooser.value.set_files(str(upload))
     _wait_for_new_media(page, widget, before)
-    assert "my_recording.wav" in widget.inner_text() and "predicted" in widget.inner_text()
+    # the kernel answers once it is free of the cells below the widget (the whole notebook runs)
+    page.wait_for_function("w => w.innerText.includes('my_recording.wav')", arg=widget.element_handle(),
+                           timeout=RUN_S * 1000)
+    assert "predicted" in widget.inner_text()
     page.close()
