@@ -111,8 +111,10 @@ def test_robustness_rows_recompute_with_probabilities_and_calibration(synthetic,
     from emolib.studies import robustness
 
     monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
-    rows = [*robustness.run_system(synthetic, "egemaps", ["telephone"], log=None),
-            *robustness.run_system(synthetic, "egemaps", ["telephone"], mct=True, log=None)]
+    small = synthetic.groupby(["speaker", "emotion"]).head(1).reset_index(drop=True)  # every speaker and emotion once
+    small.attrs = synthetic.attrs
+    rows = [*robustness.run_system(small, "egemaps", ["telephone"], log=None),
+            *robustness.run_system(small, "egemaps", ["telephone"], mct=True, log=None)]
     assert [r["run"] for r in rows] == ["robust_egemaps_clean", "robust_egemaps_telephone",
                                         "robust_egemaps_mct_clean", "robust_egemaps_mct_telephone"]
     folder = env.run_dir(env.RESULTS)
@@ -124,5 +126,5 @@ def test_robustness_rows_recompute_with_probabilities_and_calibration(synthetic,
     table = robustness.table(folder)
     assert list(table.columns) == ["clean", "telephone"] and len(table) == 2
     # the same seed gives the same degraded audio, so the same numbers
-    again = robustness.run_system(synthetic, "egemaps", ["telephone"], log=None)
+    again = robustness.run_system(small, "egemaps", ["telephone"], log=None)
     assert [r["uar"] for r in again] == [r["uar"] for r in rows[:2]]
