@@ -195,6 +195,21 @@ def test_the_model_keeps_a_calibration_fitted_out_of_fold(model):
     cal = model.info["calibration"]
     assert cal["temperature"] > 0 and set(cal["out_of_fold"]) == {"nll", "ece", "brier"}
     assert set(cal["quality"]) == set(quality.MEASURES) and cal["distance"]["egemaps"] > 0
+    # one clean-trained system: the share of utterances beyond its yardstick is the percentile's complement
+    assert cal["beyond"] == pytest.approx(1 - quality.QUANTILE / 100, abs=2 / len(model.banks["egemaps"]))
+    # tempering never raises the negative log-likelihood it minimises
+    assert cal["tempered"]["nll"] <= cal["out_of_fold"]["nll"] + 1e-6 and set(cal["with_fall_back"]) == {"nll", "ece", "brier"}
+
+
+def test_the_fall_back_draws_towards_even_odds_and_keeps_the_answer():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(len(CLASSES)) * 0.2, size=6)
+    d = np.array([0.0, 0.5, 1.0, 1.5, 3.0, 100.0])
+    q = final.fall_back(p, d)
+    assert np.allclose(q.sum(1), 1) and (q[:5].argmax(1) == p[:5].argmax(1)).all()  # the last: even odds
+    assert np.allclose(q[:3], p[:3])  # within the yardstick nothing changes
+    top = q.max(1)
+    assert top[3] < p[3].max() and top[5] == pytest.approx(1 / len(CLASSES), abs=1e-6)
 
 
 def test_audio_unlike_the_training_corpus_gets_no_confident_answer(model):

@@ -274,12 +274,17 @@ class FinalModel:
         cal = self.info.get("calibration")
         if cal is None:  # a model built before calibration existed
             return self.raw_proba(feats)
-        tempered = temper(self.raw_proba(feats), cal["temperature"])
-        keep = np.exp(-SHRINK * np.maximum(0.0, self.distance(feats) - 1.0))[:, None]
-        return keep * tempered + (1 - keep) / tempered.shape[1]
+        return fall_back(temper(self.raw_proba(feats), cal["temperature"]), self.distance(feats))
 
     def classifier(self, system: str) -> Classifier:
         return registry.get(system).classifier(self.info["profile"])
+
+
+def fall_back(proba: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Class probabilities ``proba`` drawn towards the uniform answer with weight ``1 - exp(-SHRINK (d - 1))``
+    for the recordings whose ``distance`` ``d`` exceeds 1 (:meth:`FinalModel.proba`); the top class never changes."""
+    keep = np.exp(-SHRINK * np.maximum(0.0, np.asarray(distance, float) - 1.0))[:, None]
+    return keep * proba + (1 - keep) / proba.shape[1]
 
 
 def _standardised(model, X: np.ndarray) -> np.ndarray:
@@ -347,9 +352,20 @@ def _calibration(meta: pd.DataFrame, oof: list[np.ndarray], banks: dict, stacker
         for f in folds(meta, "si5"):
             model = fusion.stacker([p[f.train] for p in oof], y[f.train], groups[f.train])
             proba[f.test] = fusion.stacker_proba(model, [p[f.test] for p in oof])
-    distance = {s: quality.yardstick(bank, who) for s, (bank, who) in banks.items()}
-    return {"temperature": fit_temperature(proba, y),
-            "out_of_fold": {"nll": metrics.nll(y, proba), "ece": metrics.ece(y, proba), "brier": metrics.brier(y, proba)},
+    alone = {s: quality.leave_speaker_out(bank, who) for s, (bank, who) in banks.items()}
+    distance = {s: float(np.percentile(d, quality.QUANTILE)) for s, d in alone.items()}
+    # each utterance's distance had its speaker been new (its bank's first rows are the utterances, in order)
+    far = np.max([alone[s][:len(meta)] / distance[s] for s in alone], axis=0)
+    temperature = fit_temperature(proba, y)
+    tempered = temper(proba, temperature)
+
+    def scores(p):
+        return {"nll": metrics.nll(y, p), "ece": metrics.ece(y, p), "brier": metrics.brier(y, p)}
+
+    # the temperature is fitted on these same probabilities: "tempered" is an in-sample check, the rows'
+    # calibration (fitted inside the training folds) the held-out one
+    return {"temperature": temperature, "out_of_fold": scores(proba), "tempered": scores(tempered),
+            "with_fall_back": scores(fall_back(tempered, far)), "beyond": float(np.mean(far > 1)),
             "quality": quality.reference([load_audio(p) for p in meta.path]), "distance": distance}
 
 
@@ -421,7 +437,11 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
                 f"(UAR {100 * metrics.uar(y, np.array(CLASSES)[oof[-1].argmax(1)]):.1f} %)")
         stacker = fusion.stacker(oof, y, speakers) if fused else None
         calibration = _calibration(meta, oof, banks, stacker)
-        log(f"calibration: temperature {calibration['temperature']:.2f} on the SI-5 out-of-fold probabilities")
+        c = calibration
+        log(f"calibration: temperature {c['temperature']:.2f} on the SI-5 out-of-fold probabilities: ECE "
+            f"{c['out_of_fold']['ece']:.3f}, tempered {c['tempered']['ece']:.3f}, with the fall-back towards even odds "
+            f"{c['with_fall_back']['ece']:.3f} ({100 * c['beyond']:.0f} % of the utterances lie beyond the yardstick "
+            "from the other speakers')")
     from safetensors.numpy import save
 
     arrays, kinds = to_arrays(fitted, stacker)

@@ -146,8 +146,8 @@ def predict_waves(model: FinalModel, waves: Sequence[np.ndarray], names: Sequenc
         said = quality.warnings(values, cal["quality"]) if cal else []
         far = float(distance[mine].max())
         if cal and far > 1:
-            said.append(f"its features lie {far:.1f}x as far from the nearest training recordings as a new EmoDB "
-                        "speaker's would: the answer is drawn towards even odds accordingly")
+            said.append(f"its features lie {far:.1f}x as far from the nearest training recordings as 95 % of a new "
+                        "EmoDB speaker's recordings do: the answer is drawn towards even odds accordingly")
         files.append(pred(names[i], proba[mine[0]] if len(full) else proba[parts].mean(axis=0), 0.0,
                           len(y) / SAMPLE_RATE, quality=values, warnings=said, distance=far if cal else None))
         wins += [pred(names[i], proba[j], where[j][1] / SAMPLE_RATE, where[j][2] / SAMPLE_RATE) for j in parts]
