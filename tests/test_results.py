@@ -158,3 +158,30 @@ def test_run_names_parse_into_their_parts_and_twin():
         RunName("x", protocol="lab")
     with pytest.raises(ValueError, match="no seed inside the tag"):
         RunName("ssl_warp", tag="cpu_seed1")
+
+
+def test_committed_rows_record_paths_relative_to_the_repository():
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    paths = results.row_paths(env.run_dir(env.RESULTS, "emodb", "full"))
+    absolute = {p.name: s for p in paths for s in strings(json.loads(p.read_text())) if s.startswith("/")}
+    assert len(paths) > 200 and not absolute, absolute
+
+
+def test_a_folder_linked_into_the_repository_is_named_relative_to_it(tmp_path, monkeypatch):
+    repo = tmp_path / "checkout"
+    (repo / "checkpoints").mkdir(parents=True)
+    (tmp_path / "worktree").mkdir()
+    (tmp_path / "worktree" / "checkpoints").symlink_to(repo / "checkpoints")
+    monkeypatch.setattr(env, "REPO", repo.resolve())
+    assert env.repo_relative(repo / "checkpoints" / "x") == "checkpoints/x"
+    assert env.repo_relative(tmp_path / "worktree" / "checkpoints") == "checkpoints"  # through the link
+    assert env.repo_relative(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")

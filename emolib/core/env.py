@@ -77,8 +77,12 @@ def numbered_notebooks(folder: Path | None = None) -> list[Path]:
 def repo_relative(path) -> str:
     """``path`` relative to the repository when it lies inside it (for printed and stored paths
     that must not show this machine's layout), else as given."""
-    full = Path(path).resolve()
-    return str(full.relative_to(REPO)) if full.is_relative_to(REPO) else str(path)
+    # the path as written first (a symlink inside a checkout, e.g. a git worktree's link to the main
+    # checkout's checkpoints/, is still that checkout's folder), then with links resolved
+    for full in (Path(os.path.abspath(path)), Path(path).resolve()):
+        if full.is_relative_to(REPO):
+            return str(full.relative_to(REPO))
+    return str(path)
 
 
 def require_checkout(what: str) -> None:
