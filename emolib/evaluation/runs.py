@@ -143,6 +143,16 @@ def fusion_stem(systems) -> str:
     return "fusion_" + "_".join(systems)
 
 
+def robust_model(system: str, mct: bool = False) -> str:
+    """A system of the robustness study: ``robust_<system>``, or ``robust_<system>_mct`` trained with
+    multi-condition training (also the name ``predict --model`` takes for that final model)."""
+    return f"robust_{system}{'_mct' if mct else ''}"
+
+
+#: :func:`robust_model`'s multi-condition names; its group is the system.
+MCT_MODEL = re.compile(r"robust_([a-z0-9]+)_mct")
+
+
 def robust_stem(system: str, condition: str, mct: bool = False) -> str:
     """The robustness study's rows: ``robust_<system>[_mct]_<condition>`` (``clean`` for clean audio)."""
-    return f"robust_{system}{'_mct' if mct else ''}_{condition}"
+    return f"{robust_model(system, mct)}_{condition}"

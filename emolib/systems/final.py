@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,7 +38,7 @@ from ..data.emodb import CLASSES
 from ..data.features import speaker_standardize
 from ..evaluation import metrics, results
 from ..evaluation.calibration import fit_temperature, temper
-from ..evaluation.runs import fusion_stem, twin
+from ..evaluation.runs import MCT_MODEL, fusion_stem, robust_model, robust_stem, twin
 from . import conditions, fusion, quality, registry
 from .classifiers import Classifier
 from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
@@ -54,13 +53,13 @@ VERSION = 4  # 3: a calibration (temperature, quality range, feature distance); 
 SHRINK = 2.0
 
 #: A system trained with multi-condition training (:mod:`emolib.studies.robustness`): ``robust_<system>_mct``.
-MCT = re.compile(r"robust_([a-z0-9]+)_mct")
+MCT = MCT_MODEL
 
 
 def models() -> list[str]:
     """Every model name ``--model`` takes: the registry's (:func:`emolib.systems.registry.models`) and, for each
     system without a per-fold encoder, its multi-condition version ``robust_<system>_mct``."""
-    return registry.models() + [f"robust_{n}_mct" for n in registry.names() if not registry.get(n).per_fold]
+    return registry.models() + [robust_model(n, mct=True) for n in registry.names() if not registry.get(n).per_fold]
 
 
 def systems_of(name: str) -> list[str]:
@@ -80,7 +79,7 @@ def row_name(name: str, speaker_norm: bool) -> str:
     if MCT.fullmatch(name):
         if speaker_norm:
             raise EmolibError(f"--model {name} --speaker-norm: multi-condition models are raw only")
-        return f"{name}_clean"
+        return robust_stem(MCT.fullmatch(name).group(1), "clean", mct=True)
     return twin(name, speaker_norm=speaker_norm)
 
 
@@ -99,8 +98,8 @@ def robust_score(name: str, folder: Path) -> float | None:
     systems = systems_of(name)
     if len(systems) > 1:
         return None  # the fusion's robustness is not measured
-    stem = name if MCT.fullmatch(name) else f"robust_{systems[0]}"
-    paths = [folder / f"{stem}_{c}.json" for c in ("clean", *TARGET)]
+    mct = bool(MCT.fullmatch(name))
+    paths = [folder / f"{robust_stem(systems[0], c, mct)}.json" for c in ("clean", *TARGET)]
     if not all(p.is_file() for p in paths):
         return None
     uars = [json.loads(p.read_text())["uar"] for p in paths]
