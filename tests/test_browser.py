@@ -146,13 +146,20 @@ def _wait_for_media(page, widget):
                            arg=widget.element_handle())
 
 
+def _wait_for_text(page, widget, text: str, timeout_s: float = CHANGE_S):
+    """``text`` in ``widget``: the kernel sends the clip, the image and the status line as separate updates,
+    so the status may arrive after the media."""
+    page.wait_for_function("([w, t]) => w.innerText.includes(t)", arg=[widget.element_handle(), text],
+                           timeout=timeout_s * 1000)
+
+
 def test_utterance_player_in_jupyterlab(browser, lab):
     page, player = _run_notebook(browser, lab, "01_dataset_exploration.ipynb", "emolib-utterance-player")
     _wait_for_media(page, player)
     before = _media(player)
     player.locator(".widget-dropdown:has(label:text-is('emotion')) select").select_option(label="happiness (F)")
     _wait_for_new_media(page, player, before)
-    assert "03a01Fa.wav" in player.inner_text()  # the status names the file
+    _wait_for_text(page, player, "03a01Fa.wav")  # the status names the file
     page.close()
 
 
@@ -164,7 +171,7 @@ def test_augmentation_explorer_in_jupyterlab(browser, lab):
     explorer.locator(".widget-dropdown:has(label:text-is('augmentation')) select").select_option(
         label="pitch shift")
     _wait_for_new_media(page, explorer, before)
-    assert "pitch shift" in explorer.inner_text()
+    _wait_for_text(page, explorer, "pitch shift")
 
     before = _media(explorer)  # now a slider: semitones, moved with the keyboard
     handle = explorer.locator(".widget-slider:has(label:text-is('semitones')) .noUi-handle")
@@ -199,7 +206,6 @@ def test_try_it_upload_in_jupyterlab(browser, lab, emodb_root, tmp_path):
     chooser.value.set_files(str(upload))
     _wait_for_new_media(page, widget, before)
     # the kernel answers once it is free of the cells below the widget (the whole notebook runs)
-    page.wait_for_function("w => w.innerText.includes('my_recording.wav')", arg=widget.element_handle(),
-                           timeout=RUN_S * 1000)
+    _wait_for_text(page, widget, "my_recording.wav", RUN_S)
     assert "predicted" in widget.inner_text()
     page.close()

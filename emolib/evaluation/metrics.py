@@ -177,11 +177,13 @@ def predictions(meta: pd.DataFrame, rows: np.ndarray, fold: int, y_pred) -> pd.D
                          "fold": fold, "y_true": meta.emotion.astype(str).to_numpy()[rows], "y_pred": y_pred})
 
 
-def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndarray, groups=None):
+def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndarray, groups=None,
+                    jobs: int = -1):
     """``model`` (a scikit-learn estimator) fitted on ``X, y`` with ``param`` set to the value of
     ``grid`` that gives the best UAR in leave-speakers-out cross-validation *within these rows*
     (``groups``: their speakers; at most 4 folds), so held-out speakers never choose it.  One value:
-    just fitted with it."""
+    just fitted with it.  ``jobs``: worker processes for the candidate fits (-1: all cores; 1 for a
+    model that fits in milliseconds, where starting workers costs more than it saves)."""
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -194,7 +196,7 @@ def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndar
     # (n_jobs=-1) chooses the same value and returns the same model, only sooner.  joblib reads
     # "all cores" from LOKY_MAX_CPU_COUNT when it is set: set it to share a machine (several runs
     # at once) or to 1 for no worker processes.
-    search = GridSearchCV(model, {param: grid}, scoring="balanced_accuracy", n_jobs=-1,
+    search = GridSearchCV(model, {param: grid}, scoring="balanced_accuracy", n_jobs=jobs,
                           cv=GroupKFold(n_splits=min(4, len(set(groups)))))
     return search.fit(X, y, groups=groups).best_estimator_
 
