@@ -119,9 +119,7 @@ def stacker(inner: Sequence[np.ndarray], y_train: np.ndarray, groups: np.ndarray
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(max_iter=5000, class_weight="balanced", random_state=seed)
-    # in one process: a stacker (a few hundred rows of 7 log-probabilities per system) fits in milliseconds,
-    # and a fusion study fits hundreds of them (its calibration refits one per inner fold)
-    return metrics.fit_by_speakers(model, "C", STACKER_C, stack_features(inner), y_train, groups, jobs=1)
+    return metrics.fit_by_speakers(model, "C", STACKER_C, stack_features(inner), y_train, groups)
 
 
 def stacker_proba(model, parts: Sequence[np.ndarray]) -> np.ndarray:
