@@ -8,7 +8,7 @@ import torch
 
 from emolib.augmentation import spectrogram as A
 from emolib.augmentation import views as V
-from emolib.augmentation import waveform as W
+from emolib.augmentation import report as W
 from emolib.data.features import FeatureCache, LogMelConfig, Standardizer
 
 SR = 16_000

@@ -24,16 +24,25 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if p.name !=
 
 def imports() -> dict[str, set[str]]:
     """Module -> the emolib modules it imports (``from .x import y``, ``from .. import x``, ``from ..x import
-    y``: a ``y`` that is a module counts as that module), anywhere in it."""
+    y``, and the absolute ``import emolib.x`` / ``from emolib.x import y``: a ``y`` that is a module counts as
+    that module), anywhere in it."""
     graph = {}
     for name, path in MODULES.items():
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            if isinstance(node, ast.Import):  # import emolib.x.y
+                deps |= {a.name for a in node.names if a.name.split(".")[0] == "emolib"}
                 continue
-            base = package.split(".")[: len(package.split(".")) - node.level + 1]
-            target = ".".join(base + (node.module.split(".") if node.module else []))
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0:  # from emolib.x import y
+                if not (node.module or "").startswith("emolib"):
+                    continue
+                target = node.module
+            else:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + (node.module.split(".") if node.module else []))
             for alias in node.names:
                 deps.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target)
         graph[name] = {d for d in deps if d in MODULES and d != name}

@@ -46,11 +46,16 @@ def test_player_says_when_a_combination_was_never_recorded(emodb_root):
 
 def test_explorer_plays_and_draws_each_augmentation(emodb_root):
     from emolib.app.widgets import EXPLORER_AUGMENTATIONS, AugmentationExplorer
+    from emolib.augmentation import catalog
 
     meta = metadata(emodb_root)
     meta = meta[meta.speaker == "03"]
     explorer = AugmentationExplorer(meta, file="03a01Wa.wav", augmentation="noise")
     original, sr = sf.read(io.BytesIO(explorer.original_audio.value))
+    for key, p in catalog.PARAMS.items():  # the sliders are the catalog's parameters
+        w = explorer.params[key]
+        assert (w.value, w.min, w.max, w.description) == (p.default, p.low, p.high, p.label), key
+    assert set(explorer.params) == set(catalog.PARAMS)
     seen = set()
     for name, used in EXPLORER_AUGMENTATIONS.items():
         explorer.augmentation.value = name
@@ -77,3 +82,13 @@ def test_explorer_plays_and_draws_each_augmentation(emodb_root):
     explorer.file.value = "03a01Fa.wav"
     assert explorer.original_audio.value != before_original
     assert "03a01Fa.wav" in explorer.status.value
+
+
+def test_every_parameter_an_augmentation_reads_has_a_slider_in_its_range():
+    from emolib.augmentation import catalog
+
+    for name, entry in catalog.CATALOG.items():
+        assert set(entry.params) <= set(catalog.PARAMS), name
+    for key, p in catalog.PARAMS.items():
+        assert p.low <= p.default <= p.high and p.step > 0, key
+        assert not p.integer or all(float(v).is_integer() for v in (p.default, p.low, p.high, p.step)), key

@@ -77,7 +77,7 @@ def report_pair(y: np.ndarray, rng: np.random.Generator, recipe):
 def _our_inputs(args) -> tuple[list, list, list, float]:
     """``args.n`` utterances of the corpus (a fixed sample), their log-mels and 2 cached report variants
     each, built in a throw-away cache: ``(paths, log-mels, variants, seconds the build took)``."""
-    from ..augmentation.waveform import report_variants
+    from ..augmentation.report import report_variants
 
     meta = load_corpus(args.corpus, args.root)
     paths = list(meta.sample(n=min(args.n, len(meta)), random_state=0).sort_index().path)
@@ -92,7 +92,7 @@ def bench_augment(args) -> dict:
     import torch
 
     from ..augmentation.views import TwoViews, recipe
-    from ..augmentation.waveform import ReportRecipe
+    from ..augmentation.report import ReportRecipe
     from ..data.audio import load_audio
     from ..data.features import Standardizer
 
@@ -153,7 +153,7 @@ def bench_pretrain(args) -> dict:
     import torch
 
     from ..augmentation.views import TwoViews, recipe
-    from ..augmentation.waveform import ReportRecipe
+    from ..augmentation.report import ReportRecipe
     from ..data.audio import load_audio
     from ..data.features import Standardizer
     from ..models.vit import BackboneConfig

@@ -128,23 +128,9 @@ class AugmentationExplorer(W.VBox):
         self.augmentation = W.Dropdown(description="augmentation", options=list(EXPLORER_AUGMENTATIONS),
                                        value=augmentation, layout=W.Layout(width="30em"))
         style = {"description_width": "9em"}
-        F, I = W.FloatSlider, W.IntSlider
-        self.params = {
-            "noise": F(value=0.01, min=0, max=0.2, step=0.005, description="noise level", style=style),
-            "rate": F(value=0.8, min=0.5, max=1.5, step=0.05, description="stretch rate", style=style),
-            "shift": I(value=2500, min=-5000, max=5000, step=250, description="shift (samples)", style=style),
-            "semitones": F(value=0.7, min=-4, max=4, step=0.1, description="semitones", style=style),
-            "crop": F(value=0.96, min=0.3, max=3.0, step=0.02, description="crop (s)", style=style),
-            "freq_scale": F(value=0.8, min=0.6, max=1.5, step=0.05, description="frequency scale", style=style),
-            "time_scale": F(value=1.2, min=0.6, max=1.5, step=0.05, description="time scale", style=style),
-            "freq_mask": I(value=8, min=0, max=32, description="mask (bands)", style=style),
-            "time_mask": I(value=30, min=0, max=150, step=5, description="mask (frames)", style=style),
-            "mixup": F(value=0.4, min=0, max=1, step=0.05, description="mixup λ", style=style),
-            "gain": F(value=-6, min=-12, max=12, step=1, description="gain (dB)", style=style),
-            "alpha": F(value=1.15, min=0.8, max=1.2, step=0.01, description="warp factor α", style=style),
-            "beta": F(value=1.15, min=0.8, max=1.2, step=0.01, description="pitch factor β", style=style),
-            "seed": I(value=0, min=0, max=99, description="seed", style=style),
-        }
+        self.params = {key: (W.IntSlider if p.integer else W.FloatSlider)(
+            value=p.default, min=p.low, max=p.high, step=p.step, description=p.label, style=style)
+            for key, p in catalog.PARAMS.items()}
         self.status = W.HTML()
         self.original_audio = W.Audio(format="wav", autoplay=False, loop=False)
         self.audio = W.Audio(format="wav", autoplay=False, loop=False)

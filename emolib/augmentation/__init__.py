@@ -1,6 +1,6 @@
 """Augmentations and MoCo's two views, each augmentation a small function or torch module.
 
-- ``waveform``     the report's waveform augmentations (noise, time stretch, shift, pitch shift), seeded, and
+- ``report``       the report's waveform augmentations (noise, time stretch, shift, pitch shift), seeded, and
   their log-mel variants precomputed through the feature cache
 - ``spectrogram``  batched spectrogram augmentations as tiny torch modules (crops, gain, log-mixup-exp, masks,
   mel-axis and source-filter warps, normalisation)

@@ -1,6 +1,7 @@
 """Every augmentation by name, with the parameters it takes, as the augmentation explorer
 (:class:`emolib.app.widgets.AugmentationExplorer`) plays it: :data:`CATALOG` maps a name to an
-:class:`Entry`, whose ``apply`` turns one utterance into ``(audio, log-mel, how the audio was made)``.
+:class:`Entry`, whose ``apply`` turns one utterance into ``(audio, log-mel, how the audio was made)``;
+:data:`PARAMS` gives each parameter's label, default and range (the explorer's sliders).
 
 Parameters are set exactly (a fixed shift, stretch rate, mask width, mixup weight…); ``seed`` draws what
 stays random (the noise, a crop's or mask's place, the other utterance for mixup).  Waveform augmentations
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from ..data.features import LogMelConfig, Standardizer, log_mel
-from . import spectrogram, waveform
+from . import report, spectrogram
 
 GRIFFIN_LIM_ITERATIONS = 32
 
@@ -39,6 +40,37 @@ class Utterance:
     def __post_init__(self):
         self.rng = np.random.default_rng(self.p.get("seed", 0))
         self.g = torch.Generator().manual_seed(int(self.p.get("seed", 0)))
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter the explorer sets: its label, default, range and step, and whether it is a whole number."""
+
+    label: str
+    default: float
+    low: float
+    high: float
+    step: float = 1
+    integer: bool = False
+
+
+#: Every parameter an augmentation of :data:`CATALOG` reads, with the range the explorer offers.
+PARAMS: dict[str, Param] = {
+    "noise": Param("noise level", 0.01, 0, 0.2, 0.005),
+    "rate": Param("stretch rate", 0.8, 0.5, 1.5, 0.05),
+    "shift": Param("shift (samples)", 2500, -5000, 5000, 250, integer=True),
+    "semitones": Param("semitones", 0.7, -4, 4, 0.1),
+    "crop": Param("crop (s)", 0.96, 0.3, 3.0, 0.02),
+    "freq_scale": Param("frequency scale", 0.8, 0.6, 1.5, 0.05),
+    "time_scale": Param("time scale", 1.2, 0.6, 1.5, 0.05),
+    "freq_mask": Param("mask (bands)", 8, 0, 32, integer=True),
+    "time_mask": Param("mask (frames)", 30, 0, 150, 5, integer=True),
+    "mixup": Param("mixup λ", 0.4, 0, 1, 0.05),
+    "gain": Param("gain (dB)", -6, -12, 12, 1),
+    "alpha": Param("warp factor α", 1.15, 0.8, 1.2, 0.01),
+    "beta": Param("pitch factor β", 1.15, 0.8, 1.2, 0.01),
+    "seed": Param("seed", 0, 0, 99, integer=True),
+}
 
 
 @dataclass(frozen=True)
@@ -135,19 +167,19 @@ def _mask(dim: int, key: str) -> Callable[[torch.Tensor, Utterance], torch.Tenso
 
 
 def _report_view_1(u: Utterance) -> np.ndarray:
-    return waveform.ReportRecipe(u.p["noise"], u.p["rate"]).view(1, u.y, u.rng)
+    return report.ReportRecipe(u.p["noise"], u.p["rate"]).view(1, u.y, u.rng)
 
 
 def _report_view_2(u: Utterance) -> np.ndarray:
-    return waveform.pitch_shift(waveform.roll(u.y, u.p["shift"]), u.p["semitones"], u.cfg.sample_rate)
+    return report.pitch_shift(report.roll(u.y, u.p["shift"]), u.p["semitones"], u.cfg.sample_rate)
 
 
 #: The augmentations, in the explorer's order.
 CATALOG: dict[str, Entry] = {
-    "noise": Entry(("noise", "seed"), _waveform(lambda u: waveform.add_noise(u.y, u.rng, u.p["noise"]))),
-    "time stretch": Entry(("rate",), _waveform(lambda u: waveform.time_stretch(u.y, u.p["rate"]))),
-    "shift": Entry(("shift",), _waveform(lambda u: waveform.roll(u.y, u.p["shift"]))),
-    "pitch shift": Entry(("semitones",), _waveform(lambda u: waveform.pitch_shift(u.y, u.p["semitones"],
+    "noise": Entry(("noise", "seed"), _waveform(lambda u: report.add_noise(u.y, u.rng, u.p["noise"]))),
+    "time stretch": Entry(("rate",), _waveform(lambda u: report.time_stretch(u.y, u.p["rate"]))),
+    "shift": Entry(("shift",), _waveform(lambda u: report.roll(u.y, u.p["shift"]))),
+    "pitch shift": Entry(("semitones",), _waveform(lambda u: report.pitch_shift(u.y, u.p["semitones"],
                                                                                    u.cfg.sample_rate))),
     "report view 1: noise + stretch": Entry(("noise", "rate", "seed"), _waveform(_report_view_1)),
     "report view 2: shift + pitch": Entry(("shift", "semitones"), _waveform(_report_view_2)),

@@ -19,7 +19,7 @@ so a seed gives the same views on every device.
 Gain and mixup act on the natural-log power (where they mean what they say); then the views are
 standardised, and crops and masks fill with zero, the training mean.
 
-The report's waveform augmentations are :mod:`emolib.augmentation.waveform`'s; MoCo's views, which combine
+The report's waveform augmentations are :mod:`emolib.augmentation.report`'s; MoCo's views, which combine
 both, are :mod:`emolib.augmentation.views`'s.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """MoCo's two views of one utterance.
 
 :class:`TwoViews` builds the pair: each view takes the clean log-mel or a cached report variant
-(:func:`emolib.augmentation.waveform.report_variants`; view 1 from noise+stretch, view 2 from shift+pitch), then
+(:func:`emolib.augmentation.report.report_variants`; view 1 from noise+stretch, view 2 from shift+pitch), then
 the spectrogram augmentations (:mod:`emolib.augmentation.spectrogram`) its :class:`ViewRecipe` switches on.  The
 report found that stacking image augmentations on top of the audio ones broke positive pairs, so
 the combination is a setting (:data:`RECIPES`), compared in notebook 02; :func:`view_agreement`
@@ -163,7 +163,7 @@ def view_agreement(views: TwoViews, idx: torch.Tensor, generator=None) -> dict:
 def agreement_study(mels: Sequence[np.ndarray], stats, recipes: dict[str, ViewRecipe], variants=None,
                     draws: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`view_agreement` of each named recipe over all of ``mels`` (standardised with ``stats``;
-    ``variants``: the report's waveform variants of these utterances, :func:`emolib.augmentation.waveform.report_variants`),
+    ``variants``: the report's waveform variants of these utterances, :func:`emolib.augmentation.report.report_variants`),
     averaged over ``draws`` draws of the views (seeds 0, 1, …).  Returns one row per recipe (positive and
     negative similarity, ``auc``, ``top1``) and every similarity of the first draw (recipe, pair, similarity;
     what :func:`emolib.plots.view_agreement` draws): the study of notebooks 02 and 07."""

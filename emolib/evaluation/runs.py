@@ -128,6 +128,21 @@ def readout_suffix(readout: dict) -> str:
     return "_mean" if readout["pool"] == "mean" else ""
 
 
+def probe_stem(encoder: str, probe: str = "logreg", readout: dict | None = None) -> str:
+    """A linear probe's rows: ``<encoder>_probe_<logreg|torch>[<read-out>]`` (``encoder``: :func:`encoder_prefix`,
+    or ``vit_random`` for the random-weight ViT; ``readout``: :func:`readout_suffix`, none for the class token)."""
+    return f"{encoder}_probe_{probe}" + (readout_suffix(readout) if readout else "")
+
+
+def finetune_stem(encoder: str) -> str:
+    """An encoder fine-tuned end to end: ``<encoder>_finetune``."""
+    return f"{encoder}_finetune"
+
+
+#: The ViT trained end to end from random weights with the fine-tuning's budget.
+SCRATCH_STEM = "vit_scratch"
+
+
 def ssl_stem(variant: str) -> str:
     """The pretext ablation's rows of ``variant``: ``ssl_<variant>``."""
     return f"ssl_{variant}"
@@ -141,6 +156,11 @@ def nested_stem(system: str) -> str:
 def fusion_stem(systems) -> str:
     """``fusion_<system>_<system>…`` in the order given."""
     return "fusion_" + "_".join(systems)
+
+
+def fusion_systems(stem: str) -> list[str]:
+    """The systems of a :func:`fusion_stem` (none for another stem): its inverse."""
+    return stem[len("fusion_"):].split("_") if stem.startswith("fusion_") else []
 
 
 def robust_model(system: str, mct: bool = False) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..core import budgets, env
 from ..data import splits
 from .results import REPORT_ROWS, row_f1, row_paths
-from .runs import RunName, encoder_prefix
+from .runs import SCRATCH_STEM, RunName, encoder_prefix, finetune_stem, probe_stem
 
 TABLE_COLUMNS = ["method", "protocol", "profile", "corpus", "speaker_norm", "uar", "wa", "f1",
                  "fold UAR (mean ± std)", "n", "wall_s", "device", "run"]
@@ -57,7 +57,7 @@ FAMILIES = (
      and "finetune" not in r["run"] and "members" not in r["config"].get("encoder", {})),
     ("MoCo v3 ViTs side by side, linear probe", lambda r: "members" in r["config"].get("encoder", {})),
     ("MoCo v3 ViT fine-tuned end to end", lambda r: r["run"].startswith("moco") and r["run"].endswith("finetune")),
-    ("the same ViT trained from scratch", lambda r: r["run"] == "vit_scratch"),
+    ("the same ViT trained from scratch", lambda r: r["run"] == SCRATCH_STEM),
     ("random-weight ViT, linear probe", lambda r: r["run"].startswith("vit_random_")),
 )
 #: The report's numbers the headline quotes (accuracy on its leaky random segment split).
@@ -218,15 +218,15 @@ def probe_rows() -> list[tuple[str, str, str]]:
     if budgets.DEFAULT_PRETEXT != "report":
         encoders.append((encoder_prefix(VARIANTS[budgets.DEFAULT_PRETEXT]),
                          f"MoCo v3, default encoder ({budgets.DEFAULT_PRETEXT})"))
-    rows = [("random-init ViT (same shape), class token", "logistic regression", "vit_random_probe_logreg")]
+    rows = [("random-init ViT (same shape), class token", "logistic regression", probe_stem("vit_random"))]
     for prefix, who in encoders:
-        rows += [(f"{who}, class token", "logistic regression", f"{prefix}_probe_logreg"),
-                 (f"{who}, class token", "BatchNorm + linear (torch)", f"{prefix}_probe_torch"),
-                 (f"{who}, mean of patch tokens", "logistic regression", f"{prefix}_probe_logreg_mean"),
+        rows += [(f"{who}, class token", "logistic regression", probe_stem(prefix)),
+                 (f"{who}, class token", "BatchNorm + linear (torch)", probe_stem(prefix, "torch")),
+                 (f"{who}, mean of patch tokens", "logistic regression", probe_stem(prefix, readout={"pool": "mean"})),
                  (f"{who}, class tokens of the last 4 blocks", "logistic regression",
-                  f"{prefix}_probe_logreg_cls_last_blocks"),
-                 (f"{who}, fine-tuned end to end", "—", f"{prefix}_finetune")]
-    return rows + [("same ViT from random init, same budget as the fine-tuning", "—", "vit_scratch")]
+                  probe_stem(prefix, readout={"pool": "cls", "blocks": 4})),
+                 (f"{who}, fine-tuned end to end", "—", finetune_stem(prefix))]
+    return rows + [("same ViT from random init, same budget as the fine-tuning", "—", SCRATCH_STEM)]
 
 
 def probes_markdown(folder: Path | None = None) -> str:

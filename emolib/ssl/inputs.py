@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..augmentation.views import TwoViews, recipe
-from ..augmentation.waveform import report_variants
+from ..augmentation.report import report_variants
 from ..core.errors import EmolibError
 from ..data.emodb import CLASSES
 from ..data.features import fit_standardizer, log_mels

@@ -76,12 +76,5 @@ def variant_of(options: dict, aug: str = "report") -> str | None:
     return None
 
 
-def run_prefix(options: dict, aug: str = "report") -> str:
-    """What notebook 04's rows of an encoder are called: ``moco_…`` for the report's recipe (``moco_probe_logreg``),
-    ``moco_<variant>_…`` for a variant (``moco_warp_speaker_input_probe_logreg``), ``moco_custom_…`` otherwise."""
-    name = variant_of(options, aug)
-    return "moco" if name == "report" else f"moco_{name or 'custom'}"
-
-
 BATCH_BY = ("none", "speaker", "gender")
 INPUT_NORM = ("global", "speaker", "utterance", "shape")

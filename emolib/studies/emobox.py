@@ -45,14 +45,12 @@ LEADERBOARD_SOURCE = ("EmoBox intra-corpus results for EmoDB (repository emo-box
 
 def compared() -> list[tuple[str, str]]:
     """The systems compared across protocols, as (name, SI-5 run): every registered system
-    (:mod:`emolib.systems.registry`), each openSMILE set also with its linear SVM, and the fusion of all.
+    (:mod:`emolib.systems.registry`) and its variants (each openSMILE set also with its linear SVM), and the fusion of all.
     A run's EmoBox twin and speaker-normalised twin are :func:`emolib.evaluation.runs.twin` of it."""
     out = []
     for name in registry.names():
         system = registry.get(name)
-        out.append((system.title, system.row))
-        if system.row.startswith("baseline_"):
-            out.append((system.title.replace("logistic regression", "linear SVM"), system.row.replace("_logreg", "_svm")))
+        out += [(system.title, system.row), *system.variants]
     return out + [(f"stacked fusion of all {len(registry.names())} (python -m emolib fusion)", fusion_stem(registry.names()))]
 
 
@@ -109,7 +107,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
         out = Path(out) if out else default_out(corpus, profile, PROTOCOL)
         walls = [last["wall_s"] for last in pretrain_folds(meta, profile_config(profile, protocol=PROTOCOL), out,
                                                            device, progress)]
-        rows += probe_checkpoints(meta, out, "moco_probe_logreg", profile=profile, corpus=corpus,
+        rows += probe_checkpoints(meta, out, registry.get("moco").row, profile=profile, corpus=corpus,
                                   progress=progress, measured={"pretrain_s": round(float(sum(walls)), 1)})
     if "fusion" in systems:  # the stacked fusion of every system (emolib.systems.fusion), on these folds
         from ..systems import fusion

@@ -43,7 +43,7 @@ from ..evaluation.probes import (
     torch_probe,
 )
 from ..evaluation.probes import budget as probe_budget
-from ..evaluation.runs import encoder_prefix, readout_suffix, twin
+from ..evaluation.runs import SCRATCH_STEM, encoder_prefix, finetune_stem, probe_stem, twin
 from ..models.vit import BackboneConfig
 from ..ssl.encoders import (
     N_FOLDS,
@@ -109,13 +109,13 @@ def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig,
     fits = probes_for(budget)
     enc = encoder_summary(out)
     folder = {"encoders": env.repo_relative(out)}  # settings of the encoder rows
-    jobs = [("vit_random_probe_logreg", "random-init ViT, linear probe (logistic regression)", random,
+    jobs = [(probe_stem("vit_random"), "random-init ViT, linear probe (logistic regression)", random,
              fits["logistic regression"], _random_encoder(cfg), dict(pool="cls"), None)]
     prefix, what = run_prefix(enc), describe_encoder(enc)
     for name, kw in readouts(cfg.depth).items():
-        jobs.append((f"{prefix}_probe_logreg{readout_suffix(kw)}", f"{what}, {name}, linear probe (logistic regression)",
+        jobs.append((probe_stem(prefix, "logreg", kw), f"{what}, {name}, linear probe (logistic regression)",
                      embeddings[name], fits["logistic regression"], enc, kw, folder))
-    jobs.append((f"{prefix}_probe_torch", f"{what}, cls, linear probe (torch head, BN)", embeddings["cls"],
+    jobs.append((probe_stem(prefix, "torch"), f"{what}, cls, linear probe (torch head, BN)", embeddings["cls"],
                  fits["torch linear head"], enc, dict(pool="cls"), folder))
     rows, preds = [], {}
     for run, method, emb, fit, encoder, kw, extra in jobs:
@@ -157,8 +157,8 @@ def finetune_vs_scratch(meta: pd.DataFrame, out: str | os.PathLike, cfg: Pretrai
     ``<prefix>_finetune``, :func:`run_prefix`) and the same ViT trained from random weights with the same budget ``ft``
     (row ``vit_scratch``).  Returns the rows, the predictions and the per-epoch histories by run."""
     enc = encoder_summary(out)
-    runs = {f"{run_prefix(enc)}_finetune": (f"{describe_encoder(enc)}, fine-tuned", out, enc),
-            "vit_scratch": ("ViT from random init, same budget", None, _random_encoder(cfg))}
+    runs = {finetune_stem(run_prefix(enc)): (f"{describe_encoder(enc)}, fine-tuned", out, enc),
+            SCRATCH_STEM: ("ViT from random init, same budget", None, _random_encoder(cfg))}
     rows, preds, histories = [], {}, {}
     for run, (method, start, encoder) in runs.items():
         row, preds[run], histories[run] = finetune_row(meta, run, ft, start, encoder, method, cfg.backbone(),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import EmolibError
-from ..evaluation.runs import baseline_stem, fusion_stem
+from ..evaluation.runs import baseline_stem, cnn_stem, fusion_stem, fusion_systems, probe_stem
 from . import classifiers
 from .classifiers import Classifier
 
@@ -43,6 +43,8 @@ class System:
     reduce: Callable[[np.ndarray], np.ndarray]
     classifier: Callable[[str | None], Classifier]
     per_fold: bool = False
+    #: Other classifiers measured on the same features, as (title, SI-5 row): studies that compare them.
+    variants: tuple[tuple[str, str], ...] = ()
 
     def corpus_features(self, meta: pd.DataFrame, *, protocol: str = "si5", encoders=None,
                         profile: str | None = None, progress: bool = False) -> np.ndarray | dict[int, np.ndarray]:
@@ -114,7 +116,7 @@ def systems_of(model: str) -> list[str]:
     if model in by_row:
         return [by_row[model]]
     if model in models():
-        return model[len("fusion_"):].split("_")
+        return fusion_systems(model)
     raise EmolibError(f"--model {model!r}: choose 'best' or one of {', '.join(models())}")
 
 
@@ -123,10 +125,11 @@ def systems_of(model: str) -> list[str]:
 def _opensmile(name: str, feature_set: str, title: str) -> System:
     from ..data.opensmile import OpenSmileFunctionals, functionals
 
-    return System(name, title, baseline_stem(name, "logreg"),
+    return System(name, f"{title} + logistic regression", baseline_stem(name, "logreg"),
                   features=lambda meta, progress: functionals(meta, feature_set, progress=progress),
                   frontend=lambda: OpenSmileFunctionals(feature_set), reduce=lambda column: column[:, 0],
-                  classifier=lambda profile: classifiers.logreg(feature_set))
+                  classifier=lambda profile: classifiers.logreg(feature_set),
+                  variants=((f"{title} + linear SVM", baseline_stem(name, "svm")),))
 
 
 def _conv1d_features(meta: pd.DataFrame, progress: bool) -> np.ndarray:
@@ -159,9 +162,9 @@ def _probe_classifier(profile: str | None) -> Classifier:
     return classifiers.probe(budget(profile)["logreg_C"])
 
 
-register(_opensmile("compare", "ComParE_2016", "ComParE_2016 + logistic regression"))
-register(_opensmile("egemaps", "eGeMAPSv02", "eGeMAPSv02 + logistic regression"))
-register(System("moco", "MoCo v3 probe", "moco_probe_logreg", features=None, frontend=_log_mel,
+register(_opensmile("compare", "ComParE_2016", "ComParE_2016"))
+register(_opensmile("egemaps", "eGeMAPSv02", "eGeMAPSv02"))
+register(System("moco", "MoCo v3 probe", probe_stem("moco"), features=None, frontend=_log_mel,
                 reduce=lambda mel: mel, classifier=_probe_classifier, per_fold=True))
-register(System("cnn", "Conv1D, whole utterances", "cnn_si5_whole", features=_conv1d_features,
+register(System("cnn", "Conv1D, whole utterances", cnn_stem(None), features=_conv1d_features,
                 frontend=_descriptors, reduce=lambda frames: frames.mean(axis=1), classifier=_conv1d_classifier))
