@@ -453,3 +453,49 @@ def test_describe_encoders_names_seeds_of_one_pretext_or_the_variants_of_one_bud
                      "speaker batches, mel warp ±0.3")
     longer = {**enc(warp=0.15), "epochs": 300}
     assert encoders.describe_encoders([enc(), longer]).endswith(" seed 0, side by side")
+
+
+def test_statistics_readout_is_the_mean_spread_and_maximum_over_half_overlapping_windows(meta, tmp_path):
+    export_folds(meta, tmp_path)
+    plain = encoders.fold_embeddings(meta, tmp_path, folds=[1], progress=False)[1]
+    stats = encoders.fold_embeddings(meta, tmp_path, folds=[1], progress=False, stats=True)[1]
+    assert stats.shape == (len(meta), 3 * plain.shape[1])
+    # by hand for one utterance: the class token of each window, windows 48 frames apart
+    model, info = encoders.load_encoder(tmp_path, 1)
+    mel = log_mels(meta.path.iloc[:1], progress=False)[0]
+    mean, std = np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"])
+    win = vit.windows(mel, 96, 48)
+    assert len(win) >= len(vit.windows(mel, 96))  # overlapping: at least as many windows
+    with torch.no_grad():
+        x = torch.from_numpy(((win - mean[:, None]) / std[:, None]).astype(np.float32))[:, None]
+        tokens = model.forward_features(x)[:, 0].numpy()
+    d = plain.shape[1]
+    np.testing.assert_allclose(stats[0, :d], tokens.mean(0), atol=1e-4)
+    np.testing.assert_allclose(stats[0, d:2 * d], tokens.std(0), atol=1e-4)
+    np.testing.assert_allclose(stats[0, 2 * d:], tokens.max(0), atol=1e-4)
+    rows = probes.probe_checkpoints(meta, tmp_path, "moco_probe_logreg_stats", stats=True, progress=False,
+                                    profile="smoke", corpus="synthetic")
+    assert [r["run"] for r in rows] == ["moco_probe_logreg_stats", "moco_probe_logreg_stats_spknorm"]
+    assert rows[0]["config"]["readout"] == {"pool": "cls", "blocks": 1, "stats": True}
+
+
+def test_what_an_embedding_knows_is_read_back_on_held_out_speakers_only(meta, monkeypatch):
+    from emolib.evaluation import knowledge
+
+    rng = np.random.default_rng(0)
+    targets = pd.DataFrame({"known": rng.normal(size=len(meta)), "unknown": rng.normal(size=len(meta))})
+    X = np.c_[targets.known + 0.1 * rng.normal(size=len(meta)), rng.normal(size=(len(meta), 5))]
+    out = knowledge.knowledge(meta, X, targets)
+    assert out["known"] > 0.9 and out["unknown"] < 0.1 and 0 <= out["speaker 5-NN"] <= 1
+    # every regression is fitted on training speakers only and predicts the others
+    speakers = meta.speaker.astype(str).to_numpy()
+    row_of = {x: i for i, x in enumerate(X[:, 1])}
+    calls, real = [], knowledge._fit_predict
+
+    def spy(X_train, y_train, groups, X_test):
+        calls.append((set(groups), {speakers[row_of[x]] for x in X_test[:, 1]}))
+        return real(X_train, y_train, groups, X_test)
+
+    monkeypatch.setattr(knowledge, "_fit_predict", spy)
+    knowledge.knowledge(meta, X, targets)
+    assert len(calls) == 5 * 2 and all(train and test and not (train & test) for train, test in calls)

@@ -16,6 +16,9 @@ def add_to(sub) -> None:
     prb.add_argument("--epoch", type=int, help="a kept epoch's backbones (default: the final ones)")
     prb.add_argument("--pool", choices=["cls", "mean"], default="cls", help="read-out (default cls)")
     prb.add_argument("--blocks", type=int, default=1, help="concatenate the read-out of the last N blocks")
+    prb.add_argument("--stats", action="store_true",
+                     help="the statistics read-out: the read-out's mean, standard deviation and maximum over "
+                          "half-overlapping windows (3x as wide; run names end in _stats)")
     prb.add_argument("--curve", action="store_true",
                      help="with several --out: also probe the first k folders for every k (in the order given), "
                           "and k random-weight ViTs of the same shape, into results/<run>_curve.csv")
@@ -48,12 +51,13 @@ def probe(args) -> int:
     from ..data.corpus import load_corpus
     from ..evaluation.probes import probe_checkpoints
 
-    if args.curve and (len(args.out) < 2 or args.epoch is not None or args.pool != "cls" or args.blocks != 1):
-        raise EmolibError("--curve: give at least two --out folders, and leave --epoch, --pool and --blocks at "
+    if args.curve and (len(args.out) < 2 or args.epoch is not None or args.pool != "cls" or args.blocks != 1
+                       or args.stats):
+        raise EmolibError("--curve: give at least two --out folders, and leave --epoch, --pool, --blocks and --stats at "
                           "their defaults (the curve probes the final encoders' class tokens)")
     meta = load_corpus(args.corpus, args.root)
     rows = probe_checkpoints(meta, args.out, args.run, epoch=args.epoch, pool=args.pool, blocks=args.blocks,
-                             profile=args.profile, corpus=args.corpus)
+                             stats=args.stats, profile=args.profile, corpus=args.corpus)
     for row in rows:
         print(_line(row))
     if args.curve:

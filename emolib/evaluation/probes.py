@@ -216,7 +216,8 @@ def probe_rows(meta: pd.DataFrame, run: str, embeddings: dict[int, np.ndarray], 
 
 
 def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike | Sequence[str | os.PathLike], run: str, *,
-                      epoch: int | None = None, pool: str = "cls", blocks: int = 1, fit_predict: Callable | None = None,
+                      epoch: int | None = None, pool: str = "cls", blocks: int = 1, stats: bool = False,
+                      fit_predict: Callable | None = None,
                       profile: str | None = None, corpus: str | None = None, progress: bool = True,
                       settings: dict | None = None, measured: dict | None = None) -> list[dict]:
     """Probe the five fold encoders in ``out`` (logistic regression unless ``fit_predict``) and
@@ -228,7 +229,8 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike | Sequence[str 
 
     Several folders (``out`` a list, e.g. two pretraining seeds of one recipe): each fold's
     embeddings of every folder side by side, one probe on them; the row's ``encoder`` keeps what
-    the folders share and lists each one under ``members``."""
+    the folders share and lists each one under ``members``.  ``stats``: the statistics read-out (mean,
+    standard deviation and maximum of the read-out over half-overlapping windows, :func:`emolib.models.vit.embed`)."""
     folders = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     if not folders:
         raise EmolibError("probe: name at least one encoders folder (--out)")
@@ -238,13 +240,15 @@ def probe_checkpoints(meta: pd.DataFrame, out: str | os.PathLike | Sequence[str 
                           "probed together; give folders of one --protocol")
     enc = encs[0] if len(encs) == 1 else {**{k: v for k, v in encs[0].items() if k not in ("sha256", "pretrain")
                                              and all(e.get(k) == v for e in encs)}, "members": encs}
-    embs = [fold_embeddings(meta, f, epoch, pool=pool, blocks=blocks, progress=progress) for f in folders]
+    embs = [fold_embeddings(meta, f, epoch, pool=pool, blocks=blocks, progress=progress, stats=stats) for f in folders]
     emb = {k: np.concatenate([e[k] for e in embs], axis=1) for k in embs[0]}
-    readout = pool if blocks == 1 else f"{pool} of the last {blocks} blocks"
+    readout = (pool if blocks == 1 else f"{pool} of the last {blocks} blocks") + (
+        ", mean/std/max over half-overlapping windows" if stats else "")
     who = describe_encoders(encs)
     where = [env.repo_relative(f) for f in folders]
     rows, _ = probe_rows(meta, run, emb, fit_predict or logreg_probe(budget(profile)["logreg_C"]),
-                         method=f"{who}, {readout}, linear probe", encoder=enc, readout={"pool": pool, "blocks": blocks},
+                         method=f"{who}, {readout}, linear probe", encoder=enc,
+                         readout={"pool": pool, "blocks": blocks, **({"stats": True} if stats else {})},
                          protocol=encs[0]["protocol"], speaker_input=any(speaker_input(e) for e in encs),
                          profile=profile, corpus=corpus, measured=measured,
                          settings={"encoders": where[0] if len(where) == 1 else where, **(settings or {})})

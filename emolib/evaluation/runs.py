@@ -122,10 +122,12 @@ def encoder_prefix(pretext: dict, aug: str | None = "report") -> str:
 
 def readout_suffix(readout: dict) -> str:
     """A probe read-out's part of a stem: none for the class token, ``_mean`` for the mean of the patch
-    tokens, ``_cls_last_blocks`` for the class tokens of the last blocks."""
+    tokens, ``_cls_last_blocks`` for the class tokens of the last blocks; ``_stats`` after it for the
+    statistics read-out (mean, spread and maximum over overlapping windows)."""
+    stats = "_stats" if readout.get("stats") else ""
     if readout.get("blocks", 1) > 1:
-        return "_cls_last_blocks"
-    return "_mean" if readout["pool"] == "mean" else ""
+        return "_cls_last_blocks" + stats
+    return ("_mean" if readout["pool"] == "mean" else "") + stats
 
 
 def probe_stem(encoder: str, probe: str = "logreg", readout: dict | None = None) -> str:

@@ -252,44 +252,64 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 # --- utterance embeddings --------------------------------------------------------------------
 
-def windows(mel: np.ndarray, frames: int) -> np.ndarray:
-    """Non-overlapping windows of ``frames`` frames covering the whole utterance: the last one
-    ends at the last frame (overlapping its neighbour) so the tail is covered; an utterance
-    shorter than a window is repeated to fill it.  ``(n_windows, bands, frames)``."""
-    n = mel.shape[1]
+def windows(mel: np.ndarray, frames: int, hop: int | None = None) -> np.ndarray:
+    """Windows of ``frames`` frames, ``hop`` frames apart (default ``frames``: no overlap), covering the
+    whole utterance: the last one ends at the last frame (overlapping its neighbour) so the tail is
+    covered; an utterance shorter than a window is repeated to fill it.  ``(n_windows, bands, frames)``."""
+    n, hop = mel.shape[1], hop or frames
     if n <= frames:
         return np.resize(mel, (mel.shape[0], frames))[None] if n < frames else mel[None]
-    starts = list(range(0, n - frames + 1, frames))
+    starts = list(range(0, n - frames + 1, hop))
     if starts[-1] + frames < n:
         starts.append(n - frames)
     return np.stack([mel[:, s:s + frames] for s in starts])
 
 
+#: How :func:`over_windows` pools an utterance's window outputs: their mean, or their mean, standard
+#: deviation and maximum side by side (the statistics read-out: 3x as wide, like the functionals of
+#: hand-made feature sets, which summarise a whole utterance by means, spreads and extremes).
+POOLINGS = ("mean", "stats")
+
+
 def over_windows(fn, mels: Sequence[np.ndarray], frames: int, batch_size: int = 256,
-                 progress: bool = False, desc: str = "windows") -> np.ndarray:
-    """``fn`` applied to batches of ``(B, F, frames)`` windows (:func:`windows`) covering each
-    utterance, its outputs ``(B, d)`` averaged over each utterance's windows: ``(n, d)``."""
+                 progress: bool = False, desc: str = "windows", hop: int | None = None,
+                 over: str = "mean") -> np.ndarray:
+    """``fn`` applied to batches of ``(B, F, frames)`` windows (:func:`windows`, ``hop`` apart) covering
+    each utterance, its outputs ``(B, d)`` pooled over each utterance's windows (``over``, :data:`POOLINGS`):
+    ``(n, d)``, or ``(n, 3d)`` for ``"stats"``."""
     from tqdm.auto import tqdm
 
-    pieces = [windows(m, frames) for m in mels]
+    if over not in POOLINGS:
+        raise ValueError(f"over must be one of {POOLINGS}, got {over!r}")
+    pieces = [windows(m, frames, hop) for m in mels]
     owner = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
     stack = torch.from_numpy(np.concatenate(pieces).astype(np.float32, copy=False))
     out = torch.cat([fn(stack[i:i + batch_size]).float().cpu()
                      for i in tqdm(range(0, len(stack), batch_size), desc=desc, unit="batch",
                                    disable=not progress)]).numpy()
+    counts = np.bincount(owner)[:, None]
     sums = np.zeros((len(pieces), out.shape[1]))
     np.add.at(sums, owner, out)
-    return sums / np.bincount(owner)[:, None]
+    mean = sums / counts
+    if over == "mean":
+        return mean
+    squares = np.zeros_like(sums)
+    np.add.at(squares, owner, (out - mean[owner]) ** 2)
+    peak = np.full_like(sums, -np.inf)
+    np.maximum.at(peak, owner, out)
+    return np.concatenate([mean, np.sqrt(squares / counts), peak], axis=1)
 
 
 @torch.no_grad()
 def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray,
           frames: int, pool: str = "cls", batch_size: int = 256, device="cpu",
-          progress: bool = False, blocks: int = 1) -> np.ndarray:
+          progress: bool = False, blocks: int = 1, stats: bool = False) -> np.ndarray:
     """One vector per utterance: the backbone's output (``pool="cls"``: the class token;
     ``"mean"``: the mean of the patch tokens) averaged over the utterance's windows.
     ``blocks=n`` concatenates that token from each of the last ``n`` blocks (each through the
-    final norm), as DINO's linear evaluation does; ``n`` times as wide."""
+    final norm), as DINO's linear evaluation does; ``n`` times as wide.  ``stats``: the statistics
+    read-out instead — windows overlapping by half, their outputs pooled by mean, standard deviation
+    and maximum (:func:`over_windows`); 3 times as wide."""
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
     depth = len(backbone.blocks)
@@ -311,6 +331,7 @@ def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std
     was_training = backbone.training
     backbone.eval()
     try:
-        return over_windows(features, mels, frames, batch_size, progress, "embedding").astype(np.float32)
+        return over_windows(features, mels, frames, batch_size, progress, "embedding",
+                            hop=frames // 2 if stats else None, over="stats" if stats else "mean").astype(np.float32)
     finally:
         backbone.train(was_training)

@@ -212,11 +212,11 @@ def describe_encoders(encs: Sequence[dict]) -> str:
 
 def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | None = None,
                     pool: str = "cls", blocks: int = 1, folds: Sequence[int] = range(N_FOLDS),
-                    device="cpu", progress: bool = True, cache: bool = True) -> dict[int, np.ndarray]:
+                    device="cpu", progress: bool = True, cache: bool = True, stats: bool = False) -> dict[int, np.ndarray]:
     """``{fold: (n_utterances, dim)}``: every utterance of ``meta`` embedded by each fold's
     encoder (inputs standardised with that fold's training statistics, saved with it).
 
-    ``pool`` and ``blocks`` as in :func:`emolib.models.vit.embed`.  Cached under the cache
+    ``pool``, ``blocks`` and ``stats`` (the statistics read-out) as in :func:`emolib.models.vit.embed`.  Cached under the cache
     directory, keyed by the checkpoint's content (weights, and the config that holds the window
     length and statistics), ``pool``, ``blocks`` and the audio content of every utterance, so a
     retrained encoder or a changed corpus is never served stale vectors."""
@@ -228,7 +228,7 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
         path, info = encoder_config(out, k, epoch)  # the weights are loaded only on a cache miss
         key = hashlib.sha256(json.dumps([sha256_file(path.with_suffix(".safetensors")),
                                          sha256_file(path.with_suffix(".json")),
-                                         pool, blocks, corpus_key, 1]).encode()).hexdigest()[:32]
+                                         pool, blocks, corpus_key, 1, *(["stats"] if stats else [])]).encode()).hexdigest()[:32]
         file = env.cache_dir() / "embeddings" / f"{key}.npy"
         if cache and file.is_file():
             try:
@@ -245,7 +245,7 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
         inputs, mean, std = encoder_inputs(mels, meta.speaker.astype(str).to_numpy(), input_norm(info),
                                            np.array(info["normalization"]["mean"]), np.array(info["normalization"]["std"]))
         X = embed(model, inputs, mean, std, info["backbone"]["frames"],
-                  pool=pool, blocks=blocks, device=device, progress=progress)
+                  pool=pool, blocks=blocks, device=device, progress=progress, stats=stats)
         if cache:
             buf = io.BytesIO()
             np.save(buf, X)
@@ -255,7 +255,8 @@ def fold_embeddings(meta: pd.DataFrame, out: str | os.PathLike, epoch: int | Non
 
 
 def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, pool: str = "cls",
-                      blocks: int = 1, progress: bool = False, mels: list | None = None) -> dict[int, np.ndarray]:
+                      blocks: int = 1, progress: bool = False, mels: list | None = None,
+                      stats: bool = False) -> dict[int, np.ndarray]:
     """The same embeddings from a randomly initialised ViT of the same shape (``seed``), with
     each fold's own input statistics: the floor that pretraining has to beat.  ``mels``: the
     corpus's log-mels when the caller already holds them (several seeds read them once)."""
@@ -266,6 +267,6 @@ def random_embeddings(meta: pd.DataFrame, cfg: BackboneConfig, seed: int = 0, po
     out = {}
     for f in speaker_folds(meta, "si5"):
         std = fit_standardizer(mels, f)
-        out[f.index] = embed(model, mels, std.mean, std.std, cfg.frames, pool=pool, blocks=blocks)
+        out[f.index] = embed(model, mels, std.mean, std.std, cfg.frames, pool=pool, blocks=blocks, stats=stats)
     return out
 
