@@ -291,3 +291,90 @@ def test_the_official_grid_resampling_is_bicubic_interpolation_of_the_patch_posi
     assert torch.equal(out[:, :1], pos[:, :1]) and torch.equal(out[:, 1:], plain)
     with pytest.raises(EmolibError, match="not a square grid"):
         vit._resample_grid(pos[:, :-1], (4, 6))
+
+
+def uninterrupted_and_resumed(common: list[str], tmp_path: Path, fold: int) -> dict:
+    """Pretrain ``common`` into ``a`` straight through, and into ``b`` killed (SIGKILL) after its first epoch's
+    checkpoint then resumed; asserts both end with the same weights and history, and returns the weights."""
+    r = run_cli(*common, "--out", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    folder_b = tmp_path / "b" / f"fold{fold}"
+    proc = subprocess.Popen([sys.executable, "-m", "emolib", "pretrain", "--corpus", "synthetic",
+                             "--profile", "smoke", *common, "--out", str(tmp_path / "b")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (folder_b / "checkpoint.pt").is_file() and len(history(folder_b)) >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    r = run_cli(*common, "--out", str(tmp_path / "b"), "--resume")
+    assert r.returncode == 0 and "resumed from" in r.stdout, r.stderr[-2000:]
+    a, b = final_weights(tmp_path / "a" / f"fold{fold}"), final_weights(folder_b)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert history(tmp_path / "a" / f"fold{fold}") == history(folder_b)
+    return a
+
+
+def test_cnn_backbone_exports_to_plain_timm_and_loads_without_emolib(tmp_path):
+    cfg = vit.BackboneConfig("resnet10t_half", n_mels=64, frames=96)
+    model = vit.create_backbone(cfg)
+    x = torch.randn(3, 1, 64, 96)
+    assert model(x).shape == (3, cfg.embed_dim)  # mean and max of the last map side by side
+    vit.export_backbone(model.eval(), cfg, tmp_path / "backbone", vit.Normalization([0.0] * 64, [1.0] * 64))
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(model(x).detach(), tmp_path / "y.pt")
+    code = ("import json, sys, timm, torch; from safetensors.torch import load_file; "
+            f"d = {str(tmp_path)!r}; kw = json.load(open(d + '/backbone.json'))['timm']; "
+            "m = timm.create_model(kw.pop('model_name'), pretrained=False, **kw).eval(); "
+            "m.load_state_dict(load_file(d + '/backbone.safetensors'), strict=True); "
+            "assert 'emolib' not in sys.modules; "
+            "torch.testing.assert_close(m(torch.load(d + '/x.pt')), torch.load(d + '/y.pt'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_cnn_encoder_pretrains_resumes_exactly_and_embeds(tmp_path):
+    common = ["--fold", "2", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--arch", "resnet10t_half"]
+    uninterrupted_and_resumed(common, tmp_path, 2)
+    from emolib.ssl import encoders
+
+    meta = load_corpus("synthetic")
+    X = encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], progress=False)[2]
+    S = encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], progress=False, stats=True)[2]
+    assert X.shape == (len(meta), 512) and S.shape == (len(meta), 3 * 512) and abs(S[:, :512] - X).max() > 0
+    with pytest.raises(EmolibError, match="one read-out"):
+        encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], pool="mean", progress=False)
+    r = run_cli(*common, "--out", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.pth"))
+    assert r.returncode == 2 and "CNN" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_masking_hides_exactly_the_masked_patches_and_scores_only_them():
+    torch.manual_seed(0)
+    model = moco.MoCo(TINY, 32, 64, objective="both", mask_ratio=0.5).eval()
+    mask = moco.random_mask(2, 24, 0.5, "cpu")
+    assert mask.sum(1).tolist() == [12, 12] and not torch.equal(mask[0], mask[1])
+    x = torch.randn(2, 1, 64, 96)
+    patches = moco.patchify(x, 16)
+    assert patches.shape == (2, 24, 256) and torch.equal(patches[0, 7], x[0, 0, 16:32, 16 * 1:16 * 2].reshape(-1))
+    noisy = patches.clone()
+    noisy[mask] += 5 * torch.randn_like(noisy[mask])  # other content in the masked patches only
+    x2 = noisy.reshape(2, 4, 6, 16, 16).permute(0, 1, 3, 2, 4).reshape(2, 1, 64, 96)
+    assert torch.equal(moco.patchify(x2, 16)[~mask], patches[~mask])
+    with torch.no_grad():  # the backbone never sees a masked patch's content ...
+        torch.testing.assert_close(model.masked_predictions(x2, mask), model.masked_predictions(x, mask))
+        # ... which is what it is scored on; the unmasked patches' content is not a target
+        assert model.masked_loss(x2, mask) != model.masked_loss(x, mask)
+        assert model.masked_loss(x, ~mask) != model.masked_loss(x, mask)  # the same input, the other patches scored
+    with pytest.raises(ValueError, match="ViT"):
+        moco.MoCo(vit.BackboneConfig("resnet10t_half"), 32, 64, objective="masked")
+
+
+def test_masked_objective_pretrains_and_resumes_exactly(tmp_path):
+    common = ["--fold", "3", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--objective", "both"]
+    a = uninterrupted_and_resumed(common, tmp_path, 3)
+    assert "mask_token" in a and "decoder.weight" in a
+    r = run_cli(*common[:-1], "masked", "--arch", "resnet10t_half", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "needs a ViT" in r.stderr and "Traceback" not in r.stderr

@@ -499,3 +499,19 @@ def test_what_an_embedding_knows_is_read_back_on_held_out_speakers_only(meta, mo
     monkeypatch.setattr(knowledge, "_fit_predict", spy)
     knowledge.knowledge(meta, X, targets)
     assert len(calls) == 5 * 2 and all(train and test and not (train & test) for train, test in calls)
+
+
+def test_the_knowledge_table_reads_as_markdown_and_a_figure(tmp_path):
+    from emolib import plots
+    from emolib.evaluation.tables import knowledge_markdown
+    from emolib.studies import learners
+
+    table = pd.DataFrame({"F0 range": [0.1, 1.0], "HNR": [-0.3, 1.0], "speaker 5-NN": [0.3, 0.6],
+                          "UAR raw": [0.66, np.nan], "UAR spk-norm": [0.68, 0.8],
+                          "raw is speaker-normalised": [True, False]}, index=pd.Index(["enc", "ref"], name="space"))
+    table.to_csv(tmp_path / learners.KNOWLEDGE_FILE)
+    back = learners.read(tmp_path)
+    text = knowledge_markdown(back)
+    assert "| enc | 0.10 | -0.30 | 30.0 | 66.0 ‡ | 68.0 |" in text and "| ref | 1.00 | 1.00 | 60.0 |  | 80.0 |" in text
+    fig = plots.knowledge_map(back)
+    assert len(fig.axes) >= 2

@@ -1,5 +1,5 @@
-"""The repository's generated pages: every table in ``README.md``, ``results/README.md`` and
-``docs/ablation.md`` sits between ``<!-- name: command -->`` and ``<!-- /name -->`` and is exactly
+"""The repository's generated pages: every table in ``README.md``, ``results/README.md``,
+``docs/ablation.md`` and ``docs/learners.md`` sits between ``<!-- name: command -->`` and ``<!-- /name -->`` and is exactly
 what that command prints over the real run's rows (``results/``).  :func:`update` rewrites them
 (``python -m emolib results --readme``) and a test checks that none is stale, so no table is typed in.
 The tables themselves are :mod:`emolib.evaluation.tables`'; the studies' summaries are the studies'."""
@@ -16,6 +16,7 @@ from ..core.files import atomic_write
 README = env.REPO / "README.md"
 RESULTS_README = env.RESULTS / "README.md"
 ABLATION = env.REPO / "docs" / "ablation.md"
+LEARNERS = env.REPO / "docs" / "learners.md"
 
 #: The pretext ablation's tables: block name -> (variants, tag, seed) of ``ablation --table``.
 ABLATION_TABLES = {
@@ -57,7 +58,7 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
     """``{page: {name: (command, render)}}`` of every generated table, from the rows in ``folder``
     (default: the real run's, ``results/``, whatever the profile)."""
     from ..evaluation import tables
-    from ..studies import emobox, robustness
+    from ..studies import emobox, learners, robustness
     from ..systems import fusion
 
     folder = env.RESULTS if folder is None else Path(folder)
@@ -83,6 +84,8 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
         ABLATION: {**_ablation_blocks(folder), "recipe-e150": (
             "python -m emolib results moco_e150_* --markdown",
             lambda: tables.markdown_table(tables.results_table(folder, pattern="moco_e150_*")))},
+        LEARNERS: {"knowledge": ("python -m emolib diagnose --table",
+                                 lambda: tables.knowledge_markdown(learners.read(folder)))},
     }
 
 

@@ -8,6 +8,7 @@ commands start without torch.
     pretrain [--fold K|all] …       MoCo v3 on a protocol's folds (torchrun-able)             (cli/pretrain.py)
     probe --out DIR… --run NAME     linear probes of fold encoders; finetune: end to end      (cli/probe.py)
     ablation [--variants …]         the pretext ablation (ssl_<variant> rows) or its tables   (cli/ablation.py)
+    diagnose [--encoders DIR…]      what the embeddings know: pitch, loudness, rate… and speaker (cli/diagnose.py)
     emobox [--systems …]            the systems on EmoBox's (speaker-dependent) folds         (cli/emobox.py)
     fusion [--systems …]            stacked fusion of the registered systems, nested per fold (cli/fusion.py)
     robustness [--mct]              the systems on degraded recordings (phone, noise, rooms…) (cli/robustness.py)
@@ -19,7 +20,7 @@ status 2.
 
 May import: ``core``, ``data``, ``augmentation``, ``models``, ``ssl``, ``evaluation``, ``systems``,
 ``studies``, ``app``.  Its modules: ``options`` (the shared options), ``data``, ``reproduce``,
-``results``, ``pretrain``, ``probe``, ``ablation``, ``emobox``, ``fusion``, ``robustness``, ``final``, ``bench``.
+``results``, ``pretrain``, ``probe``, ``ablation``, ``diagnose``, ``emobox``, ``fusion``, ``robustness``, ``final``, ``bench``.
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ import os
 import sys
 
 from ..core.errors import EmolibError
-from . import ablation, bench, data, emobox, final, fusion, pretrain, probe, reproduce, results, robustness
+from . import ablation, bench, data, diagnose, emobox, final, fusion, pretrain, probe, reproduce, results, robustness
 
 #: The command modules, in the order ``--help`` lists them; each has ``add_to(subparsers)``.
-COMMANDS = (data, reproduce, results, pretrain, probe, ablation, emobox, fusion, robustness, final, bench)
+COMMANDS = (data, reproduce, results, pretrain, probe, ablation, diagnose, emobox, fusion, robustness, final, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 
 from ..core import budgets
-from ..ssl.shortcut import BATCH_BY, INPUT_NORM
+from ..models.archs import ARCHS, CNNS
+from ..ssl.shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES
 from .options import common
 
 
@@ -31,7 +32,14 @@ def add_to(sub) -> None:
     pre.add_argument("--resume", nargs="?", const="auto", metavar="PATH",
                      help="resume from PATH, or alone: from each fold's checkpoint.pt where there is one")
     pre.add_argument("--init-from", metavar="PATH", help="start from an official MoCo v3 ViT checkpoint")
-    pre.add_argument("-a", "--arch", choices=["vit_tiny", "vit_small", "vit_base"])
+    pre.add_argument("-a", "--arch", choices=list(ARCHS),
+                     help="a ViT (vit_tiny, vit_small, vit_base) or a small timm ResNet (resnet10t, resnet10t_half: "
+                          "MoCo v3's ResNet form, for small data)")
+    pre.add_argument("--objective", choices=list(OBJECTIVES),
+                     help="moco (default): contrastive; masked: predict hidden log-mel patches of view 1 (SimMIM); "
+                          "both: their sum (ViTs only)")
+    pre.add_argument("--mask-ratio", type=float, help="share of patches the masked objective hides (default 0.6)")
+    pre.add_argument("--masked-weight", type=float, help="weight of the masked loss with --objective both (default 1)")
     pre.add_argument("--depth", type=int, help="transformer blocks")
     pre.add_argument("--patch-size", type=int)
     pre.add_argument("--frames", type=int, help="crop length in 10 ms frames (a multiple of the patch size)")
@@ -84,7 +92,8 @@ def add_to(sub) -> None:
 CONFIG_FLAGS = ("arch", "depth", "patch_size", "frames", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs",
                 "optimizer", "moco_dim", "moco_mlp_dim", "moco_m", "moco_m_cos", "moco_t", "stop_grad_conv1", "aug",
                 "variants", "seed", "save_every", "keep_epochs", "knn_every", "knn_k", "spike_factor", "batch_by",
-                "input_norm", "warp", "formant", "pitch", "warp_views", "adversary", "protocol")
+                "input_norm", "warp", "formant", "pitch", "warp_views", "adversary", "protocol", "objective", "mask_ratio",
+                "masked_weight")
 
 
 def run(args) -> int:
@@ -94,10 +103,12 @@ def run(args) -> int:
     cfg = profile_config(args.profile, args.variant or budgets.DEFAULT_PRETEXT,
                          **{name: getattr(args, name) for name in CONFIG_FLAGS})
     folds = parse_fold(args.fold, cfg.protocol)  # every argument is checked before the corpus is read
-    if args.resume not in (None, "auto") and len(folds) > 1:
-        from ..core.errors import EmolibError
+    from ..core.errors import EmolibError
 
+    if args.resume not in (None, "auto") and len(folds) > 1:
         raise EmolibError("--resume PATH names one fold's checkpoint; with --fold all use --resume alone")
+    if args.init_from and cfg.arch in CNNS:
+        raise EmolibError(f"--init-from {args.init_from}: official MoCo v3 checkpoints are ViTs; --arch {cfg.arch} is a CNN")
     launch(cfg, folds, args.out, corpus=args.corpus, root=args.root, resume=args.resume, init_from=args.init_from,
            device=args.device, profile=args.profile)
     return 0

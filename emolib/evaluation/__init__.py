@@ -7,6 +7,7 @@ fine-tuning, and the tables drawn from the rows.
 - ``results``   the results store: the one row writer (every row's settings under ``config``), reading, checking
 - ``tables``    every table drawn from the rows: the headline, all rows, the studies' tables
 - ``probes``    linear probes of frozen embeddings over the folds, their rows, 5-NN diagnostics
+- ``knowledge`` what an embedding knows: label-free properties of each utterance read back on held-out speakers
 - ``finetune``  the ViT fine-tuned end to end on a protocol's folds
 
 May import: ``core``, ``data``, ``augmentation``, ``models``, and of ``ssl`` only what reads encoders

@@ -65,12 +65,13 @@ def finetune_config(profile: str | None = None, **overrides) -> FinetuneConfig:
 
 
 class Classifier(nn.Module):
-    """A ViT backbone and a linear head on its class token."""
+    """A ViT backbone and a linear head on its class token (or a CNN backbone and the head on its pooled map)."""
 
     def __init__(self, backbone: nn.Module, n_classes: int = len(CLASSES)):
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone.num_features, n_classes)
+        pool = getattr(backbone, "global_pool", None)  # a CNN's mean+max pooling doubles its width
+        self.head = nn.Linear(backbone.num_features * (pool.feat_mult() if hasattr(pool, "feat_mult") else 1), n_classes)
         nn.init.trunc_normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
 
@@ -87,7 +88,7 @@ def _layer_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict]:
     layer is its final norm, and decays the class token unless told; with our separate head it would
     scale every block one step differently (checked: 147 parameters differ) and so change the
     fine-tuning rows."""
-    depth = len(model.backbone.blocks)
+    depth = len(getattr(model.backbone, "blocks", ()))  # a CNN backbone is one layer
     groups: dict[tuple[int, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -145,9 +146,10 @@ def finetune_fold(meta: pd.DataFrame, fold: int, cfg: FinetuneConfig, out: str |
                                             np.array(norm["mean"], np.float32), np.array(norm["std"], np.float32))
             std = Standardizer(mean.astype(np.float32), sd.astype(np.float32))
             frames = frozen["frames"]
-            if frozen.get("stop_grad_conv1"):
-                backbone.patch_embed.proj.requires_grad_(False)
-            backbone.pos_embed.requires_grad_(False)
+            if hasattr(backbone, "pos_embed"):  # a ViT (a CNN has neither)
+                if frozen.get("stop_grad_conv1"):
+                    backbone.patch_embed.proj.requires_grad_(False)
+                backbone.pos_embed.requires_grad_(False)
         else:
             if backbone_cfg is None:
                 raise ValueError("fine-tuning from scratch needs backbone_cfg")

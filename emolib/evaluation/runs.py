@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from ..models.archs import CNNS
 from ..ssl.shortcut import VARIANTS, variant_of
 
 #: Protocols a name carries as a suffix (SI-5 carries none; the leaky split is in its stems).
@@ -112,12 +113,19 @@ def cnn_stem(seg_ms: int | None, split: str = "si5", cut: str = "") -> str:
     return f"cnn_{split}_{segment_label(seg_ms)}" + (f"_{cut}" if cut else "")
 
 
-def encoder_prefix(pretext: dict, aug: str | None = "report") -> str:
+#: What a row's name calls each pretraining objective (:data:`emolib.ssl.shortcut.OBJECTIVES`).
+LEARNERS = {"moco": "moco", "masked": "mask", "both": "moco_mask"}
+
+
+def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None = None, objective: str = "moco") -> str:
     """How notebook 04's rows of an encoder begin: ``moco`` for the report's recipe, ``moco_<variant>`` for
     a pretext variant (:data:`emolib.ssl.shortcut.VARIANTS`), ``moco_custom`` otherwise (``pretext``: an
-    encoder's options, as :func:`emolib.ssl.encoders.encoder_summary` gives them; no ``aug``: the report's views)."""
+    encoder's options, as :func:`emolib.ssl.encoders.encoder_summary` gives them; no ``aug``: the report's views).
+    Another learner says so first: ``mask`` / ``moco_mask`` for the masked objective alone / beside MoCo's, then a
+    CNN encoder's name (``arch`` one of :data:`emolib.models.archs.CNNS`): ``moco_resnet10t_half``."""
     name = variant_of(pretext, aug or "report")
-    return "moco" if name == "report" else f"moco_{name or 'custom'}"
+    learner = LEARNERS[objective] + (f"_{arch}" if arch in CNNS else "")
+    return learner if name == "report" else f"{learner}_{name or 'custom'}"
 
 
 def readout_suffix(readout: dict) -> str:

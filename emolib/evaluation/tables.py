@@ -380,3 +380,20 @@ def minutes_sentence(folder: Path | None = None, profile: str = "full") -> str:
                      f"{cold} feature cache, {', '.join(dates)})")
     return (f"The `{profile}` run of the numbered notebooks took " + "; ".join(parts)
             + " — per notebook: [results/README.md](results/README.md#run-times).")
+
+
+def knowledge_markdown(table: pd.DataFrame) -> str:
+    """What each embedding knows (:func:`emolib.studies.learners.diagnose`'s table) as Markdown: R² of each
+    property read back on held-out speakers, 5-NN speaker accuracy and the probe's UAR in % ("" where no row;
+    ‡: the "raw" row of an encoder on per-speaker inputs, speaker-normalised already)."""
+    pct = {"speaker 5-NN", "UAR raw", "UAR spk-norm"}
+    marked = table.get("raw is speaker-normalised", pd.Series(False, index=table.index)).astype(bool)
+    table = table.drop(columns=["raw is speaker-normalised"], errors="ignore")
+    cols = [c for c in table.columns if c not in pct] + [c for c in table.columns if c in pct]
+    lines = ["| space | " + " | ".join(f"{c} {'(%)' if c in pct else '(R²)'}" for c in cols) + " |",
+             "|---|" + "---:|" * len(cols)]
+    for name, r in table[cols].iterrows():
+        cells = ["" if pd.isna(r[c]) else (f"{100 * r[c]:.1f}" if c in pct else f"{r[c]:.2f}")
+                 + (" ‡" if c == "UAR raw" and marked[name] and pd.notna(r[c]) else "") for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

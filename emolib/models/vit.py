@@ -1,10 +1,14 @@
-"""Vision Transformers on log-mel spectrograms, built on ``timm``: creation, export, import.
+"""Vision Transformers (and small CNNs) on log-mel spectrograms, built on ``timm``: creation, export, import.
 
 - :func:`create_backbone` — a plain ``timm`` ``VisionTransformer`` with one input channel (mel
   bands x frames), no classifier head, a fixed 2-D sin-cos position embedding and optionally
   a frozen random patch projection (MoCo v3's "stop-grad on the patch embedding").  Named sizes:
   ``vit_tiny`` (192-d, 3 heads), ``vit_small`` (384-d, 12 heads as in MoCo v3), ``vit_base``
   (768-d, 12 heads); depth and patch size are settings.
+- or a small ``timm`` ResNet (:data:`CNNS`: ``resnet10t``, and ``resnet10t_half`` at half its widths), one
+  input channel, its last feature map pooled by mean and max side by side (``global_pool="catavgmax"``, as
+  BYOL-A's audio CNN pools over time): MoCo v3's ResNet form, a learner made for small data.  Depth, patch
+  size and the frozen patch projection are ViT settings a CNN ignores.
 - :func:`export_backbone` / :func:`load_backbone` — the backbone as ``safetensors`` plus a small
   JSON config (the ``timm.create_model`` arguments and the input normalisation), loadable into
   a plain ``timm.create_model(..., in_chans=1, img_size=..., num_classes=0)`` with ``strict=True``.
@@ -31,12 +35,8 @@ from torch import nn
 
 from ..core.errors import EmolibError
 from ..core.files import atomic_write
+from .archs import ARCHS, CNNS, SIZES
 
-#: Named sizes: (timm model name, embedding width, heads).  ``vit_small`` takes MoCo v3's 12
-#: heads (timm's own ``vit_small`` has 6).
-SIZES = {"vit_tiny": ("vit_tiny_patch16_224", 192, 3),
-         "vit_small": ("vit_small_patch16_224", 384, 12),
-         "vit_base": ("vit_base_patch16_224", 768, 12)}
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,17 @@ class BackboneConfig:
     stop_grad_conv1: bool = False
 
     def __post_init__(self):
-        if self.arch not in SIZES:
-            raise EmolibError(f"--arch {self.arch!r} is not one of {', '.join(SIZES)}")
-        for name in ("n_mels", "frames"):
+        if self.arch not in ARCHS:
+            raise EmolibError(f"--arch {self.arch!r} is not one of {', '.join(ARCHS)}")
+        for name in () if self.cnn else ("n_mels", "frames"):
             if getattr(self, name) % self.patch_size:
                 raise EmolibError(f"{name}={getattr(self, name)} is not a multiple of the patch size "
                                   f"{self.patch_size}; choose a crop length that is")
+
+    @property
+    def cnn(self) -> bool:
+        """A CNN of :data:`CNNS` (no patches, no class token)."""
+        return self.arch in CNNS
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -64,10 +69,16 @@ class BackboneConfig:
 
     @property
     def embed_dim(self) -> int:
+        if self.cnn:
+            name, kwargs = CNNS[self.arch]
+            return 2 * kwargs.get("channels", [64, 128, 256, 512])[-1]
         return SIZES[self.arch][1]
 
     def timm_kwargs(self) -> dict:
         """The arguments that rebuild this backbone with plain ``timm.create_model``."""
+        if self.cnn:
+            name, kwargs = CNNS[self.arch]
+            return {"model_name": name, "in_chans": 1, "num_classes": 0, "global_pool": "catavgmax", **kwargs}
         name, dim, heads = SIZES[self.arch]
         return {"model_name": name, "img_size": [self.n_mels, self.frames], "patch_size": self.patch_size,
                 "in_chans": 1, "num_classes": 0, "depth": self.depth, "num_heads": heads}
@@ -95,11 +106,13 @@ def sincos_2d(grid: tuple[int, int], dim: int) -> torch.Tensor:
 
 def create_backbone(cfg: BackboneConfig = BackboneConfig()) -> nn.Module:
     """A ``timm`` ViT for ``(B, 1, n_mels, frames)`` log-mels, returning the class token
-    (``num_classes=0``)."""
+    (``num_classes=0``); or a CNN of :data:`CNNS`, returning its pooled feature map."""
     import timm
 
     kwargs = cfg.timm_kwargs()
     model = timm.create_model(kwargs.pop("model_name"), pretrained=False, **kwargs)
+    if cfg.cnn:
+        return model
     model.pos_embed.data.copy_(sincos_2d(cfg.grid, cfg.embed_dim))
     model.pos_embed.requires_grad_(False)
     if cfg.stop_grad_conv1:
@@ -300,6 +313,19 @@ def over_windows(fn, mels: Sequence[np.ndarray], frames: int, batch_size: int = 
     return np.concatenate([mean, np.sqrt(squares / counts), peak], axis=1)
 
 
+def _embed_cnn(backbone, mels, mean, std, frames, batch_size, device, progress, stats) -> np.ndarray:
+    mean_t = torch.as_tensor(mean, dtype=torch.float32)[:, None]
+    std_t = torch.as_tensor(std, dtype=torch.float32)[:, None]
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        return over_windows(lambda b: backbone(((b - mean_t) / std_t)[:, None].to(device)), mels, frames, batch_size,
+                            progress, "embedding", hop=frames // 2 if stats else None,
+                            over="stats" if stats else "mean").astype(np.float32)
+    finally:
+        backbone.train(was_training)
+
+
 @torch.no_grad()
 def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray,
           frames: int, pool: str = "cls", batch_size: int = 256, device="cpu",
@@ -312,6 +338,10 @@ def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std
     and maximum (:func:`over_windows`); 3 times as wide."""
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
+    if not hasattr(backbone, "blocks"):  # a CNN: its pooled output ("cls": it has no class token)
+        if pool != "cls" or blocks != 1:
+            raise EmolibError("a CNN encoder has one read-out, its pooled feature map: use pool 'cls' and one block")
+        return _embed_cnn(backbone, mels, mean, std, frames, batch_size, device, progress, stats)
     depth = len(backbone.blocks)
     if not 1 <= blocks <= depth:
         raise ValueError(f"blocks must be 1..{depth} (the backbone's depth), got {blocks}")

@@ -121,3 +121,25 @@ def side_by_side(curve: pd.DataFrame, targets: dict[str, float] | None = None, a
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below the axes: off the lines
     ax.grid(alpha=0.3)
     return fig
+
+
+def knowledge_map(table: pd.DataFrame, title: str = ""):
+    """What each embedding space knows (:func:`emolib.studies.learners.diagnose`): left, the out-of-fold R²
+    of each label-free property (rows: spaces; 1 = read back exactly, 0 = no better than the mean); right,
+    5-NN speaker accuracy and the probe's emotion UAR raw and speaker-normalised (%, where a row exists)."""
+    table = table.drop(columns=["raw is speaker-normalised"], errors="ignore")
+    props = [c for c in table.columns if c not in ("speaker 5-NN", "UAR raw", "UAR spk-norm")]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.55 * len(table) + 2.2), layout="constrained",
+                             gridspec_kw={"width_ratios": [len(props), 3]})
+    sns.heatmap(table[props].clip(lower=-0.2), ax=axes[0], annot=table[props], fmt=".2f", cmap="viridis",
+                vmin=0, vmax=1, cbar_kws={"label": "R² on held-out speakers"})
+    axes[0].set(xlabel="", ylabel="", title="label-free properties read back from the embedding (SI-5)")
+    axes[0].tick_params(axis="x", rotation=30)
+    right = 100 * table[["speaker 5-NN", "UAR raw", "UAR spk-norm"]]
+    sns.heatmap(right, ax=axes[1], annot=right, fmt=".0f", cmap="magma", vmin=0, vmax=100, cbar=False,
+                yticklabels=False)
+    axes[1].set(xlabel="", ylabel="", title="speaker and emotion (%)")
+    axes[1].tick_params(axis="x", rotation=30)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -16,6 +16,13 @@ utterances in the (global) batch; the factor 2τ keeps gradients comparable acro
 them) and batch normalisation uses global batch statistics, so N processes compute the same
 loss as one process on the whole batch.  Without a process group nothing of that is used.
 
+*Masked prediction* (``objective="masked"`` or ``"both"``, ViTs only): a SimMIM-style objective on view 1 —
+a share ``mask_ratio`` of its patches is replaced by a learned mask token before the position embedding, and
+a linear decoder predicts each masked patch's log-mel values (each patch standardised on its own, as MAE's
+normalised-pixel loss) from the backbone's output token there; the loss is the mean squared error over the
+masked patches only (:meth:`MoCo.masked_loss`).  ``"both"`` adds it, weighted by ``masked_weight``, to the
+contrastive loss; ``"masked"`` trains it alone (no contrastive term, no momentum encoder pass).
+
 Schedules (per iteration): learning rate ``blr · batch / 256`` with a linear warm-up then a
 cosine decay to zero; momentum ``1 - (1 - m) · (1 + cos(π · progress)) / 2``, from ``m`` (0.99)
 to 1.
@@ -31,6 +38,7 @@ from torch import nn
 
 from ..models.schedule import warmup_cosine
 from ..models.vit import BackboneConfig, create_backbone
+from .shortcut import OBJECTIVES
 
 
 def distributed() -> bool:
@@ -94,11 +102,30 @@ def gather(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([p[:n] for p, n in zip(parts, sizes)])
 
 
+def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
+    """``(B, 1, H, W)`` -> ``(B, H/p · W/p, p·p)``: the patches in the ViT's order (row by row)."""
+    B, _, H, W = x.shape
+    return x.reshape(B, H // p, p, W // p, p).permute(0, 1, 3, 2, 4).reshape(B, (H // p) * (W // p), p * p)
+
+
+def random_mask(batch: int, n: int, ratio: float, device) -> torch.Tensor:
+    """``(batch, n)`` booleans, exactly ``round(ratio · n)`` True per row at random places (torch's RNG)."""
+    k = int(round(ratio * n))
+    order = torch.rand(batch, n, device=device).argsort(dim=1)
+    return torch.zeros(batch, n, dtype=torch.bool, device=device).scatter_(1, order[:, :k], True)
+
+
 class MoCo(nn.Module):
     def __init__(self, backbone_cfg: BackboneConfig = BackboneConfig(), dim: int = 256,
-                 mlp_dim: int = 4096, temperature: float = 0.2):
+                 mlp_dim: int = 4096, temperature: float = 0.2, objective: str = "moco",
+                 mask_ratio: float = 0.6, masked_weight: float = 1.0):
         super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective {objective!r}: choose one of {OBJECTIVES}")
+        if objective != "moco" and backbone_cfg.cnn:
+            raise ValueError("the masked objective needs a ViT backbone")
         self.backbone_cfg, self.temperature = backbone_cfg, temperature
+        self.objective, self.mask_ratio, self.masked_weight = objective, mask_ratio, masked_weight
         width = backbone_cfg.embed_dim
         self.base_encoder = nn.Sequential()  # backbone + projector, as in the official layout
         self.base_encoder.add_module("backbone", create_backbone(backbone_cfg))
@@ -109,6 +136,11 @@ class MoCo(nn.Module):
         self.momentum_encoder.add_module("projector", mlp(width, mlp_dim, dim, 3))
         self.momentum_encoder.load_state_dict(self.base_encoder.state_dict())
         self.momentum_encoder.requires_grad_(False)
+        if objective != "moco":
+            p = backbone_cfg.patch_size
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, width))
+            nn.init.normal_(self.mask_token, std=0.02)
+            self.decoder = nn.Linear(width, p * p)  # SimMIM's one-layer prediction head
 
     @property
     def backbone(self) -> nn.Module:
@@ -126,10 +158,33 @@ class MoCo(nn.Module):
         labels = torch.arange(len(q), device=q.device) + offset
         return F.cross_entropy(logits, labels) * (2 * self.temperature)
 
+    def masked_predictions(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The decoded patches ``(B, N, p·p)`` of ``x`` ``(B, 1, n_mels, frames)`` when the patches where ``mask``
+        ``(B, N)`` is True enter as the mask token (their content never reaches the backbone)."""
+        vit = self.backbone
+        tokens = vit.patch_embed(x)
+        tokens = torch.where(mask[..., None], self.mask_token.to(tokens.dtype).expand_as(tokens), tokens)
+        h = vit.norm(vit.blocks(vit.norm_pre(vit.patch_drop(vit._pos_embed(tokens)))))
+        return self.decoder(h[:, getattr(vit, "num_prefix_tokens", 1):])
+
+    def masked_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Masked prediction on ``x``: the mean squared error of :meth:`masked_predictions` at the masked
+        patches (``mask``, default :func:`random_mask` at ``mask_ratio``) against their log-mel values, each
+        patch standardised on its own (MAE's normalised-pixel target)."""
+        target = patchify(x, self.backbone_cfg.patch_size)
+        if mask is None:
+            mask = random_mask(target.shape[0], target.shape[1], self.mask_ratio, x.device)
+        target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
+        return ((self.masked_predictions(x, mask).float() - target.float()) ** 2).mean(-1)[mask].mean()
+
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False):
         """The symmetric loss for a batch of view pairs; updates the momentum encoder with
         momentum ``m`` first (as the official code does, before computing the keys).  With
-        ``features``, also the backbone outputs of both views (for a speaker adversary)."""
+        ``features``, also the backbone outputs of both views (for a speaker adversary).  With the
+        masked objective, its loss on view 1 instead of (``"masked"``) or besides (``"both"``) the contrastive one."""
+        if self.objective == "masked":
+            loss = self.masked_loss(x1)
+            return (loss, torch.cat([self.backbone(x1), self.backbone(x2)])) if features else loss
         h1, h2 = self.backbone(x1), self.backbone(x2)
         q1 = self.predictor(self.base_encoder.projector(h1))
         q2 = self.predictor(self.base_encoder.projector(h2))
@@ -137,6 +192,8 @@ class MoCo(nn.Module):
             self.update_momentum_encoder(m)
             k1, k2 = self.momentum_encoder(x1), self.momentum_encoder(x2)
         loss = self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
+        if self.objective == "both":
+            loss = loss + self.masked_weight * self.masked_loss(x1)
         return (loss, torch.cat([h1, h2])) if features else loss
 
 

@@ -98,8 +98,11 @@ def _build(cfg: PretrainConfig, fold: int, data: FoldData, dev: torch.device, in
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    model = MoCo(cfg.backbone(len(data.normalization.mean)), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t)
+    model = MoCo(cfg.backbone(len(data.normalization.mean)), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t,
+                 cfg.objective, cfg.mask_ratio, cfg.masked_weight)
     if init_from:
+        if model.backbone_cfg.cnn:
+            raise EmolibError(f"--init-from {init_from}: official MoCo v3 checkpoints are ViTs; --arch {cfg.arch} is a CNN")
         load_official_moco(model.backbone, read_checkpoint(init_from), model.backbone_cfg)
         model.momentum_encoder.load_state_dict(model.base_encoder.state_dict())
     names = sorted(set(data.train_speakers.tolist()))
@@ -262,7 +265,8 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None,
-                                      broadcast_buffers=False)
+                                      broadcast_buffers=False,  # masked alone leaves the MoCo heads unused
+                                      find_unused_parameters=cfg.objective == "masked")
     if rank == 0:
         checkpoints.write_history(history_path(out, fold), history)
     bar = tqdm(total=cfg.epochs * run.iters, initial=start * run.iters, desc=f"MoCo fold {fold}", unit="step",

@@ -13,8 +13,9 @@ from ..core import budgets, env
 from ..core.errors import EmolibError
 from ..data.features import LogMelConfig
 from ..data.splits import PROTOCOL_NAMES
+from ..models.archs import ARCHS, CNNS
 from ..models.vit import BackboneConfig
-from .shortcut import BATCH_BY, INPUT_NORM, VARIANTS
+from .shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES, VARIANTS
 from .shortcut import DEFAULTS as PRETEXT
 
 
@@ -55,6 +56,9 @@ class PretrainConfig:
     warp_views: str = PRETEXT["warp_views"]    # "one": only view 2 is warped (warp, formant, pitch)
     adversary: float = PRETEXT["adversary"]    # weight of the gradient-reversed speaker head (0: none)
     protocol: str = "si5"        # whose folds: "si5" (headline), "loso" or "emobox" (emolib.data.splits)
+    objective: str = "moco"      # "moco", "masked" (masked prediction of log-mel patches) or "both" (ViTs)
+    mask_ratio: float = 0.6      # the share of view 1's patches the masked objective hides
+    masked_weight: float = 1.0   # the masked loss's weight beside the contrastive one ("both")
 
     def __post_init__(self):
         if self.aug not in RECIPES:
@@ -72,6 +76,17 @@ class PretrainConfig:
         if self.adversary < 0:
             raise EmolibError(f"--adversary {self.adversary}: the weight must be 0 (off) or positive")
         bands = LogMelConfig().n_mels
+        if self.arch not in ARCHS:
+            raise EmolibError(f"--arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        if self.objective not in OBJECTIVES:
+            raise EmolibError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+        if not 0 < self.mask_ratio < 1 or self.masked_weight < 0:
+            raise EmolibError(f"--mask-ratio {self.mask_ratio} / --masked-weight {self.masked_weight}: the ratio must be "
+                              "in (0, 1) (e.g. 0.6), the weight 0 or positive")
+        if self.arch in CNNS:
+            if self.objective != "moco":
+                raise EmolibError(f"--objective {self.objective}: masked prediction needs a ViT; --arch {self.arch} is a CNN")
+            return  # no patches
         if self.patch_size < 1 or self.frames % self.patch_size or bands % self.patch_size:
             raise EmolibError(f"--frames {self.frames} / --patch-size {self.patch_size}: the patch size must divide "
                               f"the crop length and the {bands} mel bands (e.g. --patch-size 16 --frames 96)")

@@ -77,4 +77,7 @@ def variant_of(options: dict, aug: str = "report") -> str | None:
 
 
 BATCH_BY = ("none", "speaker", "gender")
+#: The pretraining objectives (:class:`emolib.ssl.moco.MoCo`): contrastive, masked prediction of log-mel
+#: patches, or both.
+OBJECTIVES = ("moco", "masked", "both")
 INPUT_NORM = ("global", "speaker", "utterance", "shape")

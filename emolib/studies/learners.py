@@ -1,0 +1,99 @@
+"""Which learner learns emotion from 535 utterances: first, what each learner's embeddings know.
+
+The pretext ablation (notebook 07) left every MoCo v3 variant within two points of the report's recipe, far
+below the hand-made eGeMAPS functionals.  Before changing the learner, :func:`diagnose` asks each embedding
+space which label-free properties of an utterance it holds (:mod:`emolib.evaluation.knowledge`: pitch level
+and range, loudness level and range, a speaking-rate proxy, voice quality, spectral slope, read back by a ridge
+regression under SI-5; and 5-NN speaker accuracy), beside the emotion UAR of its probe row.  The spaces
+(:func:`spaces`): a random-weight ViT of the encoders' shape, the report's recipe and the default encoder (each
+with the class token averaged over windows and with the statistics read-out), and the eGeMAPS functionals as
+the reference; ``--encoders`` adds any other folder of fold encoders (a new learner).
+
+``python -m emolib diagnose`` writes ``results/knowledge.csv`` (one row per space); notebook 07 draws it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core import env
+from ..core.files import atomic_write
+from ..evaluation.knowledge import knowledge_table
+from ..evaluation.runs import baseline_stem, encoder_prefix, probe_stem
+
+#: The file :func:`diagnose` writes in the run's results folder.
+KNOWLEDGE_FILE = "knowledge.csv"
+EGEMAPS = "eGeMAPS functionals (reference)"
+
+
+def encoder_folders(profile: str | None = None, corpus: str | None = None,
+                    extra: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
+    """The fold encoders diagnosed, by display name: the report's recipe, the default encoder and ``extra``
+    (named by their folder)."""
+    from ..core import budgets
+    from ..ssl.pretrain_config import default_encoder, default_out
+
+    out = {"report's recipe": default_out(corpus, profile)}
+    if budgets.DEFAULT_PRETEXT != "report":
+        out[f"default encoder ({budgets.DEFAULT_PRETEXT})"] = default_encoder(profile, corpus)[1]
+    return {**out, **{env.repo_relative(Path(f)): Path(f) for f in extra}}
+
+
+def spaces(meta: pd.DataFrame, folders: Mapping[str, Path], *, profile: str | None = None,
+           progress: bool = True) -> tuple[dict[str, object], dict[str, str]]:
+    """The embedding spaces of :func:`diagnose` and the results row that probes each (where there is one):
+    a random-weight ViT of the first encoder's shape (seed 0), each folder's fold encoders with the class
+    token averaged over windows and with the statistics read-out, and the eGeMAPS functionals."""
+    from ..data.opensmile import functionals
+    from ..models.vit import BackboneConfig
+    from ..ssl.encoders import encoder_config, encoder_summary, fold_embeddings, random_embeddings
+
+    first = next(iter(folders.values()))
+    _, info = encoder_config(first, 0)
+    out = {"random-weight ViT": random_embeddings(meta, BackboneConfig(**info["backbone"]), seed=0)}
+    rows = {"random-weight ViT": probe_stem("vit_random")}
+    for name, folder in folders.items():
+        enc = encoder_summary(folder)  # missing encoders: one line, before any work
+        prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"))
+        out[name] = fold_embeddings(meta, folder, progress=progress)
+        out[f"{name}, statistics read-out"] = fold_embeddings(meta, folder, progress=progress, stats=True)
+        rows[name], rows[f"{name}, statistics read-out"] = probe_stem(prefix), probe_stem(prefix, readout={"stats": True,
+                                                                                                          "pool": "cls"})
+    out[EGEMAPS] = functionals(meta, "eGeMAPSv02", progress=progress)
+    rows[EGEMAPS] = baseline_stem("egemaps", "logreg")
+    return out, rows
+
+
+def diagnose(meta: pd.DataFrame, folders: Mapping[str, Path] | None = None, *, profile: str | None = None,
+             corpus: str | None = None, progress: bool = True, write: bool = True) -> pd.DataFrame:
+    """What each space of :func:`spaces` knows (:func:`emolib.evaluation.knowledge.knowledge_table`: R² per
+    property, speaker 5-NN), with the UAR of its probe row raw and speaker-normalised where that row exists
+    (``NaN`` otherwise) and whether the "raw" row is speaker-normalised already (an encoder on per-speaker
+    inputs); written to ``results/knowledge.csv`` with ``write``."""
+    folders = encoder_folders(profile, corpus) if folders is None else folders
+    embeddings, row_of = spaces(meta, folders, profile=profile, progress=progress)
+    table = knowledge_table(meta, embeddings, progress=progress)
+    where = env.run_dir(env.RESULTS, corpus, profile)
+    for col, suffix in (("UAR raw", ""), ("UAR spk-norm", "_spknorm")):
+        table[col] = [_row(where / f"{row_of[name]}{suffix}.json").get("uar", np.nan) for name in table.index]
+    # an encoder on per-speaker inputs has no raw row: its "raw" probe is speaker-normalised already
+    table["raw is speaker-normalised"] = [bool(_row(where / f"{row_of[name]}.json").get("speaker_norm")) for name in table.index]
+    table.index.name = "space"
+    if write:
+        atomic_write(where / KNOWLEDGE_FILE, table.to_csv(float_format="%.4f").encode())
+    return table
+
+
+def _row(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def read(folder: Path | None = None) -> pd.DataFrame:
+    """The table :func:`diagnose` wrote (``results/knowledge.csv``)."""
+    path = (env.run_dir(env.RESULTS) if folder is None else Path(folder)) / KNOWLEDGE_FILE
+    return pd.read_csv(path, index_col="space")
