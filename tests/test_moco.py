@@ -373,8 +373,9 @@ def test_masking_hides_exactly_the_masked_patches_and_scores_only_them():
 
 
 def test_masked_objective_pretrains_and_resumes_exactly(tmp_path):
-    common = ["--fold", "3", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--objective", "both"]
+    common = ["--fold", "3", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--targets", "functionals",
+              "--objective", "both"]
     a = uninterrupted_and_resumed(common, tmp_path, 3)
-    assert "mask_token" in a and "decoder.weight" in a
+    assert "mask_token" in a and "decoder.weight" in a and "regressor.weight" in a
     r = run_cli(*common[:-1], "masked", "--arch", "resnet10t_half", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "needs a ViT" in r.stderr and "Traceback" not in r.stderr

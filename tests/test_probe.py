@@ -515,3 +515,15 @@ def test_the_knowledge_table_reads_as_markdown_and_a_figure(tmp_path):
     assert "| enc | 0.10 | -0.30 | 30.0 | 66.0 ‡ | 68.0 |" in text and "| ref | 1.00 | 1.00 | 60.0 |  | 80.0 |" in text
     fig = plots.knowledge_map(back)
     assert len(fig.axes) >= 2
+
+
+def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reached(tmp_path):
+    from emolib.studies import learners
+
+    for name, uar in (("x_probe", 0.70), ("x_probe_seed1", 0.68), ("x_probe_seed2", 0.69), ("x_probe_spknorm", 0.81),
+                      ("x_probe_emobox", 0.99), ("y_probe", 0.9)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"run": name, "uar": uar}))
+    table = learners.seed_table(["x_probe"], tmp_path)
+    raw, norm = table.loc[("x_probe", False)], table.loc[("x_probe", True)]
+    assert raw.seeds == "0, 1, 2" and abs(raw.uar_mean - 0.69) < 1e-9 and abs(raw.uar_sd - 0.01) < 1e-9 and raw.reached
+    assert norm.seeds == "0" and not norm.reached  # one seed is not enough

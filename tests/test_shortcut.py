@@ -471,3 +471,33 @@ def test_the_readme_probe_table_shows_the_recipe_and_the_default_encoder(tmp_pat
         row = {"run": f"{prefix}_probe_logreg", "uar": 0.5, "speaker_norm": True}
         (tmp_path / f"{prefix}_probe_logreg.json").write_text(json.dumps(row))
         assert "| 50.0 % ‡ |" in tables.probes_markdown(tmp_path)  # a per-speaker-input row is marked
+
+
+def test_signal_targets_are_label_free_and_come_from_each_training_speakers_own_audio(tmp_path):
+    from emolib.data.splits import speaker_folds
+    from emolib.ssl.inputs import fold_data, functional_targets
+
+    meta = load_corpus("synthetic")
+    cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), objective="none",
+                                         targets="functionals", batch_by="none", input_norm="global", warp=0.0)
+    fold = speaker_folds(meta)[0]
+    data = fold_data(meta, 0, cfg, progress=False)
+    assert data.targets.shape == (len(fold.train), 88) and np.isfinite(data.targets).all()
+    np.testing.assert_array_equal(data.targets, functional_targets(meta.iloc[fold.train]))
+    for s in set(data.train_speakers):  # standardised within each training speaker, on its own utterances
+        rows = data.train_speakers == s
+        assert np.abs(data.targets[rows].mean(axis=0)).max() < 1e-4
+        # another speaker's audio moves none of this speaker's targets
+        alone = functional_targets(meta.iloc[fold.train][meta.speaker.astype(str).iloc[fold.train].to_numpy() == s])
+        np.testing.assert_allclose(alone, data.targets[rows], atol=1e-6)
+    shuffled = meta.copy()
+    shuffled["emotion"] = shuffled.emotion.sample(frac=1, random_state=0).to_numpy()
+    pretrain.pretrain_fold(meta, 0, cfg, tmp_path / "a", progress=False)
+    pretrain.pretrain_fold(shuffled, 0, cfg, tmp_path / "b", progress=False)
+    a, b = _fold_weights(tmp_path / "a" / "fold0"), _fold_weights(tmp_path / "b" / "fold0")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert "regressor.weight" in checkpoints.load_checkpoint(tmp_path / "a" / "fold0" / "checkpoint.pt")["model"]
+    assert encoder_prefix(shortcut.DEFAULTS, objective="none", targets="functionals") == "sig"
+    assert encoder_prefix(shortcut.DEFAULTS, targets="functionals", arch="resnet10t_half") == "moco_sig_resnet10t_half"
+    with pytest.raises(EmolibError, match="--targets"):
+        pretrain_config.profile_config("smoke", objective="none")

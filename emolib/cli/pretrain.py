@@ -8,7 +8,7 @@ import argparse
 
 from ..core import budgets
 from ..models.archs import ARCHS, CNNS
-from ..ssl.shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES
+from ..ssl.shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES, TARGETS
 from .options import common
 
 
@@ -37,7 +37,11 @@ def add_to(sub) -> None:
                           "MoCo v3's ResNet form, for small data)")
     pre.add_argument("--objective", choices=list(OBJECTIVES),
                      help="moco (default): contrastive; masked: predict hidden log-mel patches of view 1 (SimMIM); "
-                          "both: their sum (ViTs only)")
+                          "both: their sum (ViTs only); none: only --targets")
+    pre.add_argument("--targets", choices=list(TARGETS),
+                     help="functionals: also regress each utterance's 88 eGeMAPS functionals (standardised per "
+                          "training speaker) from both views' embeddings; none (default)")
+    pre.add_argument("--targets-weight", type=float, help="weight of that regression beside the objective (default 1)")
     pre.add_argument("--mask-ratio", type=float, help="share of patches the masked objective hides (default 0.6)")
     pre.add_argument("--masked-weight", type=float, help="weight of the masked loss with --objective both (default 1)")
     pre.add_argument("--depth", type=int, help="transformer blocks")
@@ -93,7 +97,7 @@ CONFIG_FLAGS = ("arch", "depth", "patch_size", "frames", "epochs", "batch_size",
                 "optimizer", "moco_dim", "moco_mlp_dim", "moco_m", "moco_m_cos", "moco_t", "stop_grad_conv1", "aug",
                 "variants", "seed", "save_every", "keep_epochs", "knn_every", "knn_k", "spike_factor", "batch_by",
                 "input_norm", "warp", "formant", "pitch", "warp_views", "adversary", "protocol", "objective", "mask_ratio",
-                "masked_weight")
+                "masked_weight", "targets", "targets_weight")
 
 
 def run(args) -> int:

@@ -114,17 +114,20 @@ def cnn_stem(seg_ms: int | None, split: str = "si5", cut: str = "") -> str:
 
 
 #: What a row's name calls each pretraining objective (:data:`emolib.ssl.shortcut.OBJECTIVES`).
-LEARNERS = {"moco": "moco", "masked": "mask", "both": "moco_mask"}
+LEARNERS = {"moco": "moco", "masked": "mask", "both": "moco_mask", "none": ""}
 
 
-def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None = None, objective: str = "moco") -> str:
+def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None = None, objective: str = "moco",
+                   targets: str = "none") -> str:
     """How notebook 04's rows of an encoder begin: ``moco`` for the report's recipe, ``moco_<variant>`` for
     a pretext variant (:data:`emolib.ssl.shortcut.VARIANTS`), ``moco_custom`` otherwise (``pretext``: an
     encoder's options, as :func:`emolib.ssl.encoders.encoder_summary` gives them; no ``aug``: the report's views).
     Another learner says so first: ``mask`` / ``moco_mask`` for the masked objective alone / beside MoCo's, then a
-    CNN encoder's name (``arch`` one of :data:`emolib.models.archs.CNNS`): ``moco_resnet10t_half``."""
+    CNN encoder's name (``arch`` one of :data:`emolib.models.archs.CNNS`): ``moco_resnet10t_half``; signal-derived
+    targets add ``sig`` (``moco_sig``; ``sig`` alone: the targets without any other objective)."""
     name = variant_of(pretext, aug or "report")
-    learner = LEARNERS[objective] + (f"_{arch}" if arch in CNNS else "")
+    learner = "_".join(p for p in (LEARNERS[objective], "sig" if targets != "none" else "") if p)
+    learner += f"_{arch}" if arch in CNNS else ""
     return learner if name == "report" else f"{learner}_{name or 'custom'}"
 
 

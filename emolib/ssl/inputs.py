@@ -37,6 +37,7 @@ class FoldData:
     train_genders: np.ndarray = None
     input_norm: str = "global"  # shortcut.INPUT_NORM: how the encoder's inputs are normalised
     test_speakers: np.ndarray = None
+    targets: np.ndarray | None = None  # signal-derived targets of the training utterances (functional_targets)
 
     @functools.cached_property
     def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
@@ -47,6 +48,22 @@ class FoldData:
         train, mean_, std_ = standardize.encoder_inputs(self.train_mels, self.train_speakers, self.input_norm, mean, std)
         test, _, _ = standardize.encoder_inputs(self.test_mels, self.test_speakers, self.input_norm, mean, std)
         return train, test, mean_, std_
+
+
+def functional_targets(meta: pd.DataFrame, progress: bool = False) -> np.ndarray:
+    """Each utterance's 88 eGeMAPS functionals (computed from its own audio; cached), standardised within its
+    speaker: ``(n, 88)`` float32.  Pretraining passes only its training utterances, so a fold's targets and
+    their statistics come from its training speakers' audio alone; no emotion label is read."""
+    from ..data.opensmile import functionals
+
+    X = functionals(meta, "eGeMAPSv02", progress=progress)
+    out = np.zeros_like(X)
+    speakers = meta.speaker.astype(str).to_numpy()
+    for s in np.unique(speakers):
+        rows = speakers == s
+        sd = X[rows].std(axis=0)
+        out[rows] = (X[rows] - X[rows].mean(axis=0)) / np.where(sd > 1e-8, sd, 1.0)
+    return out.astype(np.float32)
 
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> FoldData:
@@ -79,7 +96,9 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> Fold
                     Normalization(std.mean.tolist(), std.std.tolist()),
                     TwoViews(train, stats, rec, variants=variants, groups=groups),
                     train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
-                    input_norm=cfg.input_norm, test_speakers=speakers[f.test])
+                    input_norm=cfg.input_norm, test_speakers=speakers[f.test],
+                    targets=(functional_targets(meta.iloc[f.train], progress)
+                             if getattr(cfg, "targets", "none") == "functionals" else None))
 
 
 def knn_monitor(backbone, data: FoldData, cfg, device) -> dict:

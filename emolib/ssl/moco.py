@@ -23,6 +23,10 @@ normalised-pixel loss) from the backbone's output token there; the loss is the m
 masked patches only (:meth:`MoCo.masked_loss`).  ``"both"`` adds it, weighted by ``masked_weight``, to the
 contrastive loss; ``"masked"`` trains it alone (no contrastive term, no momentum encoder pass).
 
+*Signal-derived targets* (``n_targets > 0``): a linear head regresses each utterance's targets (its eGeMAPS
+functionals, standardised per training speaker: no emotion label) from both views' backbone outputs; the
+mean squared error, weighted by ``targets_weight``, joins the objective's loss (``objective="none"``: alone).
+
 Schedules (per iteration): learning rate ``blr · batch / 256`` with a linear warm-up then a
 cosine decay to zero; momentum ``1 - (1 - m) · (1 + cos(π · progress)) / 2``, from ``m`` (0.99)
 to 1.
@@ -118,12 +122,15 @@ def random_mask(batch: int, n: int, ratio: float, device) -> torch.Tensor:
 class MoCo(nn.Module):
     def __init__(self, backbone_cfg: BackboneConfig = BackboneConfig(), dim: int = 256,
                  mlp_dim: int = 4096, temperature: float = 0.2, objective: str = "moco",
-                 mask_ratio: float = 0.6, masked_weight: float = 1.0):
+                 mask_ratio: float = 0.6, masked_weight: float = 1.0, n_targets: int = 0,
+                 targets_weight: float = 1.0):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective {objective!r}: choose one of {OBJECTIVES}")
-        if objective != "moco" and backbone_cfg.cnn:
+        if objective in ("masked", "both") and backbone_cfg.cnn:
             raise ValueError("the masked objective needs a ViT backbone")
+        if objective == "none" and not n_targets:
+            raise ValueError("objective 'none' needs signal-derived targets (n_targets > 0)")
         self.backbone_cfg, self.temperature = backbone_cfg, temperature
         self.objective, self.mask_ratio, self.masked_weight = objective, mask_ratio, masked_weight
         width = backbone_cfg.embed_dim
@@ -136,7 +143,10 @@ class MoCo(nn.Module):
         self.momentum_encoder.add_module("projector", mlp(width, mlp_dim, dim, 3))
         self.momentum_encoder.load_state_dict(self.base_encoder.state_dict())
         self.momentum_encoder.requires_grad_(False)
-        if objective != "moco":
+        self.targets_weight = targets_weight
+        if n_targets:
+            self.regressor = nn.Linear(width, n_targets)
+        if objective in ("masked", "both"):
             p = backbone_cfg.patch_size
             self.mask_token = nn.Parameter(torch.zeros(1, 1, width))
             nn.init.normal_(self.mask_token, std=0.02)
@@ -177,23 +187,29 @@ class MoCo(nn.Module):
         target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
         return ((self.masked_predictions(x, mask).float() - target.float()) ** 2).mean(-1)[mask].mean()
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False):
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False,
+                targets: torch.Tensor | None = None):
         """The symmetric loss for a batch of view pairs; updates the momentum encoder with
         momentum ``m`` first (as the official code does, before computing the keys).  With
         ``features``, also the backbone outputs of both views (for a speaker adversary).  With the
-        masked objective, its loss on view 1 instead of (``"masked"``) or besides (``"both"``) the contrastive one."""
-        if self.objective == "masked":
-            loss = self.masked_loss(x1)
-            return (loss, torch.cat([self.backbone(x1), self.backbone(x2)])) if features else loss
-        h1, h2 = self.backbone(x1), self.backbone(x2)
-        q1 = self.predictor(self.base_encoder.projector(h1))
-        q2 = self.predictor(self.base_encoder.projector(h2))
-        with torch.no_grad():
-            self.update_momentum_encoder(m)
-            k1, k2 = self.momentum_encoder(x1), self.momentum_encoder(x2)
-        loss = self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
-        if self.objective == "both":
-            loss = loss + self.masked_weight * self.masked_loss(x1)
+        masked objective, its loss on view 1 instead of (``"masked"``) or besides (``"both"``) the contrastive one;
+        with ``targets`` ``(B, n_targets)``, their regression from both views added."""
+        h1 = h2 = None
+        loss = x1.new_zeros(())  # the terms in the order that keeps earlier runs' numbers: contrastive, masked, targets
+        if self.objective in ("moco", "both") or features or targets is not None:
+            h1, h2 = self.backbone(x1), self.backbone(x2)
+        if self.objective in ("moco", "both"):
+            q1 = self.predictor(self.base_encoder.projector(h1))
+            q2 = self.predictor(self.base_encoder.projector(h2))
+            with torch.no_grad():
+                self.update_momentum_encoder(m)
+                k1, k2 = self.momentum_encoder(x1), self.momentum_encoder(x2)
+            loss = loss + self.contrastive_loss(q1, k2) + self.contrastive_loss(q2, k1)
+        if self.objective in ("masked", "both"):
+            loss = loss + (1.0 if self.objective == "masked" else self.masked_weight) * self.masked_loss(x1)
+        if targets is not None:
+            t = targets.to(h1.dtype)
+            loss = loss + self.targets_weight * 0.5 * (F.mse_loss(self.regressor(h1), t) + F.mse_loss(self.regressor(h2), t))
         return (loss, torch.cat([h1, h2])) if features else loss
 
 

@@ -61,8 +61,8 @@ class _WithAdversary(torch.nn.Module):
         super().__init__()
         self.moco, self.adversary = moco, adversary
 
-    def forward(self, x1, x2, m, speakers, scale):
-        ctr, features = self.moco(x1, x2, m, features=True)
+    def forward(self, x1, x2, m, speakers, scale, targets=None):
+        ctr, features = self.moco(x1, x2, m, features=True, targets=targets)
         adv, acc = self.adversary(features, torch.cat([speakers, speakers]), scale)
         return ctr + adv, ctr.detach(), adv.detach(), acc.detach()
 
@@ -99,7 +99,8 @@ def _build(cfg: PretrainConfig, fold: int, data: FoldData, dev: torch.device, in
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     model = MoCo(cfg.backbone(len(data.normalization.mean)), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t,
-                 cfg.objective, cfg.mask_ratio, cfg.masked_weight)
+                 cfg.objective, cfg.mask_ratio, cfg.masked_weight,
+                 0 if data.targets is None else data.targets.shape[1], cfg.targets_weight)
     if init_from:
         if model.backbone_cfg.cnn:
             raise EmolibError(f"--init-from {init_from}: official MoCo v3 checkpoints are ViTs; --arch {cfg.arch} is a CNN")
@@ -189,12 +190,13 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on
         if on_step is not None:
             on_step(step, run.model)
         with amp:
+            targets = None if data.targets is None else torch.from_numpy(data.targets[idx[mine].numpy()]).to(dev)
             if run.adversary is None:
-                loss = net(x1, x2, m)
+                loss = net(x1, x2, m, targets=targets)
                 ctr = loss.detach()
             else:
                 scale = adversary_scale(cfg.adversary, progress_epochs / cfg.epochs)
-                loss, ctr, adv, acc = net(x1, x2, m, run.speaker_ids[idx[mine]].to(dev), scale)
+                loss, ctr, adv, acc = net(x1, x2, m, run.speaker_ids[idx[mine]].to(dev), scale, targets)
                 adv_losses.append(float(adv))
                 adv_accs.append(float(acc))
         value = ctr.float()
@@ -266,7 +268,7 @@ def pretrain_fold(meta: pd.DataFrame, fold: int, cfg: PretrainConfig, out: str |
 
         net = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None,
                                       broadcast_buffers=False,  # masked alone leaves the MoCo heads unused
-                                      find_unused_parameters=cfg.objective == "masked")
+                                      find_unused_parameters=cfg.objective in ("masked", "none"))
     if rank == 0:
         checkpoints.write_history(history_path(out, fold), history)
     bar = tqdm(total=cfg.epochs * run.iters, initial=start * run.iters, desc=f"MoCo fold {fold}", unit="step",

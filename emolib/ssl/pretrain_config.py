@@ -15,7 +15,7 @@ from ..data.features import LogMelConfig
 from ..data.splits import PROTOCOL_NAMES
 from ..models.archs import ARCHS, CNNS
 from ..models.vit import BackboneConfig
-from .shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES, VARIANTS
+from .shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES, TARGETS, VARIANTS
 from .shortcut import DEFAULTS as PRETEXT
 
 
@@ -59,6 +59,8 @@ class PretrainConfig:
     objective: str = "moco"      # "moco", "masked" (masked prediction of log-mel patches) or "both" (ViTs)
     mask_ratio: float = 0.6      # the share of view 1's patches the masked objective hides
     masked_weight: float = 1.0   # the masked loss's weight beside the contrastive one ("both")
+    targets: str = "none"        # "functionals": also regress each utterance's eGeMAPS functionals (per speaker)
+    targets_weight: float = 1.0  # that regression's weight beside the objective's loss
 
     def __post_init__(self):
         if self.aug not in RECIPES:
@@ -80,11 +82,17 @@ class PretrainConfig:
             raise EmolibError(f"--arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
         if self.objective not in OBJECTIVES:
             raise EmolibError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+        if self.targets not in TARGETS:
+            raise EmolibError(f"--targets {self.targets!r}: choose one of {', '.join(TARGETS)}")
+        if self.objective == "none" and self.targets == "none":
+            raise EmolibError("--objective none trains nothing without --targets: give --targets functionals")
+        if self.targets_weight < 0:
+            raise EmolibError(f"--targets-weight {self.targets_weight}: the weight must be 0 or positive")
         if not 0 < self.mask_ratio < 1 or self.masked_weight < 0:
             raise EmolibError(f"--mask-ratio {self.mask_ratio} / --masked-weight {self.masked_weight}: the ratio must be "
                               "in (0, 1) (e.g. 0.6), the weight 0 or positive")
         if self.arch in CNNS:
-            if self.objective != "moco":
+            if self.objective in ("masked", "both"):
                 raise EmolibError(f"--objective {self.objective}: masked prediction needs a ViT; --arch {self.arch} is a CNN")
             return  # no patches
         if self.patch_size < 1 or self.frames % self.patch_size or bands % self.patch_size:

@@ -78,6 +78,9 @@ def variant_of(options: dict, aug: str = "report") -> str | None:
 
 BATCH_BY = ("none", "speaker", "gender")
 #: The pretraining objectives (:class:`emolib.ssl.moco.MoCo`): contrastive, masked prediction of log-mel
-#: patches, or both.
-OBJECTIVES = ("moco", "masked", "both")
+#: patches, both, or none (the signal-derived targets alone).
+OBJECTIVES = ("moco", "masked", "both", "none")
+#: Targets computed from the signal that pretraining may also regress (no emotion label): none, or each
+#: utterance's eGeMAPS functionals standardised per training speaker (:func:`emolib.ssl.inputs.functional_targets`).
+TARGETS = ("none", "functionals")
 INPUT_NORM = ("global", "speaker", "utterance", "shape")

@@ -59,7 +59,8 @@ def spaces(meta: pd.DataFrame, folders: Mapping[str, Path], *, profile: str | No
     rows = {"random-weight ViT": probe_stem("vit_random")}
     for name, folder in folders.items():
         enc = encoder_summary(folder)  # missing encoders: one line, before any work
-        prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"))
+        prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"),
+                                enc["pretrain"].get("targets", "none"))
         out[name] = fold_embeddings(meta, folder, progress=progress)
         out[f"{name}, statistics read-out"] = fold_embeddings(meta, folder, progress=progress, stats=True)
         rows[name], rows[f"{name}, statistics read-out"] = probe_stem(prefix), probe_stem(prefix, readout={"stats": True,
@@ -97,3 +98,32 @@ def read(folder: Path | None = None) -> pd.DataFrame:
     """The table :func:`diagnose` wrote (``results/knowledge.csv``)."""
     path = (env.run_dir(env.RESULTS) if folder is None else Path(folder)) / KNOWLEDGE_FILE
     return pd.read_csv(path, index_col="space")
+
+
+#: The issue's bar for one self-supervised encoder (mean of at least three seeds): above eGeMAPS's probe rows.
+TARGETS = {"raw": 0.68, "speaker-normalised": 0.80}
+
+
+def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame:
+    """Each stem's probe UAR over its pretraining seeds (``<stem>``, ``<stem>_seed1``, …; the rows there are),
+    raw and speaker-normalised: mean, standard deviation, the seeds found, and whether the mean clears
+    :data:`TARGETS`."""
+    from ..evaluation.results import row_paths
+    from ..evaluation.runs import RunName
+
+    folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
+    found: dict[tuple[str, bool], dict[int, float]] = {}
+    for path in row_paths(folder):
+        name = RunName.parse(path.stem)
+        if name.stem in stems and name.protocol == "si5" and not name.tag:
+            found.setdefault((name.stem, name.speaker_norm), {})[name.seed] = json.loads(path.read_text())["uar"]
+    out = []
+    for stem in stems:
+        for norm, target in ((False, TARGETS["raw"]), (True, TARGETS["speaker-normalised"])):
+            uars = found.get((stem, norm), {})
+            values = np.array([uars[s] for s in sorted(uars)])
+            out.append({"stem": stem, "speaker_norm": norm, "seeds": ", ".join(map(str, sorted(uars))),
+                        "uar_mean": values.mean() if len(values) else np.nan,
+                        "uar_sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                        "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target)})
+    return pd.DataFrame(out).set_index(["stem", "speaker_norm"])

@@ -93,8 +93,9 @@ def _random_encoder(cfg: PretrainConfig) -> dict:
 def run_prefix(encoder: dict) -> str:
     """How notebook 04's rows of an encoder (an :func:`emolib.ssl.encoders.encoder_summary`) begin:
     ``moco`` for the report's recipe, ``moco_<variant>`` for a pretext variant (:func:`emolib.evaluation.runs.encoder_prefix`)."""
-    return encoder_prefix(encoder["pretext"], encoder["aug"], encoder.get("arch"),
-                          encoder.get("pretrain", {}).get("objective", "moco"))
+    pre = encoder.get("pretrain", {})
+    return encoder_prefix(encoder["pretext"], encoder["aug"], encoder.get("arch"), pre.get("objective", "moco"),
+                          pre.get("targets", "none"))
 
 
 def probe_study(meta: pd.DataFrame, out: str | os.PathLike, cfg: PretrainConfig, embeddings: dict,
