@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..core import budgets, env
 from ..data import splits
+from ..models.archs import CNNS
 from .results import REPORT_ROWS, row_f1, row_paths
 from .runs import SCRATCH_STEM, RunName, encoder_prefix, finetune_stem, probe_stem
 
@@ -46,6 +47,11 @@ def protocol_key(protocol: str) -> str:
 
 # --- the headline -----------------------------------------------------------------------------------
 
+def _cnn(row: dict) -> bool:
+    """A row of a CNN encoder (:data:`emolib.models.archs.CNNS`)."""
+    return row["config"].get("encoder", {}).get("arch") in CNNS
+
+
 #: The system families of the headline: (name, does a row belong to it).  Each shows its best SI-5 row,
 #: raw and speaker-normalised.
 FAMILIES = (
@@ -53,8 +59,10 @@ FAMILIES = (
     ("eGeMAPSv02 functionals + linear classifier", lambda r: r["run"].startswith("baseline_egemaps_")),
     ("stacked fusion of the systems", lambda r: r["run"].startswith("fusion_")),
     ("the report's Conv1D, 173 descriptors", lambda r: r["run"].startswith("cnn_si5_")),
-    ("MoCo v3 ViT, linear probe", lambda r: r["run"].startswith(("moco", "ssl_"))
+    ("MoCo v3 ViT, linear probe", lambda r: r["run"].startswith(("moco", "ssl_")) and not _cnn(r)
      and "finetune" not in r["run"] and "members" not in r["config"].get("encoder", {})),
+    ("MoCo v3 small CNN (timm ResNet), linear probe", lambda r: r["run"].startswith("moco") and _cnn(r)
+     and "finetune" not in r["run"]),
     ("MoCo v3 ViTs side by side, linear probe", lambda r: "members" in r["config"].get("encoder", {})),
     ("MoCo v3 ViT fine-tuned end to end", lambda r: r["run"].startswith("moco") and r["run"].endswith("finetune")),
     ("the same ViT trained from scratch", lambda r: r["run"] == SCRATCH_STEM),
