@@ -117,14 +117,9 @@ def stacker(inner: Sequence[np.ndarray], y_train: np.ndarray, groups: np.ndarray
     rows (``groups``: their speakers, :func:`emolib.evaluation.metrics.fit_by_speakers`), so the test
     speakers never choose it."""
     from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
 
     model = LogisticRegression(max_iter=5000, class_weight="balanced", random_state=seed)
-    # A stacker is a few dozen columns: its fits take milliseconds, and several BLAS threads (or worker
-    # processes) on such small products cost more than they save — in one process with one thread the C
-    # search ran about five times faster than with all cores (2-core CPU, torch imported, as in a notebook).
-    with threadpool_limits(1):
-        return metrics.fit_by_speakers(model, "C", STACKER_C, stack_features(inner), y_train, groups, jobs=1)
+    return metrics.fit_by_speakers(model, "C", STACKER_C, stack_features(inner), y_train, groups)
 
 
 def stacker_proba(model, parts: Sequence[np.ndarray]) -> np.ndarray:
