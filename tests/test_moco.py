@@ -180,7 +180,8 @@ def history(folder: Path) -> list[dict]:
 
 
 def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
-    common = ["--fold", "1", "--epochs", "4", "--save-every", "1", "--knn-every", "2"]
+    # the CNN encoder (the ViT resumes in test_masked_objective_pretrains_and_resumes_exactly)
+    common = ["--fold", "1", "--epochs", "3", "--save-every", "1", "--knn-every", "2", "--arch", "resnet10t_half"]
     r = run_cli(*common, "--out", str(tmp_path / "a"))
     assert r.returncode == 0, r.stderr[-2000:]
     folder_b = tmp_path / "b" / "fold1"
@@ -196,7 +197,7 @@ def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     killed_at = checkpoints.load_checkpoint(folder_b / "checkpoint.pt")["epoch"]
-    assert 1 <= killed_at < 4
+    assert 1 <= killed_at < 3
     r = run_cli(*common, "--out", str(tmp_path / "b"), "--resume")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resumed from" in r.stdout
@@ -206,13 +207,24 @@ def test_resume_after_sigkill_ends_where_an_uninterrupted_run_ends(tmp_path):
         assert torch.equal(a[k], b[k]), k
     assert history(tmp_path / "a" / "fold1") == history(folder_b)
     # resuming with other settings is refused, naming the difference
-    r = run_cli(*common[:-2], "--knn-every", "3", "--out", str(tmp_path / "b"), "--resume")
+    r = run_cli(*common[:6], "--knn-every", "3", *common[8:], "--out", str(tmp_path / "b"), "--resume")
     assert r.returncode == 2 and "knn_every" in r.stderr and "Traceback" not in r.stderr
     # so is a fresh run of other settings into that folder, which would overwrite it; the fold stays as it was
     before = (folder_b / "checkpoint.pt").read_bytes()
     r = run_cli(*common[:2], "--epochs", "6", *common[4:], "--out", str(tmp_path / "b"))
-    assert r.returncode == 2 and "epochs: checkpoint 4, now 6" in r.stderr and "--out" in r.stderr
+    assert r.returncode == 2 and "epochs: checkpoint 3, now 6" in r.stderr and "--out" in r.stderr
     assert "Traceback" not in r.stderr and (folder_b / "checkpoint.pt").read_bytes() == before
+    # the CNN's embeddings: the class-token-like pooled vector, and mean / std / max over windows
+    from emolib.ssl import encoders
+
+    meta = load_corpus("synthetic")
+    X = encoders.fold_embeddings(meta, tmp_path / "a", folds=[1], progress=False)[1]
+    S = encoders.fold_embeddings(meta, tmp_path / "a", folds=[1], progress=False, stats=True)[1]
+    assert X.shape == (len(meta), 512) and S.shape == (len(meta), 3 * 512) and abs(S[:, :512] - X).max() > 0
+    with pytest.raises(EmolibError, match="one read-out"):
+        encoders.fold_embeddings(meta, tmp_path / "a", folds=[1], pool="mean", progress=False)
+    r = run_cli(*common, "--out", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.pth"))
+    assert r.returncode == 2 and "CNN" in r.stderr and "Traceback" not in r.stderr
 
 
 def _free_port() -> int:
@@ -334,21 +346,6 @@ def test_cnn_backbone_exports_to_plain_timm_and_loads_without_emolib(tmp_path):
             "torch.testing.assert_close(m(torch.load(d + '/x.pt')), torch.load(d + '/y.pt'))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-
-
-def test_cnn_encoder_pretrains_resumes_exactly_and_embeds(tmp_path):
-    common = ["--fold", "2", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--arch", "resnet10t_half"]
-    uninterrupted_and_resumed(common, tmp_path, 2)
-    from emolib.ssl import encoders
-
-    meta = load_corpus("synthetic")
-    X = encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], progress=False)[2]
-    S = encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], progress=False, stats=True)[2]
-    assert X.shape == (len(meta), 512) and S.shape == (len(meta), 3 * 512) and abs(S[:, :512] - X).max() > 0
-    with pytest.raises(EmolibError, match="one read-out"):
-        encoders.fold_embeddings(meta, tmp_path / "a", folds=[2], pool="mean", progress=False)
-    r = run_cli(*common, "--out", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.pth"))
-    assert r.returncode == 2 and "CNN" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_masking_hides_exactly_the_masked_patches_and_scores_only_them():

@@ -173,12 +173,12 @@ def single(meta: pd.DataFrame, probs: dict[int, dict]) -> pd.DataFrame:
 
 def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str = "si5", encoders=None,
         profile: str | None = None, corpus: str | None = None, progress: bool = True,
-        log: Callable[[str], None] | None = print) -> list[dict]:
+        log: Callable[[str], None] | None = print, leave_one_out: bool = True) -> list[dict]:
     """The fusion study: for speaker normalisation off and on, the base probabilities of ``systems``
     (default: every registered system; one nested run each), a row for each system alone in that nested run
     (``nested_<system>[_spknorm]``, calibrated on its inner probabilities), then a results row for the fusion
-    of all of them and of each leave-one-out subset (``fusion_<systems>[_spknorm]``, ``_<protocol>`` off
-    SI-5), calibrated on the stacker's own out-of-fold probabilities inside the training speakers.  Each
+    of all of them and (``leave_one_out``) of each subset that leaves one out (``fusion_<systems>[_spknorm]``,
+    ``_<protocol>`` off SI-5), calibrated on the stacker's own out-of-fold probabilities inside the training speakers.  Each
     row's ``config`` records its systems, the stacker and the encoders; ``single_uar``, every base system's
     own UAR from the same nested run."""
     systems = registry.check(list(systems or registry.names()), at_least=2)
@@ -207,7 +207,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
                     settings if registry.get(s).per_fold else {})},
                 calibration=calibration_summary(pred, pred.attrs["temperatures"])))
             alone[s] = rows[-1]["uar"]
-        for subset in registry.subsets(systems):
+        for subset in registry.subsets(systems) if leave_one_out else [tuple(systems)]:
             with metrics.Timer() as ts:
                 pred = stack(meta, probs, subset)
             config = {"systems": list(subset), "seed": 0,  # stacker() and the probe run with their default seed, 0
