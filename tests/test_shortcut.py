@@ -355,18 +355,45 @@ def test_speaker_batches_under_two_gloo_processes(tmp_path):
     assert history[0]["step"] == 12 and np.isfinite(history[0]["loss"])
 
 
-def test_pretrain_flags_are_checked_before_any_work():
+def test_pretrain_flags_are_checked_before_any_work(capsys):
+    from emolib import cli
+
+    # in this process (the command line's own path is tested in test_moco): each refusal is one line, before
+    # the corpus is read or anything is written
     for flags, needle in ((["--warp", "1.5"], "--warp 1.5"), (["--adversary", "-1"], "--adversary -1"),
                           (["--formant", "1.5"], "--formant 1.5"), (["--pitch", "-0.1"], "--pitch -0.1"),
                           (["--aug", "bogus"], "--aug 'bogus'"), (["--fold", "abc"], "--fold abc"),
                           (["--frames", "100"], "--frames 100"), (["--patch-size", "7"], "--patch-size 7")):
-        r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", *flags, "--out", "/nonexistent"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run([sys.executable, "-m", "emolib", "pretrain", "--batch-by", "room"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "--batch-by" in r.stderr
+        assert cli.main(["pretrain", *flags, "--out", "/nonexistent"]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["pretrain", "--batch-by", "room"])
+    assert e.value.code == 2 and "--batch-by" in capsys.readouterr().err
+
+
+def test_a_learner_is_a_variant_with_a_statistics_read_out(tmp_path, monkeypatch):
+    from emolib.core import env
+    from emolib.evaluation.runs import RunName
+    from emolib.studies import learners
+
+    monkeypatch.setattr(env, "RESULTS", tmp_path / "results")
+    base = replace(pretrain_config.profile_config("smoke"), epochs=1, knn_every=10, keep_epochs=(), warp=0.15,
+                   objective="both")
+    cfg = ablation.variant_config("cnn_sig", base)  # the recipe's pretext and objective, this learner's changes
+    assert (cfg.arch, cfg.targets, cfg.objective, cfg.warp, cfg.epochs) == ("resnet10t_half", "functionals", "moco", 0.0, 1)
+    assert ablation.variant_config("masked", base).objective == "masked" and ablation.variant_config("cnn", base).objective == "moco"
+    assert RunName.parse("ssl_cnn_sig_stats_seed2_spknorm") == RunName("ssl_cnn_sig", "stats", 2, True)
+    rows = ablation.run_variant(load_corpus("synthetic"), "masked", tmp_path / "enc", base=base, profile="smoke",
+                                corpus="synthetic", progress=False, log=None)
+    assert [r["run"] for r in rows] == ["ssl_masked", "ssl_masked_spknorm", "ssl_masked_stats", "ssl_masked_stats_spknorm"]
+    assert rows[0]["config"]["encoder"]["pretrain"]["objective"] == "masked" and rows[2]["config"]["readout"]["stats"]
+    assert rows[0]["uar"] != rows[2]["uar"] or rows[0]["wa"] != rows[2]["wa"]  # another read-out, other predictions
+    line = ablation.summary(["masked"], profile="smoke", corpus="synthetic").loc["masked"]
+    assert (line["uar"], line["uar_stats"], line["uar_stats_spknorm"]) == (rows[0]["uar"], rows[2]["uar"], rows[3]["uar"])
+    seeds = learners.seed_table(["ssl_masked", "ssl_masked_stats"], env.run_dir(env.RESULTS, "synthetic", "smoke"))
+    assert seeds.loc[("ssl_masked_stats", True), "uar_mean"] == rows[3]["uar"] and seeds.loc[("ssl_masked", False), "seeds"] == "0"
+    assert seeds.loc[("ssl_masked", False), "speaker_5nn"] == rows[0]["neighbours"]["speaker_acc"]
 
 
 def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_path, monkeypatch):

@@ -6,15 +6,17 @@ from .options import common
 
 
 def add_to(sub) -> None:
-    abl = sub.add_parser("ablation", help="the pretext ablation: pretrain, probe and measure each variant "
-                         "(writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
+    abl = sub.add_parser("ablation", help="the pretext ablation and the learners' study: pretrain, probe and "
+                         "measure each variant (writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
                          description="Each variant is the profile's pretraining budget with some pretext options "
-                         "changed (emolib.ssl.shortcut.VARIANTS); all five SI-5 folds are pretrained (resumable), "
-                         "probed and measured. Examples: python -m emolib ablation --variants report warp "
+                         "changed (emolib.ssl.shortcut.VARIANTS) or another learner: a CNN encoder, the masked "
+                         "objective, signal-derived targets (emolib.ssl.shortcut.LEARNERS: cnn, cnn_sig, cnn_sig_only, "
+                         "sig, masked, moco_masked; their rows also ssl_<learner>_stats for the statistics read-out); "
+                         "all five SI-5 folds are pretrained (resumable), probed and measured. Examples: python -m emolib ablation --variants report warp "
                          "--device cuda; at another budget: python -m emolib ablation --variants warp -a vit_small "
                          "--depth 12 --epochs 150 --lr 1e-3 --warmup-epochs 10 --knn-every 25 --tag vits12_e150; "
                          "another seed: python -m emolib ablation --variants warp --seed 1 (rows ssl_warp_seed1)")
-    abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: all of emolib.ssl.shortcut.VARIANTS")
+    abl.add_argument("--variants", nargs="+", metavar="NAME", help="default: every pretext variant and learner")
     abl.add_argument("--out", help="encoders folder (default: checkpoints/ablation, per corpus and profile)")
     common(abl, device=True, quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "

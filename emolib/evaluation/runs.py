@@ -4,8 +4,9 @@ A run name reads ``<stem>[_<tag>][_seed<S>][_spknorm][_<protocol>]``:
 
 - **stem**: what was evaluated and how it is read out: ``baseline_compare_logreg``, ``cnn_si5_whole``,
   ``moco_probe_logreg``, ``moco_warp_speaker_input_finetune``, ``ssl_<variant>``, ``fusion_<systems>``;
-- **tag**: a budget other than the profile's (``cpu``, ``e300``, ``vits12_e150``…).  Only the pretext
-  ablation's rows (``ssl_<variant>``) keep it apart from the stem; elsewhere it is part of the stem;
+- **tag**: a budget other than the profile's (``cpu``, ``e300``, ``vits12_e150``…), then ``stats`` for the
+  statistics read-out of the learners' study.  Only the ablation's rows (``ssl_<variant>``, pretext variants
+  and learners) keep it apart from the stem; elsewhere it is part of the stem;
 - **seed**: another seed of the same budget (seed 0 has no suffix): ``_seed<S>``;
 - **spknorm**: speaker normalisation (docs/protocol.md: always its own row);
 - **protocol**: ``_emobox`` or ``_loso``; SI-5, the headline, has none.  A stem that names SI-5 itself
@@ -22,7 +23,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ..models.archs import CNNS
-from ..ssl.shortcut import VARIANTS, variant_of
+from ..ssl.shortcut import LEARNERS, VARIANTS, variant_of
 
 #: Protocols a name carries as a suffix (SI-5 carries none; the leaky split is in its stems).
 SUFFIXED = ("emobox", "loso")
@@ -73,7 +74,8 @@ class RunName:
             protocol = "leaky"
         stem, tag = rest, ""
         if rest.startswith("ssl_"):
-            variant = max((v for v in VARIANTS if rest[4:] == v or rest[4:].startswith(v + "_")), key=len, default=None)
+            variant = max((v for v in (*VARIANTS, *LEARNERS) if rest[4:] == v or rest[4:].startswith(v + "_")),
+                          key=len, default=None)
             if variant:
                 stem, tag = f"ssl_{variant}", rest[len(variant) + 5:]
         return cls(stem, tag, seed, speaker_norm, protocol)
@@ -114,7 +116,7 @@ def cnn_stem(seg_ms: int | None, split: str = "si5", cut: str = "") -> str:
 
 
 #: What a row's name calls each pretraining objective (:data:`emolib.ssl.shortcut.OBJECTIVES`).
-LEARNERS = {"moco": "moco", "masked": "mask", "both": "moco_mask", "none": ""}
+OBJECTIVE_NAMES = {"moco": "moco", "masked": "mask", "both": "moco_mask", "none": ""}
 
 
 def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None = None, objective: str = "moco",
@@ -126,7 +128,7 @@ def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None =
     CNN encoder's name (``arch`` one of :data:`emolib.models.archs.CNNS`): ``moco_resnet10t_half``; signal-derived
     targets add ``sig`` (``moco_sig``; ``sig`` alone: the targets without any other objective)."""
     name = variant_of(pretext, aug or "report")
-    learner = "_".join(p for p in (LEARNERS[objective], "sig" if targets != "none" else "") if p)
+    learner = "_".join(p for p in (OBJECTIVE_NAMES[objective], "sig" if targets != "none" else "") if p)
     learner += f"_{arch}" if arch in CNNS else ""
     return learner if name == "report" else f"{learner}_{name or 'custom'}"
 

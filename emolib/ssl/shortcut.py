@@ -76,6 +76,20 @@ def variant_of(options: dict, aug: str = "report") -> str | None:
     return None
 
 
+#: Other learners, named the same way (the learners' study, :mod:`emolib.studies.ablation`): the report's views
+#: and budget with another encoder (a small CNN, :data:`emolib.models.archs.CNNS`), another objective
+#: (:data:`OBJECTIVES`) or signal-derived targets (:data:`TARGETS`; no emotion label anywhere), each the change
+#: from :data:`LEARNER_DEFAULTS`.  ``sig_only`` rows are the targets without any other objective.
+LEARNER_DEFAULTS = {"objective": "moco", "targets": "none"}
+LEARNERS: dict[str, dict] = {
+    "cnn": dict(arch="resnet10t_half"),
+    "cnn_sig": dict(arch="resnet10t_half", targets="functionals"),
+    "cnn_sig_only": dict(arch="resnet10t_half", objective="none", targets="functionals"),
+    "sig": dict(targets="functionals"),
+    "masked": dict(objective="masked"),
+    "moco_masked": dict(objective="both"),
+}
+
 BATCH_BY = ("none", "speaker", "gender")
 #: The pretraining objectives (:class:`emolib.ssl.moco.MoCo`): contrastive, masked prediction of log-mel
 #: patches, both, or none (the signal-derived targets alone).

@@ -1,4 +1,5 @@
-"""The pretext ablation: which way of denying MoCo the speaker shortcut helps the emotion probe?
+"""The pretext ablation (which way of denying MoCo the speaker shortcut helps the emotion probe?) and the
+learners' study (which encoder, objective or signal-derived targets learns emotion from 535 utterances?).
 
 Each variant is the profile's pretraining budget (:data:`emolib.core.budgets.PRETRAIN`: in ``full``,
 the report's ViT-Tiny, views and epochs) with the pretext options of :data:`VARIANTS` changed
@@ -9,6 +10,11 @@ the report's ViT-Tiny, views and epochs) with the pretext options of :data:`VARI
    with speaker normalisation: results rows ``ssl_<variant>`` and ``ssl_<variant>_spknorm``,
 3. measures what each fold encoder's embedding space holds (:func:`emolib.evaluation.probes.neighbour_scores`:
    5-NN speaker accuracy, 5-NN emotion UAR, over all 535 utterances) and stores it in both rows.
+
+A learner (:data:`emolib.ssl.shortcut.LEARNERS`: a CNN encoder, the masked objective, regression of
+signal-derived targets, with the recipe's pretext options) is a variant like the others, and is also probed
+with the statistics read-out (mean, spread and maximum over half-overlapping windows): rows
+``ssl_<learner>_stats[_spknorm]``.  :func:`learner_table` sets the learners' seeds side by side.
 
 ``python -m emolib ablation`` runs it from the command line (one variant per process on a GPU
 box, say); :func:`summary` reads the rows back into one table, :func:`emolib.plots.pretext_map`
@@ -34,8 +40,11 @@ from ..ssl.encoders import N_FOLDS, fold_embeddings
 from ..ssl.pretrain import pretrain_folds, read_history
 from ..ssl.pretrain_config import PretrainConfig, profile_config
 
-#: Variant name -> the pretext options it changes from the report's recipe (:data:`emolib.ssl.shortcut.VARIANTS`).
-VARIANTS = shortcut.VARIANTS
+#: Variant name -> what it changes from the report's recipe: the pretext variants
+#: (:data:`emolib.ssl.shortcut.VARIANTS`), then the learners (:data:`emolib.ssl.shortcut.LEARNERS`).
+VARIANTS = {**shortcut.VARIANTS, **shortcut.LEARNERS}
+#: The statistics read-out's tag (rows ``ssl_<learner>[_<budget tag>]_stats``).
+STATS = "stats"
 
 
 def check_variants(names: Sequence[str]) -> None:
@@ -48,10 +57,11 @@ def check_variants(names: Sequence[str]) -> None:
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
     """The pretraining settings of variant ``name``: ``base``'s budget (default: the profile's) with the
     recipe's pretext options (:data:`emolib.ssl.shortcut.DEFAULTS`, whatever ``base`` had) and the variant's
-    changes, so a variant means the same whichever encoder is the default."""
+    changes (a learner: also the recipe's objective and targets, :data:`emolib.ssl.shortcut.LEARNER_DEFAULTS`,
+    with its own changes), so a variant means the same whichever encoder is the default."""
     check_variants([name])
     base = base or profile_config(profile)
-    return replace(base, **{**shortcut.DEFAULTS, **VARIANTS[name]})
+    return replace(base, **{**shortcut.DEFAULTS, **shortcut.LEARNER_DEFAULTS, **VARIANTS[name]})
 
 
 def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
@@ -73,7 +83,7 @@ def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = N
                 corpus: str | None = None, progress: bool = True, log=print, tag: str = "") -> list[dict]:
     """Pretrain variant ``name`` on all five folds into ``<out>/<name>/fold<k>`` (resumed where
     a checkpoint exists), probe it and write its two results rows (returned): ``ssl_<name>``
-    and ``ssl_<name>_spknorm``.  ``tag`` (a budget other than the profile's) and the seed of ``base``
+    and ``ssl_<name>_spknorm``; a learner also its statistics read-out's ``ssl_<name>_stats[_spknorm]``.  ``tag`` (a budget other than the profile's) and the seed of ``base``
     (other than 0) go into the rows' names (:func:`run_name`) and the encoders' folder
     (``<out>/<name>_<tag>_seed<S>``), so they never mix with the profile's."""
     cfg = variant_config(name, base, profile)
@@ -90,9 +100,14 @@ def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = N
     scores = [neighbour_scores(emb[k], meta) for k in range(N_FOLDS)]
     neighbours = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
     neighbours["per_fold"] = scores
-    return probe_checkpoints(meta, folder, str(run), profile=profile, corpus=corpus, progress=False,
-                             settings={"variant": name},
-                             measured={"neighbours": neighbours, "pretrain_s": float(sum(walls))})
+    measured = {"neighbours": neighbours, "pretrain_s": float(sum(walls))}
+    rows = probe_checkpoints(meta, folder, str(run), profile=profile, corpus=corpus, progress=False,
+                             settings={"variant": name}, measured=measured)
+    if name in shortcut.LEARNERS:
+        rows += probe_checkpoints(meta, folder, str(run_name(name, "_".join(t for t in (tag, STATS) if t), cfg.seed)),
+                                  stats=True, profile=profile, corpus=corpus, progress=False,
+                                  settings={"variant": name}, measured=measured)
+    return rows
 
 
 def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | os.PathLike | None = None,
@@ -109,7 +124,7 @@ def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | o
 def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
             profile: str | None = None, corpus: str | None = None, tag: str = "", seed: int = 0) -> pd.DataFrame:
     """One line per variant from its committed rows (:func:`run_name` of ``tag`` and ``seed``): probe UAR
-    without and with speaker normalisation, 5-NN speaker accuracy and emotion UAR (mean of the fold
+    without and with speaker normalisation (a learner's statistics read-out beside them; NaN for others), 5-NN speaker accuracy and emotion UAR (mean of the fold
     encoders), the options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
     names = list(names) if names is not None else [n for n in VARIANTS
@@ -123,8 +138,12 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
             raise EmolibError(f"no rows {run} in {env.repo_relative(folder)}; run python -m "
                               f"emolib ablation --variants {name}") from None
         encoder = raw["config"]["encoder"]
+        stats = [folder / f"{run_name(name, '_'.join(t for t in (tag, STATS) if t), seed).twin(speaker_norm=s)}.json"
+                 for s in (False, True)]
         lines.append({"variant": name, "options": VARIANTS.get(name, {}), "uar": raw["uar"],
-                      "uar_spknorm": norm["uar"], "raw_is_speaker_normalised": raw["speaker_norm"],
+                      "uar_spknorm": norm["uar"], **{k: json.loads(p.read_text())["uar"] if p.is_file() else np.nan
+                                                     for k, p in zip(("uar_stats", "uar_stats_spknorm"), stats)},
+                      "raw_is_speaker_normalised": raw["speaker_norm"],
                       "speaker_5nn": raw["neighbours"]["speaker_acc"],
                       "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
                       "encoder": "{arch}/{depth}, {epochs} epochs".format(**encoder),

@@ -105,25 +105,28 @@ TARGETS = {"raw": 0.68, "speaker-normalised": 0.80}
 
 
 def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame:
-    """Each stem's probe UAR over its pretraining seeds (``<stem>``, ``<stem>_seed1``, …; the rows there are),
-    raw and speaker-normalised: mean, standard deviation, the seeds found, and whether the mean clears
-    :data:`TARGETS`."""
+    """Each stem's probe UAR over its pretraining seeds (``<stem>``, ``<stem>_seed1``, …; the rows there are;
+    a stem may carry its tag, ``ssl_cnn_stats``), raw and speaker-normalised: mean, standard deviation, the seeds
+    found, whether the mean clears :data:`TARGETS`, and the mean 5-NN speaker accuracy where the rows measured it."""
     from ..evaluation.results import row_paths
     from ..evaluation.runs import RunName
 
     folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
-    found: dict[tuple[str, bool], dict[int, float]] = {}
+    found: dict[tuple[str, bool], dict[int, dict]] = {}
     for path in row_paths(folder):
         name = RunName.parse(path.stem)
-        if name.stem in stems and name.protocol == "si5" and not name.tag:
-            found.setdefault((name.stem, name.speaker_norm), {})[name.seed] = json.loads(path.read_text())["uar"]
+        stem = str(RunName(name.stem, name.tag))
+        if stem in stems and name.protocol == "si5":
+            found.setdefault((stem, name.speaker_norm), {})[name.seed] = json.loads(path.read_text())
     out = []
     for stem in stems:
         for norm, target in ((False, TARGETS["raw"]), (True, TARGETS["speaker-normalised"])):
-            uars = found.get((stem, norm), {})
-            values = np.array([uars[s] for s in sorted(uars)])
-            out.append({"stem": stem, "speaker_norm": norm, "seeds": ", ".join(map(str, sorted(uars))),
+            rows = found.get((stem, norm), {})
+            values = np.array([rows[s]["uar"] for s in sorted(rows)])
+            speaker = [r["neighbours"]["speaker_acc"] for r in rows.values() if "neighbours" in r]
+            out.append({"stem": stem, "speaker_norm": norm, "seeds": ", ".join(map(str, sorted(rows))),
                         "uar_mean": values.mean() if len(values) else np.nan,
                         "uar_sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                        "speaker_5nn": np.mean(speaker) if speaker else np.nan,
                         "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target)})
     return pd.DataFrame(out).set_index(["stem", "speaker_norm"])
