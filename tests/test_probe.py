@@ -518,6 +518,8 @@ def test_the_knowledge_table_reads_as_markdown_and_a_figure(tmp_path):
 
 
 def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reached(tmp_path):
+    from emolib import plots
+    from emolib.evaluation import tables
     from emolib.studies import learners
 
     for name, uar in (("x_probe", 0.70), ("x_probe_seed1", 0.68), ("x_probe_seed2", 0.69), ("x_probe_spknorm", 0.81),
@@ -527,3 +529,13 @@ def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reache
     raw, norm = table.loc[("x_probe", False)], table.loc[("x_probe", True)]
     assert raw.seeds == "0, 1, 2" and abs(raw.uar_mean - 0.69) < 1e-9 and abs(raw.uar_sd - 0.01) < 1e-9 and raw.reached
     assert norm.seeds == "0" and not norm.reached  # one seed is not enough
+    # "raw" rows of an encoder on per-speaker inputs are speaker-normalised: they never reach the raw target
+    for name in ("z_probe", "z_probe_seed1", "z_probe_seed2"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"run": name, "uar": 0.75, "speaker_norm": True}))
+    (tmp_path / "baseline_q.json").write_text(json.dumps({"run": "baseline_q", "uar": 0.8}))
+    table = learners.seed_table(["x_probe", "z_probe", "baseline_q"], tmp_path)
+    assert table.loc[("z_probe", False), "rows_speaker_normalised"] and not table.loc[("z_probe", False), "reached"]
+    text = tables.learners_markdown(table)
+    assert "| x_probe | 0, 1, 2 | 69.0 ± 1.0 | 81.0 |  | raw |" in text and "| z_probe | 0, 1, 2 | 75.0 ± 0.0 ‡ |  |  | no |" in text
+    assert "| baseline_q | 0 | 80.0 |  |  | reference |" in text
+    assert len(plots.learner_study(table, learners.TARGETS).axes) == 1

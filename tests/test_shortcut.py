@@ -528,3 +528,13 @@ def test_signal_targets_are_label_free_and_come_from_each_training_speakers_own_
     assert encoder_prefix(shortcut.DEFAULTS, targets="functionals", arch="resnet10t_half") == "moco_sig_resnet10t_half"
     with pytest.raises(EmolibError, match="--targets"):
         pretrain_config.profile_config("smoke", objective="none")
+
+
+def test_the_learners_table_prints_from_the_committed_rows_and_learners_without_table_is_refused(capsys):
+    from emolib import cli
+
+    assert cli.main(["ablation", "--table", "--learners", "--profile", "full", "--corpus", "emodb"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| rows | seeds |") and "| ssl_report | 0, 1, 2, 3 |" in out and "| reference |" in out
+    assert cli.main(["ablation", "--learners"]) == 2
+    assert "--variants cnn" in capsys.readouterr().err

@@ -85,7 +85,9 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
             "python -m emolib results moco_e150_* --markdown",
             lambda: tables.markdown_table(tables.results_table(folder, pattern="moco_e150_*")))},
         LEARNERS: {"knowledge": ("python -m emolib diagnose --table",
-                                 lambda: tables.knowledge_markdown(learners.read(folder)))},
+                                 lambda: tables.knowledge_markdown(learners.read(folder))),
+                   "learners": ("python -m emolib ablation --table --learners",
+                                lambda: tables.learners_markdown(learners.study_table(folder)))},
     }
 
 

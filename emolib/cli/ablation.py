@@ -21,6 +21,9 @@ def add_to(sub) -> None:
     common(abl, device=True, quiet=True)
     abl.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table "
                      "(no training)")
+    abl.add_argument("--learners", action="store_true", help="with --table: the learners' study (each learner's "
+                     "class-token and statistics rows over their seeds, the recipe, the default and the openSMILE sets, "
+                     "against the targets)")
     abl.add_argument("--seeds", nargs="*", type=int, metavar="S", help="with --table: mean ± sd over the seeds S "
                      "(none given: every seed with rows) at the budget --tag names")
     abl.add_argument("--tag", help="a budget other than the profile's: rows ssl_<variant>_TAG (e.g. vits12_e150)")
@@ -41,13 +44,21 @@ def run(args) -> int:
 
     tag = args.tag or ""
     if args.table:  # the committed rows only, no training
-        if args.seeds is not None:
+        if args.learners:
+            from ..core import env
+            from ..studies import learners
+
+            print(tables.learners_markdown(learners.study_table(env.run_dir(env.RESULTS, args.corpus, args.profile))))
+        elif args.seeds is not None:
             print(tables.seeds_markdown(ablation.seed_summary(args.variants, args.seeds or None, profile=args.profile,
                                                               corpus=args.corpus, tag=tag)))
         else:
             print(tables.ablation_markdown(ablation.summary(args.variants, profile=args.profile, corpus=args.corpus,
                                                             tag=tag, seed=args.seed or 0)))
         return 0
+    if args.learners:
+        raise EmolibError("--learners prints the learners' study with --table; to train learners name them: "
+                          "--variants cnn cnn_sig …")
     names = args.variants or list(ablation.VARIANTS)
     ablation.check_variants(names)  # before the corpus is read
     ablation.run_name(names[0], tag, args.seed or 0)  # a tag that holds a seed: one line, before any work

@@ -185,6 +185,7 @@ def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndar
     just fitted with it.  ``jobs``: worker processes for the candidate fits (-1: all cores; 1 for a
     model that fits in milliseconds, where starting workers costs more than it saves)."""
     from sklearn.base import clone
+    from sklearn.metrics import make_scorer
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
     grid = list(grid)
@@ -196,7 +197,9 @@ def fit_by_speakers(model, param: str, grid: Sequence, X: np.ndarray, y: np.ndar
     # (n_jobs=-1) chooses the same value and returns the same model, only sooner.  joblib reads
     # "all cores" from LOKY_MAX_CPU_COUNT when it is set: set it to share a machine (several runs
     # at once) or to 1 for no worker processes.
-    search = GridSearchCV(model, {param: grid}, scoring="balanced_accuracy", n_jobs=jobs,
+    # scored by uar (scikit-learn's balanced accuracy, the same numbers) so that the warning about a class
+    # absent from an inner fold's speakers stays silent in the worker processes too
+    search = GridSearchCV(model, {param: grid}, scoring=make_scorer(uar), n_jobs=jobs,
                           cv=GroupKFold(n_splits=min(4, len(set(groups)))))
     return search.fit(X, y, groups=groups).best_estimator_
 

@@ -405,3 +405,27 @@ def knowledge_markdown(table: pd.DataFrame) -> str:
                  + (" ‡" if c == "UAR raw" and marked[name] and pd.notna(r[c]) else "") for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def learners_markdown(table: pd.DataFrame) -> str:
+    """:func:`emolib.studies.learners.study_table` as Markdown: per stem, its seeds and the probe UAR raw and
+    speaker-normalised (mean ± sd over seeds, %; ‡: "raw" rows that are speaker-normalised already, an encoder on
+    per-speaker inputs), the 5-NN speaker accuracy where measured, and whether the mean of three or more seeds
+    clears the target."""
+    head = ["rows", "seeds", "UAR raw (%)", "UAR spk-norm (%)", "5-NN speaker (%)", "targets reached"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * 3 + "---|"]
+
+    def cell(r) -> str:
+        if pd.isna(r.uar_mean):
+            return ""
+        return f"{100 * r.uar_mean:.1f}" + (f" ± {100 * r.uar_sd:.1f}" if pd.notna(r.uar_sd) else "") + (
+            " ‡" if not r.name[1] and r.rows_speaker_normalised else "")
+
+    for stem in table.index.get_level_values("stem").unique():
+        raw, norm = table.loc[(stem, False)], table.loc[(stem, True)]
+        speaker = raw.speaker_5nn if pd.notna(raw.speaker_5nn) else norm.speaker_5nn
+        reached = ", ".join(w for w, r in (("raw", raw), ("spk-norm", norm)) if r.reached) or (
+            "reference" if stem.startswith("baseline_") else "no")
+        lines.append(f"| {stem} | {raw.seeds or norm.seeds} | {cell(raw)} | {cell(norm)} | "
+                     f"{'' if pd.isna(speaker) else f'{100 * speaker:.1f}'} | {reached} |")
+    return "\n".join(lines)

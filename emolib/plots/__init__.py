@@ -23,14 +23,14 @@ from .data import (
     view_agreement,
     waveform_and_logmel,
 )
-from .embeddings import embedding_maps, knowledge_map, pretext_map, seed_spread, side_by_side, tsne
+from .embeddings import embedding_maps, knowledge_map, learner_study, pretext_map, seed_spread, side_by_side, tsne
 from .systems import confusion_heatmap, error_analysis, prediction, protocol_gap, recall_comparison, system_comparison
 from .training import ablation_curves, loss_curves, pretraining_curves, probe_vs_pretraining, segment_study
 from .trust import reliability, robustness
 
 __all__ = [
     "EMOTION_COLORS", "save", "ablation_curves", "batch_composition", "confusion_heatmap",
-    "duration_by_emotion", "embedding_maps", "emotion_distribution", "error_analysis", "knowledge_map", "logmel_grid",
+    "duration_by_emotion", "embedding_maps", "emotion_distribution", "error_analysis", "knowledge_map", "learner_study", "logmel_grid",
     "loss_curves", "prediction", "pretext_map", "pretraining_curves", "probe_vs_pretraining",
     "protocol_gap", "recall_comparison", "reliability", "robustness", "seed_spread", "segment_study", "side_by_side",
     "source_filter", "speaker_emotion_heatmap", "speaker_spectra", "system_comparison", "tsne",

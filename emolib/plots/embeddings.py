@@ -143,3 +143,26 @@ def knowledge_map(table: pd.DataFrame, title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def learner_study(table: pd.DataFrame, targets: dict[str, float] | None = None, title: str = ""):
+    """The learners' study (:func:`emolib.studies.learners.study_table`): per row stem, the probe UAR raw and
+    speaker-normalised (%), mean over its pretraining seeds with one standard deviation as a whisker (none for a
+    single seed), the seeds in the label, and the targets (``{"raw": 0.68, "speaker-normalised": 0.80}``) as
+    dashed lines."""
+    stems = list(table.index.get_level_values("stem").unique())
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(stems) + 1.5), layout="constrained")
+    y = np.arange(len(stems))
+    for i, (norm, label, color) in enumerate(((False, "raw", "tab:blue"), (True, "speaker-normalised", "tab:orange"))):
+        part = table.xs(norm, level="speaker_norm").reindex(stems)
+        ax.barh(y + (i - 0.5) * 0.4, 100 * part.uar_mean, height=0.4, color=color, label=label,
+                xerr=100 * part.uar_sd.fillna(0), error_kw={"elinewidth": 1, "capsize": 2})
+    for (key, value), color in zip((targets or {}).items(), ("tab:blue", "tab:orange")):
+        ax.axvline(100 * value, color=color, ls="--", lw=1, label=f"target, {key} ({100 * value:.0f} %)")
+    raw = table.xs(False, level="speaker_norm").reindex(stems)
+    ax.set_yticks(y, [s + (f" (seeds {raw.seeds[s]})" if "," in str(raw.seeds[s]) else "")
+                      + (" ‡" if raw.rows_speaker_normalised[s] else "") for s in stems])
+    ax.invert_yaxis()
+    ax.set(xlabel="probe UAR under SI-5 (%)   ‡: the \"raw\" rows use per-speaker inputs", xlim=(30, 100), title=title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.0 / (len(stems) + 3)), ncol=2, fontsize=8)
+    return fig

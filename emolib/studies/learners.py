@@ -80,10 +80,11 @@ def diagnose(meta: pd.DataFrame, folders: Mapping[str, Path] | None = None, *, p
     embeddings, row_of = spaces(meta, folders, profile=profile, progress=progress)
     table = knowledge_table(meta, embeddings, progress=progress)
     where = env.run_dir(env.RESULTS, corpus, profile)
-    for col, suffix in (("UAR raw", ""), ("UAR spk-norm", "_spknorm")):
-        table[col] = [_row(where / f"{row_of[name]}{suffix}.json").get("uar", np.nan) for name in table.index]
+    raw = {name: _row(where / f"{row_of[name]}.json") for name in table.index}
+    table["UAR raw"] = [raw[name].get("uar", np.nan) for name in table.index]
+    table["UAR spk-norm"] = [_row(where / f"{row_of[name]}_spknorm.json").get("uar", np.nan) for name in table.index]
     # an encoder on per-speaker inputs has no raw row: its "raw" probe is speaker-normalised already
-    table["raw is speaker-normalised"] = [bool(_row(where / f"{row_of[name]}.json").get("speaker_norm")) for name in table.index]
+    table["raw is speaker-normalised"] = [bool(raw[name].get("speaker_norm")) for name in table.index]
     table.index.name = "space"
     if write:
         atomic_write(where / KNOWLEDGE_FILE, table.to_csv(float_format="%.4f").encode())
@@ -107,7 +108,9 @@ TARGETS = {"raw": 0.68, "speaker-normalised": 0.80}
 def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame:
     """Each stem's probe UAR over its pretraining seeds (``<stem>``, ``<stem>_seed1``, …; the rows there are;
     a stem may carry its tag, ``ssl_cnn_stats``), raw and speaker-normalised: mean, standard deviation, the seeds
-    found, whether the mean clears :data:`TARGETS`, and the mean 5-NN speaker accuracy where the rows measured it."""
+    found, whether the mean of three or more seeds clears :data:`TARGETS` (a raw target only by raw rows: not by
+    an encoder on per-speaker inputs, whose "raw" rows are speaker-normalised), and the mean 5-NN speaker accuracy
+    where the rows measured it."""
     from ..evaluation.results import row_paths
     from ..evaluation.runs import RunName
 
@@ -125,8 +128,29 @@ def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame
             values = np.array([rows[s]["uar"] for s in sorted(rows)])
             speaker = [r["neighbours"]["speaker_acc"] for r in rows.values() if "neighbours" in r]
             out.append({"stem": stem, "speaker_norm": norm, "seeds": ", ".join(map(str, sorted(rows))),
+                        "rows_speaker_normalised": bool(rows) and all(r.get("speaker_norm") for r in rows.values()),
                         "uar_mean": values.mean() if len(values) else np.nan,
                         "uar_sd": values.std(ddof=1) if len(values) > 1 else np.nan,
                         "speaker_5nn": np.mean(speaker) if speaker else np.nan,
-                        "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target)})
+                        "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target and (
+                            norm or not any(r.get("speaker_norm") for r in rows.values())))})
     return pd.DataFrame(out).set_index(["stem", "speaker_norm"])
+
+
+def study_stems() -> list[str]:
+    """The learners' study (``python -m emolib ablation --variants <learner>``, notebook 07 section 9): the
+    report's recipe and the default encoder (the pretext ablation's rows), each learner of
+    :data:`emolib.ssl.shortcut.LEARNERS` with the class token and with the statistics read-out, and the two
+    openSMILE sets with the same logistic regression."""
+    from ..core import budgets
+    from ..ssl.shortcut import LEARNERS
+
+    return ["ssl_report", f"ssl_{budgets.DEFAULT_PRETEXT}", *[f"ssl_{n}{r}" for n in LEARNERS for r in ("", "_stats")],
+            baseline_stem("egemaps", "logreg"), baseline_stem("compare", "logreg")]
+
+
+def study_table(folder: Path | None = None) -> pd.DataFrame:
+    """:func:`seed_table` of :func:`study_stems` that have rows: the learners over their seeds against the targets."""
+    table = seed_table(study_stems(), folder)
+    have = table.groupby(level="stem", sort=False)["seeds"].apply(lambda s: (s != "").any())
+    return table.loc[[stem for stem in have.index if have[stem]]]
