@@ -436,7 +436,7 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
     pd.testing.assert_frame_equal(ablation.seed_summary(folder=folder, tag="cpu"), seeds)
     with pytest.raises(Exception, match="tagged e300 .* --seed S --tag e300"):
         ablation.seed_summary(seeds=[0, 1], folder=folder, tag="e300")
-    with pytest.raises(Exception, match="unknown pretext variant"):
+    with pytest.raises(Exception, match="unknown variant"):
         ablation.variant_config("louder")
 
 

@@ -51,7 +51,7 @@ def check_variants(names: Sequence[str]) -> None:
     """An error naming every unknown variant (before any work)."""
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        raise EmolibError(f"unknown pretext variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+        raise EmolibError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
 
 
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
@@ -123,11 +123,12 @@ def run(meta: pd.DataFrame, names: Sequence[str] = tuple(VARIANTS), out: str | o
 
 def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
             profile: str | None = None, corpus: str | None = None, tag: str = "", seed: int = 0) -> pd.DataFrame:
-    """One line per variant from its committed rows (:func:`run_name` of ``tag`` and ``seed``): probe UAR
+    """One line per variant (default: every pretext variant with rows; learners by name) from its committed
+    rows (:func:`run_name` of ``tag`` and ``seed``): probe UAR
     without and with speaker normalisation (a learner's statistics read-out beside them; NaN for others), 5-NN speaker accuracy and emotion UAR (mean of the fold
     encoders), the options, where the encoders were pretrained, and the pretraining seconds of all five folds."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
-    names = list(names) if names is not None else [n for n in VARIANTS
+    names = list(names) if names is not None else [n for n in shortcut.VARIANTS  # the pretext variants
                                                    if (folder / f"{run_name(n, tag, seed)}.json").is_file()]
     lines = []
     for name in names:
@@ -154,10 +155,10 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
 def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = None,
                 corpus: str | None = None, tag: str = "") -> list[int]:
     """The seeds with rows in ``folder`` at the budget tagged ``tag``: 0 (the budget's own rows) and every
-    ``S`` of rows ``ssl_<variant>[_<tag>]_seed<S>`` (``python -m emolib ablation --seed S [--tag …]``)."""
+    ``S`` of a pretext variant's rows ``ssl_<variant>[_<tag>]_seed<S>`` (``python -m emolib ablation --seed S [--tag …]``)."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
     runs = [RunName.parse(p.stem) for p in folder.glob("ssl_*_seed*.json")]
-    found = {r.seed for r in runs if r.tag == tag and r.stem[len("ssl_"):] in VARIANTS
+    found = {r.seed for r in runs if r.tag == tag and r.stem[len("ssl_"):] in shortcut.VARIANTS
              and not r.speaker_norm and r.protocol == "si5"}
     return [0, *sorted(found)]
 
@@ -165,13 +166,13 @@ def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = N
 def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  folder: str | os.PathLike | None = None, profile: str | None = None,
                  corpus: str | None = None, tag: str = "") -> pd.DataFrame:
-    """How much of the ablation is seed noise: per variant, the mean and the standard deviation
+    """How much of the ablation is seed noise: per variant (default: every pretext variant), the mean and the standard deviation
     (ddof 1) over ``seeds`` (default: every seed with rows, :func:`seeds_found`) of the probe UAR
     without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR, at
     the budget tagged ``tag`` (default: the profile's).  Only variants with rows for every seed are kept."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
     seeds = list(seeds) if seeds is not None else seeds_found(folder, tag=tag)
-    names = [n for n in (names or VARIANTS)
+    names = [n for n in (names or shortcut.VARIANTS)
              if all((folder / f"{run_name(n, tag, s)}.json").is_file() for s in seeds)]
     if not names:
         raise EmolibError(f"no variant has rows for seeds {seeds}{f' tagged {tag}' if tag else ''} in "
@@ -190,7 +191,7 @@ def histories(out: str | os.PathLike | None = None, names: Sequence[str] | None 
     fold, then those of ``history.jsonl``: epoch, loss, k-NN monitor, the adversary's speaker
     accuracy where there is one, wall seconds)."""
     out = Path(out or default_out())
-    names = list(names) if names is not None else [n for n in VARIANTS if (out / n).is_dir()]
+    names = list(names) if names is not None else [n for n in shortcut.VARIANTS if (out / n).is_dir()]
     parts = [read_history(out / name, k).assign(variant=name, fold=k) for name in names for k in range(N_FOLDS)]
     if not parts:
         raise EmolibError(f"no pretraining histories under {out}; run python -m emolib ablation first")
