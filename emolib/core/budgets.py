@@ -53,7 +53,7 @@ FINETUNE = {"smoke": dict(epochs=1, crops_per_epoch=1), "full": dict(epochs=20)}
 #: ``epoch_samples`` segments): one budget for every segment length and protocol, so the study
 #: compares like with like, and small enough for its 55 trainings on a 2-core CPU.
 CONV1D = {
-    "smoke": dict(epochs=3, epoch_samples=192, batch_size=32),
+    "smoke": dict(epochs=2, epoch_samples=128, batch_size=32),
     "full": dict(epochs=20, epoch_samples=384),
 }
 
