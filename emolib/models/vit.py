@@ -313,19 +313,6 @@ def over_windows(fn, mels: Sequence[np.ndarray], frames: int, batch_size: int = 
     return np.concatenate([mean, np.sqrt(squares / counts), peak], axis=1)
 
 
-def _embed_cnn(backbone, mels, mean, std, frames, batch_size, device, progress, stats) -> np.ndarray:
-    mean_t = torch.as_tensor(mean, dtype=torch.float32)[:, None]
-    std_t = torch.as_tensor(std, dtype=torch.float32)[:, None]
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        return over_windows(lambda b: backbone(((b - mean_t) / std_t)[:, None].to(device)), mels, frames, batch_size,
-                            progress, "embedding", hop=frames // 2 if stats else None,
-                            over="stats" if stats else "mean").astype(np.float32)
-    finally:
-        backbone.train(was_training)
-
-
 @torch.no_grad()
 def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray,
           frames: int, pool: str = "cls", batch_size: int = 256, device="cpu",
@@ -338,19 +325,19 @@ def embed(backbone: nn.Module, mels: Sequence[np.ndarray], mean: np.ndarray, std
     and maximum (:func:`over_windows`); 3 times as wide."""
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
-    if not hasattr(backbone, "blocks"):  # a CNN: its pooled output ("cls": it has no class token)
-        if pool != "cls" or blocks != 1:
-            raise EmolibError("a CNN encoder has one read-out, its pooled feature map: use pool 'cls' and one block")
-        return _embed_cnn(backbone, mels, mean, std, frames, batch_size, device, progress, stats)
-    depth = len(backbone.blocks)
-    if not 1 <= blocks <= depth:
-        raise ValueError(f"blocks must be 1..{depth} (the backbone's depth), got {blocks}")
+    cnn = not hasattr(backbone, "blocks")  # a CNN: its pooled output ("cls": it has no class token)
+    if cnn and (pool != "cls" or blocks != 1):
+        raise EmolibError("a CNN encoder has one read-out, its pooled feature map: use pool 'cls' and one block")
+    if not cnn and not 1 <= blocks <= len(backbone.blocks):
+        raise ValueError(f"blocks must be 1..{len(backbone.blocks)} (the backbone's depth), got {blocks}")
     mean_t = torch.as_tensor(mean, dtype=torch.float32)[:, None]
     std_t = torch.as_tensor(std, dtype=torch.float32)[:, None]
     prefix = getattr(backbone, "num_prefix_tokens", 1)
 
     def features(batch: torch.Tensor) -> torch.Tensor:
         x = ((batch - mean_t) / std_t)[:, None].to(device)
+        if cnn:
+            return backbone(x)
         if blocks == 1:
             tokens = backbone.forward_features(x)
             return tokens[:, 0] if pool == "cls" else tokens[:, prefix:].mean(1)
