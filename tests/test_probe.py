@@ -539,3 +539,17 @@ def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reache
     assert "| x_probe | 0, 1, 2 | 69.0 ± 1.0 | 81.0 |  | raw |" in text and "| z_probe | 0, 1, 2 | 75.0 ± 0.0 ‡ |  |  | no |" in text
     assert "| baseline_q | 0 | 80.0 |  |  | reference |" in text
     assert len(plots.learner_study(table, learners.TARGETS).axes) == 1
+
+
+def test_the_learners_study_table_joins_the_diagnostics_r2_of_each_learners_space(tmp_path):
+    from emolib.studies import ablation, learners
+
+    for name, uar in (("ssl_cnn", 0.6), ("ssl_cnn_spknorm", 0.7), ("ssl_cnn_stats_seed1", 0.65)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"run": name, "uar": uar}))
+    space = env.repo_relative(ablation.default_out() / "cnn")
+    pd.DataFrame({"F0 range": [0.2, 0.3], "speaking rate": [0.4, 0.5]},
+                 index=pd.Index([space, f"{space}, statistics read-out"], name="space")).to_csv(tmp_path / learners.KNOWLEDGE_FILE)
+    table = learners.study_table(tmp_path)
+    assert list(table.index.get_level_values("stem").unique()) == ["ssl_cnn", "ssl_cnn_stats"]
+    assert table.loc[("ssl_cnn", False), "R² F0 range"] == 0.2 and table.loc[("ssl_cnn_stats", True), "R² speaking rate"] == 0.5
+    assert table.loc[("ssl_cnn_stats", False), "seeds"] == "1" and np.isnan(table.loc[("ssl_cnn_stats", True), "uar_mean"])

@@ -61,8 +61,8 @@ FAMILIES = (
     ("the report's Conv1D, 173 descriptors", lambda r: r["run"].startswith("cnn_si5_")),
     ("MoCo v3 ViT, linear probe", lambda r: r["run"].startswith(("moco", "ssl_")) and not _cnn(r)
      and "finetune" not in r["run"] and "members" not in r["config"].get("encoder", {})),
-    ("MoCo v3 small CNN (timm ResNet), linear probe", lambda r: r["run"].startswith("moco") and _cnn(r)
-     and "finetune" not in r["run"]),
+    ("self-supervised small CNN (timm ResNet; MoCo v3, signal targets), linear probe",
+     lambda r: r["run"].startswith(("moco", "ssl_")) and _cnn(r) and "finetune" not in r["run"]),
     ("MoCo v3 ViTs side by side, linear probe", lambda r: "members" in r["config"].get("encoder", {})),
     ("MoCo v3 ViT fine-tuned end to end", lambda r: r["run"].startswith("moco") and r["run"].endswith("finetune")),
     ("the same ViT trained from scratch", lambda r: r["run"] == SCRATCH_STEM),
@@ -410,10 +410,11 @@ def knowledge_markdown(table: pd.DataFrame) -> str:
 def learners_markdown(table: pd.DataFrame) -> str:
     """:func:`emolib.studies.learners.study_table` as Markdown: per stem, its seeds and the probe UAR raw and
     speaker-normalised (mean ± sd over seeds, %; ‡: "raw" rows that are speaker-normalised already, an encoder on
-    per-speaker inputs), the 5-NN speaker accuracy where measured, and whether the mean of three or more seeds
-    clears the target."""
-    head = ["rows", "seeds", "UAR raw (%)", "UAR spk-norm (%)", "5-NN speaker (%)", "targets reached"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * 3 + "---|"]
+    per-speaker inputs), the 5-NN speaker accuracy where measured, the diagnostic's R² columns where the table has
+    them (``R² <property>``), and whether the mean of three or more seeds clears the target."""
+    r2 = [c for c in table.columns if c.startswith("R² ")]
+    head = ["rows", "seeds", "UAR raw (%)", "UAR spk-norm (%)", "5-NN speaker (%)", *r2, "targets reached"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (3 + len(r2)) + "---|"]
 
     def cell(r) -> str:
         if pd.isna(r.uar_mean):
@@ -426,6 +427,7 @@ def learners_markdown(table: pd.DataFrame) -> str:
         speaker = raw.speaker_5nn if pd.notna(raw.speaker_5nn) else norm.speaker_5nn
         reached = ", ".join(w for w, r in (("raw", raw), ("spk-norm", norm)) if r.reached) or (
             "reference" if stem.startswith("baseline_") else "no")
+        known = "".join(f" {'' if pd.isna(raw[c]) else f'{raw[c]:.2f}'} |" for c in r2)
         lines.append(f"| {stem} | {raw.seeds or norm.seeds} | {cell(raw)} | {cell(norm)} | "
-                     f"{'' if pd.isna(speaker) else f'{100 * speaker:.1f}'} | {reached} |")
+                     f"{'' if pd.isna(speaker) else f'{100 * speaker:.1f}'} |{known} {reached} |")
     return "\n".join(lines)

@@ -149,8 +149,33 @@ def study_stems() -> list[str]:
             baseline_stem("egemaps", "logreg"), baseline_stem("compare", "logreg")]
 
 
+#: The diagnostic's properties the study's table shows beside each row (the cues the learned spaces miss most).
+STUDY_PROPERTIES = ("F0 range", "speaking rate")
+
+
 def study_table(folder: Path | None = None) -> pd.DataFrame:
-    """:func:`seed_table` of :func:`study_stems` that have rows: the learners over their seeds against the targets."""
+    """:func:`seed_table` of :func:`study_stems` that have rows: the learners over their seeds against the targets,
+    with the R² of :data:`STUDY_PROPERTIES` from ``knowledge.csv`` (:func:`diagnose`) where it diagnosed that space
+    (seed 0's encoders: ``diagnose --encoders checkpoints/ablation/<learner>``; NaN otherwise)."""
+    from ..core import budgets
+    from .ablation import default_out
+
+    folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
     table = seed_table(study_stems(), folder)
     have = table.groupby(level="stem", sort=False)["seeds"].apply(lambda s: (s != "").any())
-    return table.loc[[stem for stem in have.index if have[stem]]]
+    table = table.loc[[stem for stem in have.index if have[stem]]].copy()
+    known = read(folder) if (folder / KNOWLEDGE_FILE).is_file() else pd.DataFrame()
+    learners_out = env.repo_relative(default_out())
+
+    def space(stem: str) -> str:
+        base, stats = (stem[:-len("_stats")], True) if stem.endswith("_stats") else (stem, False)
+        name = {"ssl_report": "report's recipe", f"ssl_{budgets.DEFAULT_PRETEXT}":
+                f"default encoder ({budgets.DEFAULT_PRETEXT})", baseline_stem("egemaps", "logreg"): EGEMAPS}.get(
+            base, f"{learners_out}/{base[len('ssl_'):]}")
+        return name + (", statistics read-out" if stats else "")
+
+    for prop in STUDY_PROPERTIES:
+        r2 = {stem: known.loc[space(stem), prop] if space(stem) in known.index and prop in known else np.nan
+              for stem in table.index.get_level_values("stem")}
+        table[f"R² {prop}"] = [r2[stem] for stem in table.index.get_level_values("stem")]
+    return table
