@@ -74,16 +74,18 @@ def knowledge(meta: pd.DataFrame, embeddings: np.ndarray | Mapping[int, np.ndarr
     from .probes import neighbour_scores
 
     speakers = meta.speaker.astype(str).to_numpy()
-    table = (lambda k: embeddings[k]) if isinstance(embeddings, Mapping) else (lambda k: embeddings)
+    folds = protocol_folds(meta, protocol)
+    per_fold = embeddings if isinstance(embeddings, Mapping) else {f.index: embeddings for f in folds}
     oof = pd.DataFrame(np.nan, index=targets.index, columns=targets.columns)
-    for f in protocol_folds(meta, protocol):
-        X = table(f.index)
+    for f in folds:
+        X = per_fold[f.index]
         for col in targets.columns:
             y = targets[col].to_numpy()
             oof.iloc[f.test, oof.columns.get_loc(col)] = _fit_predict(X[f.train], y[f.train], speakers[f.train],
                                                                       X[f.test])
     out = {col: float(r2_score(targets[col], oof[col])) for col in targets.columns}
-    tables = [table(k) for k in sorted(embeddings)] if isinstance(embeddings, Mapping) else [embeddings]
+    # one table: its 5-NN once; one per fold: the mean over the folds' tables
+    tables = [per_fold[k] for k in sorted(per_fold)] if isinstance(embeddings, Mapping) else [embeddings]
     out["speaker 5-NN"] = float(np.mean([neighbour_scores(X, meta)["speaker_acc"] for X in tables]))
     return out
 
