@@ -388,6 +388,9 @@ def test_a_learner_is_a_variant_with_a_statistics_read_out(tmp_path, monkeypatch
                                 corpus="synthetic", progress=False, log=None)
     assert [r["run"] for r in rows] == ["ssl_masked", "ssl_masked_spknorm", "ssl_masked_stats", "ssl_masked_stats_spknorm"]
     assert rows[0]["config"]["encoder"]["pretrain"]["objective"] == "masked" and rows[2]["config"]["readout"]["stats"]
+    assert rows[0]["method"].startswith("masked log-mel prediction vit_tiny/")  # called what it is, not MoCo v3
+    cnn_sig = {"arch": "resnet10t_half", "depth": 6, "pretrain": {"objective": "none", "targets": "functionals"}}
+    assert encoders.describe_learner(cnn_sig) == "signal-derived targets (functionals, self-supervised) resnet10t_half"
     assert rows[0]["uar"] != rows[2]["uar"] or rows[0]["wa"] != rows[2]["wa"]  # another read-out, other predictions
     line = ablation.summary(["masked"], profile="smoke", corpus="synthetic").loc["masked"]
     assert (line["uar"], line["uar_stats"], line["uar_stats_spknorm"]) == (rows[0]["uar"], rows[2]["uar"], rows[3]["uar"])

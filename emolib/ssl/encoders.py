@@ -181,11 +181,28 @@ def describe_pretext(pretext: dict) -> str:
     return ", ".join(words)
 
 
+#: How a row's method names each pretraining objective (:data:`emolib.ssl.shortcut.OBJECTIVES`).
+OBJECTIVE_WORDS = {"moco": "MoCo v3", "masked": "masked log-mel prediction",
+                   "both": "MoCo v3 + masked log-mel prediction", "none": ""}
+
+
+def describe_learner(enc: dict) -> str:
+    """``"MoCo v3 vit_tiny/6"`` for an :func:`encoder_summary`: its objective, what it regresses besides (rows of
+    such learners say they are self-supervised with signal-derived targets) and its backbone (a CNN has no depth)."""
+    from ..models.archs import CNNS
+
+    pretrain = enc.get("pretrain", {})
+    words = OBJECTIVE_WORDS[pretrain.get("objective", "moco")]
+    if pretrain.get("targets", "none") != "none":
+        words = " + ".join(w for w in (words, f"signal-derived targets ({pretrain['targets']}, self-supervised)") if w)
+    return f"{words} {enc['arch']}" + ("" if enc["arch"] in CNNS else f"/{enc['depth']}")
+
+
 def describe_encoder(enc: dict) -> str:
     """``"MoCo v3 vit_tiny/6, 40 epochs, batch 64, report views, mel warp ±0.15 (cpu)"`` for an
-    :func:`encoder_summary` (the start of a results row's ``method``)."""
+    :func:`encoder_summary` (the start of a results row's ``method``; :func:`describe_learner`)."""
     options = describe_pretext(enc["pretext"])
-    return (f"MoCo v3 {enc['arch']}/{enc['depth']}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
+    return (f"{describe_learner(enc)}, {enc['epochs']} epochs, batch {enc['batch_size']}, "
             f"{enc['aug']} views{', ' + options if options else ''} ({enc['device']})")
 
 
@@ -203,7 +220,7 @@ def describe_encoders(encs: Sequence[dict]) -> str:
     if not same_pretext and all(all(e[k] == encs[0][k] for k in budget) for e in encs):
         e = encs[0]
         kinds = [variant_of(x["pretext"], x["aug"]) or describe_pretext(x["pretext"]) for x in encs]
-        return (f"MoCo v3 {e['arch']}/{e['depth']}, {e['epochs']} epochs, batch {e['batch_size']} ({e['device']}), "
+        return (f"{describe_learner(e)}, {e['epochs']} epochs, batch {e['batch_size']} ({e['device']}), "
                 f"{len(encs)} pretexts side by side: {', '.join(kinds)}")
     return " + ".join(f"{describe_encoder(e)} seed {e['pretrain'].get('seed', 0)}" for e in encs) + ", side by side"
 

@@ -36,7 +36,7 @@ from ..core.errors import EmolibError
 from ..evaluation.probes import neighbour_scores, probe_checkpoints
 from ..evaluation.runs import RunName, ssl_stem
 from ..ssl import shortcut
-from ..ssl.encoders import N_FOLDS, fold_embeddings
+from ..ssl.encoders import N_FOLDS, describe_learner, fold_embeddings
 from ..ssl.pretrain import pretrain_folds, read_history
 from ..ssl.pretrain_config import PretrainConfig, profile_config
 
@@ -147,7 +147,7 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
                       "raw_is_speaker_normalised": raw["speaker_norm"],
                       "speaker_5nn": raw["neighbours"]["speaker_acc"],
                       "emotion_5nn_uar": raw["neighbours"]["emotion_uar"],
-                      "encoder": "{arch}/{depth}, {epochs} epochs".format(**encoder),
+                      "encoder": f"{describe_learner(encoder)}, {encoder['epochs']} epochs",
                       "device": encoder["device"], "pretrain_s": raw.get("pretrain_s")})
     return pd.DataFrame(lines).set_index("variant")
 
