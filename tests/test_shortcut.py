@@ -384,6 +384,10 @@ def test_a_learner_is_a_variant_with_a_statistics_read_out(tmp_path, monkeypatch
     assert (cfg.arch, cfg.targets, cfg.objective, cfg.warp, cfg.epochs) == ("resnet10t_half", "functionals", "moco", 0.0, 1)
     assert ablation.variant_config("masked", base).objective == "masked" and ablation.variant_config("cnn", base).objective == "moco"
     assert RunName.parse("ssl_cnn_sig_stats_seed2_spknorm") == RunName("ssl_cnn_sig", "stats", 2, True)
+    assert str(ablation.run_name("cnn", "e80", 2, stats=True)) == "ssl_cnn_e80_stats_seed2"
+    for tag in ("sig", "stats", "cpu_stats"):  # rows that would read as learner cnn_sig's, or as a read-out's
+        with pytest.raises(EmolibError, match=f"--tag {tag}"):
+            ablation.run_name("cnn", tag)
     rows = ablation.run_variant(load_corpus("synthetic"), "masked", tmp_path / "enc", base=base, profile="smoke",
                                 corpus="synthetic", progress=False, log=None)
     assert [r["run"] for r in rows] == ["ssl_masked", "ssl_masked_spknorm", "ssl_masked_stats", "ssl_masked_stats_spknorm"]
@@ -541,3 +545,5 @@ def test_the_learners_table_prints_from_the_committed_rows_and_learners_without_
     assert out.startswith("| rows | seeds |") and "| ssl_report | 0, 1, 2, 3 |" in out and "| reference |" in out
     assert cli.main(["ablation", "--learners"]) == 2
     assert "--variants cnn" in capsys.readouterr().err
+    assert cli.main(["ablation", "--variants", "report", "cnn", "-a", "vit_small", "--tag", "vits"]) == 2
+    assert "cnn train their own encoder" in capsys.readouterr().err

@@ -72,6 +72,10 @@ def run(args) -> int:
     if budget and not tag:
         raise EmolibError("--tag NAME is needed with a budget other than the profile's (" + ", ".join(budget)
                           + "), so its rows ssl_<variant>_NAME never replace the profile's rows")
+    fixed = [n for n in names if "arch" in ablation.VARIANTS[n]]
+    if fixed and {"arch", "depth"} & set(budget):
+        raise EmolibError(f"-a/--depth: {', '.join(fixed)} train their own encoder "
+                          f"({ablation.VARIANTS[fixed[0]]['arch']}); drop the flags or those variants")
     changes = {**budget, **({"seed": args.seed} if args.seed is not None else {})}
     base = replace(profile_config(args.profile), **changes, keep_epochs=()) if changes else None
     meta = load_corpus(args.corpus, args.root)

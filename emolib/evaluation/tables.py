@@ -59,7 +59,8 @@ FAMILIES = (
     ("eGeMAPSv02 functionals + linear classifier", lambda r: r["run"].startswith("baseline_egemaps_")),
     ("stacked fusion of the systems", lambda r: r["run"].startswith("fusion_")),
     ("the report's Conv1D, 173 descriptors", lambda r: r["run"].startswith("cnn_si5_")),
-    ("MoCo v3 ViT, linear probe", lambda r: r["run"].startswith(("moco", "ssl_")) and not _cnn(r)
+    ("self-supervised ViT (MoCo v3; masked, signal targets), linear probe",
+     lambda r: r["run"].startswith(("moco", "ssl_")) and not _cnn(r)
      and "finetune" not in r["run"] and "members" not in r["config"].get("encoder", {})),
     ("self-supervised small CNN (timm ResNet; MoCo v3, signal targets), linear probe",
      lambda r: r["run"].startswith(("moco", "ssl_")) and _cnn(r) and "finetune" not in r["run"]),

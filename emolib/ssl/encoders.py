@@ -34,7 +34,7 @@ from ..data.features import FeatureCache, LogMelConfig, fit_standardizer, log_me
 from ..data.splits import SI5_FOLDS, speaker_folds
 from ..models.vit import BackboneConfig, create_backbone, embed, load_backbone
 from .shortcut import DEFAULTS as PRETEXT_DEFAULTS
-from .shortcut import VARIANTS
+from .shortcut import LEARNERS, VARIANTS
 from .standardize import encoder_inputs
 
 N_FOLDS = len(SI5_FOLDS)
@@ -86,6 +86,8 @@ def encoder_config(out: str | os.PathLike, fold: int, epoch: int | None = None) 
         variant = f"--variant {name}" if name in VARIANTS else "--variant NAME (report: the report's recipe)"
         hint = (f"python -m emolib pretrain {variant} --fold {fold} --out {out}" if epoch is None else
                 f"python -m emolib pretrain {variant} --fold {fold} --keep-epochs {epoch} --out {out}")
+        if name.split("_seed")[0] in LEARNERS:  # a learner's folder of the learners' study
+            hint = f"python -m emolib ablation --variants {name.split('_seed')[0]}"
         raise EmolibError(f"fold {fold}: no {which} encoder at {path}.safetensors/.json; pretrain it first "
                           f"(notebook 03 makes the default encoder; or {hint})")
     try:
@@ -217,7 +219,8 @@ def describe_encoders(encs: Sequence[dict]) -> str:
         return describe_encoder(encs[0])
     budget = ("arch", "depth", "epochs", "batch_size", "device")
     same_pretext = all(e["pretext"] == encs[0]["pretext"] and e["aug"] == encs[0]["aug"] for e in encs)
-    if not same_pretext and all(all(e[k] == encs[0][k] for k in budget) for e in encs):
+    same_learner = all(describe_learner(e) == describe_learner(encs[0]) for e in encs)
+    if not same_pretext and same_learner and all(all(e[k] == encs[0][k] for k in budget) for e in encs):
         e = encs[0]
         kinds = [variant_of(x["pretext"], x["aug"]) or describe_pretext(x["pretext"]) for x in encs]
         return (f"{describe_learner(e)}, {e['epochs']} epochs, batch {e['batch_size']} ({e['device']}), "

@@ -56,9 +56,9 @@ def check_variants(names: Sequence[str]) -> None:
 
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
     """The pretraining settings of variant ``name``: ``base``'s budget (default: the profile's) with the
-    recipe's pretext options (:data:`emolib.ssl.shortcut.DEFAULTS`, whatever ``base`` had) and the variant's
-    changes (a learner: also the recipe's objective and targets, :data:`emolib.ssl.shortcut.LEARNER_DEFAULTS`,
-    with its own changes), so a variant means the same whichever encoder is the default."""
+    recipe's pretext options, objective and targets (:data:`emolib.ssl.shortcut.DEFAULTS`,
+    :data:`emolib.ssl.shortcut.LEARNER_DEFAULTS`, whatever ``base`` had) and the variant's changes, so a
+    variant means the same whichever encoder is the default."""
     check_variants([name])
     base = base or profile_config(profile)
     return replace(base, **{**shortcut.DEFAULTS, **shortcut.LEARNER_DEFAULTS, **VARIANTS[name]})
@@ -69,13 +69,20 @@ def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
     return env.run_dir(env.REPO / "checkpoints", corpus, profile) / "ablation"
 
 
-def run_name(name: str, tag: str = "", seed: int = 0) -> RunName:
+def run_name(name: str, tag: str = "", seed: int = 0, stats: bool = False) -> RunName:
     """The rows of variant ``name`` at the budget tagged ``tag`` (none: the profile's) and ``seed``:
-    ``ssl_<name>[_<tag>][_seed<S>]`` (:mod:`emolib.evaluation.runs`).  A tag may not hold the seed."""
+    ``ssl_<name>[_<tag>][_seed<S>]`` (:mod:`emolib.evaluation.runs`); ``stats``: its statistics read-out's,
+    ``ssl_<name>[_<tag>]_stats[_seed<S>]``.  A tag may not hold the seed, nor ``stats``, nor read back as another
+    variant's name (``--variants cnn --tag sig`` would be ``ssl_cnn_sig``, the rows of learner ``cnn_sig``)."""
+    if STATS in tag.split("_"):
+        raise EmolibError(f"--tag {tag}: '{STATS}' names the statistics read-out's rows; choose another tag")
     try:
-        return RunName(ssl_stem(name), tag, seed)
+        run = RunName(ssl_stem(name), "_".join(t for t in (tag, STATS if stats else "") if t), seed)
     except ValueError:
         raise EmolibError(f"--tag {tag}: name the budget only; the seed has its own flag (--seed)") from None
+    if RunName.parse(str(run)) != run:
+        raise EmolibError(f"--tag {tag}: {run} would read as another variant's rows; choose another tag")
+    return run
 
 
 def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = None,
@@ -104,7 +111,7 @@ def run_variant(meta: pd.DataFrame, name: str, out: str | os.PathLike | None = N
     rows = probe_checkpoints(meta, folder, str(run), profile=profile, corpus=corpus, progress=False,
                              settings={"variant": name}, measured=measured)
     if name in shortcut.LEARNERS:
-        rows += probe_checkpoints(meta, folder, str(run_name(name, "_".join(t for t in (tag, STATS) if t), cfg.seed)),
+        rows += probe_checkpoints(meta, folder, str(run_name(name, tag, cfg.seed, stats=True)),
                                   stats=True, profile=profile, corpus=corpus, progress=False,
                                   settings={"variant": name}, measured=measured)
     return rows
@@ -139,8 +146,7 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
             raise EmolibError(f"no rows {run} in {env.repo_relative(folder)}; run python -m "
                               f"emolib ablation --variants {name}") from None
         encoder = raw["config"]["encoder"]
-        stats = [folder / f"{run_name(name, '_'.join(t for t in (tag, STATS) if t), seed).twin(speaker_norm=s)}.json"
-                 for s in (False, True)]
+        stats = [folder / f"{run_name(name, tag, seed, stats=True).twin(speaker_norm=s)}.json" for s in (False, True)]
         lines.append({"variant": name, "options": VARIANTS.get(name, {}), "uar": raw["uar"],
                       "uar_spknorm": norm["uar"], **{k: json.loads(p.read_text())["uar"] if p.is_file() else np.nan
                                                      for k, p in zip(("uar_stats", "uar_stats_spknorm"), stats)},
@@ -153,12 +159,13 @@ def summary(names: Sequence[str] | None = None, folder: str | os.PathLike | None
 
 
 def seeds_found(folder: str | os.PathLike | None = None, profile: str | None = None,
-                corpus: str | None = None, tag: str = "") -> list[int]:
+                corpus: str | None = None, tag: str = "", names: Sequence[str] | None = None) -> list[int]:
     """The seeds with rows in ``folder`` at the budget tagged ``tag``: 0 (the budget's own rows) and every
-    ``S`` of a pretext variant's rows ``ssl_<variant>[_<tag>]_seed<S>`` (``python -m emolib ablation --seed S [--tag …]``)."""
+    ``S`` of rows ``ssl_<variant>[_<tag>]_seed<S>`` of ``names`` (default: the pretext variants;
+    ``python -m emolib ablation --seed S [--tag …]``)."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
     runs = [RunName.parse(p.stem) for p in folder.glob("ssl_*_seed*.json")]
-    found = {r.seed for r in runs if r.tag == tag and r.stem[len("ssl_"):] in shortcut.VARIANTS
+    found = {r.seed for r in runs if r.tag == tag and r.stem[len("ssl_"):] in (names or shortcut.VARIANTS)
              and not r.speaker_norm and r.protocol == "si5"}
     return [0, *sorted(found)]
 
@@ -171,7 +178,7 @@ def seed_summary(names: Sequence[str] | None = None, seeds: Sequence[int] | None
     without and with speaker normalisation, and the mean 5-NN speaker accuracy and emotion UAR, at
     the budget tagged ``tag`` (default: the profile's).  Only variants with rows for every seed are kept."""
     folder = Path(folder) if folder else env.run_dir(env.RESULTS, corpus, profile)
-    seeds = list(seeds) if seeds is not None else seeds_found(folder, tag=tag)
+    seeds = list(seeds) if seeds is not None else seeds_found(folder, tag=tag, names=names)
     names = [n for n in (names or shortcut.VARIANTS)
              if all((folder / f"{run_name(n, tag, s)}.json").is_file() for s in seeds)]
     if not names:

@@ -24,7 +24,7 @@ import pandas as pd
 from ..core import env
 from ..core.files import atomic_write
 from ..evaluation.knowledge import knowledge_table
-from ..evaluation.runs import baseline_stem, encoder_prefix, probe_stem
+from ..evaluation.runs import RunName, baseline_stem, encoder_prefix, probe_stem
 
 #: The file :func:`diagnose` writes in the run's results folder.
 KNOWLEDGE_FILE = "knowledge.csv"
@@ -57,6 +57,8 @@ def spaces(meta: pd.DataFrame, folders: Mapping[str, Path], *, profile: str | No
     _, info = encoder_config(first, 0)
     out = {"random-weight ViT": random_embeddings(meta, BackboneConfig(**info["backbone"]), seed=0)}
     rows = {"random-weight ViT": probe_stem("vit_random")}
+    from .ablation import default_out, run_name
+
     for name, folder in folders.items():
         enc = encoder_summary(folder)  # missing encoders: one line, before any work
         prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"),
@@ -65,6 +67,11 @@ def spaces(meta: pd.DataFrame, folders: Mapping[str, Path], *, profile: str | No
         out[f"{name}, statistics read-out"] = fold_embeddings(meta, folder, progress=progress, stats=True)
         rows[name], rows[f"{name}, statistics read-out"] = probe_stem(prefix), probe_stem(prefix, readout={"stats": True,
                                                                                                           "pool": "cls"})
+        if Path(os.path.abspath(folder)).parent == Path(os.path.abspath(default_out(None, profile))):
+            # a folder of the ablation / learners' study: its rows are ssl_<variant>[_stats][_seed<S>]
+            run = RunName.parse(f"ssl_{Path(folder).name}")
+            rows[name] = str(run_name(run.stem[len("ssl_"):], run.tag, run.seed))
+            rows[f"{name}, statistics read-out"] = str(run_name(run.stem[len("ssl_"):], run.tag, run.seed, stats=True))
     out[EGEMAPS] = functionals(meta, "eGeMAPSv02", progress=progress)
     rows[EGEMAPS] = baseline_stem("egemaps", "logreg")
     return out, rows
@@ -112,7 +119,6 @@ def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame
     an encoder on per-speaker inputs, whose "raw" rows are speaker-normalised), and the mean 5-NN speaker accuracy
     where the rows measured it."""
     from ..evaluation.results import row_paths
-    from ..evaluation.runs import RunName
 
     folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
     found: dict[tuple[str, bool], dict[int, dict]] = {}
@@ -157,7 +163,6 @@ def study_table(folder: Path | None = None) -> pd.DataFrame:
     """:func:`seed_table` of :func:`study_stems` that have rows: the learners over their seeds against the targets,
     with the R² of :data:`STUDY_PROPERTIES` from ``knowledge.csv`` (:func:`diagnose`) where it diagnosed that space
     (seed 0's encoders: ``diagnose --encoders checkpoints/ablation/<learner>``; NaN otherwise)."""
-    from ..core import budgets
     from .ablation import default_out
 
     folder = env.run_dir(env.RESULTS) if folder is None else Path(folder)
@@ -167,12 +172,13 @@ def study_table(folder: Path | None = None) -> pd.DataFrame:
     known = read(folder) if (folder / KNOWLEDGE_FILE).is_file() else pd.DataFrame()
     learners_out = env.repo_relative(default_out())
 
-    def space(stem: str) -> str:
+    def space(stem: str) -> str:  # the diagnosed space of these very encoders: seed 0 of a learner, or eGeMAPS
+        # (the ablation's report / default rows come from checkpoints/ablation/<variant>, not from the encoders
+        # the diagnostic reads for "report's recipe" and "default encoder": no R² beside them)
         base, stats = (stem[:-len("_stats")], True) if stem.endswith("_stats") else (stem, False)
-        name = {"ssl_report": "report's recipe", f"ssl_{budgets.DEFAULT_PRETEXT}":
-                f"default encoder ({budgets.DEFAULT_PRETEXT})", baseline_stem("egemaps", "logreg"): EGEMAPS}.get(
-            base, f"{learners_out}/{base[len('ssl_'):]}")
-        return name + (", statistics read-out" if stats else "")
+        if base == baseline_stem("egemaps", "logreg"):
+            return EGEMAPS
+        return f"{learners_out}/{base[len('ssl_'):]}" + (", statistics read-out" if stats else "")
 
     for prop in STUDY_PROPERTIES:
         r2 = {stem: known.loc[space(stem), prop] if space(stem) in known.index and prop in known else np.nan
