@@ -97,12 +97,12 @@ def test_names_subsets_and_system_checks():
 
 
 def test_the_registry_names_every_system_its_row_and_the_models_built_from_them():
-    assert registry.names() == ("compare", "egemaps", "moco", "cnn")  # the fusion's order, as its rows are named
+    assert registry.names() == ("compare", "egemaps", "moco", "cnn", "cnnsig")  # the fusion's order, as its rows are named
     assert [registry.get(n).row for n in registry.names()] == [
-        "baseline_compare_logreg", "baseline_egemaps_logreg", "moco_probe_logreg", "cnn_si5_whole"]
+        "baseline_compare_logreg", "baseline_egemaps_logreg", "moco_probe_logreg", "cnn_si5_whole", "ssl_cnn_sig_stats"]
     models = registry.models()
-    assert "fusion_compare_egemaps_moco_cnn" in models and "fusion_egemaps_moco_cnn" in models
-    assert registry.systems_of("fusion_compare_moco_cnn") == ["compare", "moco", "cnn"]
+    assert "fusion_compare_egemaps_moco_cnn_cnnsig" in models and "fusion_compare_egemaps_moco_cnn" in models
+    assert registry.systems_of("fusion_compare_moco_cnn_cnnsig") == ["compare", "moco", "cnn", "cnnsig"]
     assert registry.systems_of("cnn_si5_whole") == ["cnn"]
     with pytest.raises(EmolibError, match="--model 'nope'"):
         registry.systems_of("nope")
@@ -110,4 +110,9 @@ def test_the_registry_names_every_system_its_row_and_the_models_built_from_them(
         registry.get("nope")
     with pytest.raises(ValueError, match="taken"):
         registry.register(registry.get("cnn"))
-    assert [registry.get(n).per_fold for n in registry.names()] == [False, False, True, False]
+    assert [registry.get(n).per_fold for n in registry.names()] == [False, False, True, False, True]
+    # the learner system reads the learners' study's fold encoders of its variant, with the statistics read-out
+    assert registry.get("cnnsig").encoders_folder("emodb", "full").parts[-2:] == ("ablation", "cnn_sig")
+    assert registry.get("cnnsig").stats and not registry.get("moco").stats
+    with pytest.raises(EmolibError, match="SI-5 folds only"):
+        registry.get("cnnsig").encoders_folder("emodb", "full", "emobox")

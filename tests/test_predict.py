@@ -266,14 +266,16 @@ def test_fusion_model_stacks_its_systems(final_folder, synthetic, utterance):
 
 
 def test_best_is_chosen_among_the_fixed_candidates(tmp_path):
-    rows = {"baseline_compare_logreg": 0.78, "cnn_si5_whole": 0.56, "fusion_compare_egemaps_moco_cnn": 0.77,
+    ALL = final.CANDIDATES[-1]  # the fusion of every registered system
+    assert ALL == "fusion_compare_egemaps_moco_cnn_cnnsig"
+    rows = {"baseline_compare_logreg": 0.78, "cnn_si5_whole": 0.56, ALL: 0.77,
             "fusion_compare_egemaps_cnn": 0.99}  # a leave-one-out subset is never the default
     for name, uar in rows.items():
         (tmp_path / f"{name}.json").write_text(json.dumps({"uar": uar}))
     name, found = final.best(False, tmp_path)
     assert name == "baseline_compare_logreg" and "fusion_compare_egemaps_cnn" not in found
-    (tmp_path / "fusion_compare_egemaps_moco_cnn.json").write_text(json.dumps({"uar": 0.8}))
-    assert final.best(False, tmp_path)[0] == "fusion_compare_egemaps_moco_cnn"
+    (tmp_path / f"{ALL}.json").write_text(json.dumps({"uar": 0.8}))
+    assert final.best(False, tmp_path)[0] == ALL
     with pytest.raises(EmolibError, match="--model"):
         final.best(True, tmp_path)
 
@@ -281,33 +283,34 @@ def test_best_is_chosen_among_the_fixed_candidates(tmp_path):
 def test_best_weighs_clean_and_degraded_audio_where_the_robustness_rows_exist(tmp_path):
     from emolib.augmentation.degrade import TARGET
 
+    ALL = final.CANDIDATES[-1]
     (tmp_path / "baseline_compare_logreg.json").write_text(json.dumps({"uar": 0.78}))
-    (tmp_path / "fusion_compare_egemaps_moco_cnn.json").write_text(json.dumps({"uar": 0.80}))
-    assert final.best(False, tmp_path)[0] == "fusion_compare_egemaps_moco_cnn"  # no robustness rows: SI-5 UAR
+    (tmp_path / f"{ALL}.json").write_text(json.dumps({"uar": 0.80}))
+    assert final.best(False, tmp_path)[0] == ALL  # no robustness rows: SI-5 UAR
     uars = {"robust_compare": (0.78, 0.40), "robust_compare_mct": (0.77, 0.60), "robust_egemaps": (0.68, 0.50)}
     for stem, (clean, degraded) in uars.items():
         for c, u in [("clean", clean)] + [(c, degraded) for c in TARGET]:
             (tmp_path / f"{stem}_{c}.json").write_text(json.dumps({"uar": u}))
     name, found = final.best(False, tmp_path)
     assert name == "robust_compare_mct" and found[name] == pytest.approx(0.5 * 0.77 + 0.5 * 0.60)
-    assert found["baseline_compare_logreg"] == pytest.approx(0.59) and "fusion_compare_egemaps_moco_cnn" not in found
+    assert found["baseline_compare_logreg"] == pytest.approx(0.59) and ALL not in found
     (tmp_path / "baseline_compare_logreg_spknorm.json").write_text(json.dumps({"uar": 0.85}))
     assert final.best(True, tmp_path)[0] == "baseline_compare_logreg"  # speaker-normalised: SI-5 UAR as before
 
 
 def test_moco_model_pretrains_on_every_speaker(final_folder, synthetic, utterance, tmp_path):
     export_folds(synthetic, tmp_path / "folds")  # the SI-5 fold encoders of its out-of-fold probabilities
-    final.build(synthetic, "moco_probe_logreg", profile="smoke", corpus="synthetic", encoders=tmp_path / "folds",
+    final.build(synthetic, "moco_probe_logreg", profile="smoke", corpus="synthetic", encoders={"moco": tmp_path / "folds"},
                 progress=False, log=None)
     m = final.load("moco_probe_logreg", corpus="synthetic", profile="smoke")
-    backbone, info = m.encoder
+    backbone, info = m.encoders["moco"]
     assert info["fold"] == -1  # pretrained on all speakers: no fold held out
     history = [json.loads(line) for line in (final_folder / "moco_encoder" / "all" / "history.jsonl").read_text().splitlines()]
     assert history and not any("knn_uar" in h for h in history)  # no held-out speakers to monitor
     p = m.proba(m.features([utterance[0]]))[0]
     assert abs(p.sum() - 1) < 1e-6
     weights = final_folder / "moco_encoder" / "all" / "backbone.safetensors"
-    assert m.info["encoder"]["sha256"][0] == sha256_file(weights)
+    assert m.info["encoders"]["moco"]["sha256"][0] == sha256_file(weights)
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # another encoder than the one it was fitted on
     with pytest.raises(EmolibError, match="not the one moco_probe_logreg was fitted on"):
         final.load("moco_probe_logreg", corpus="synthetic", profile="smoke")
@@ -348,3 +351,38 @@ def test_linear_model_arrays_give_scikit_learns_probabilities():
         back = final.LinearModel.from_arrays(lin.arrays("m"), "m", list(lin.classes_))
         np.testing.assert_allclose(back.predict_proba(X), model.predict_proba(X), atol=1e-10)
         assert list(back.classes_) == list(model.classes_)
+
+
+def test_learner_system_model_pretrains_its_own_learner_and_predicts_with_its_read_out(final_folder, synthetic,
+                                                                                       utterance, tmp_path):
+    """``ssl_cnn_sig_stats`` (system cnnsig): its final encoder is the learner's (a CNN with signal-derived targets),
+    not the recipe's ViT, and a waveform's features are that encoder's statistics read-out, as in training."""
+    import torch
+
+    from emolib.data.features import fit_standardizer, log_mels
+    from emolib.data.splits import speaker_folds
+    from emolib.models import vit
+    from emolib.ssl import encoders
+    from emolib.ssl.encoders import ALL_SPEAKERS, fold_embeddings
+
+    cnn = vit.BackboneConfig("resnet10t_half", n_mels=64, frames=96)
+    mels = log_mels(synthetic.path, progress=False)
+    for f in speaker_folds(synthetic, "si5"):  # random fold encoders: the out-of-fold plumbing, not what they learnt
+        torch.manual_seed(f.index)
+        std = fit_standardizer(mels, f)
+        vit.export_backbone(vit.create_backbone(cnn), cnn, encoders.backbone_path(tmp_path / "folds", f.index),
+                            vit.Normalization(std.mean.tolist(), std.std.tolist()), {"fold": f.index, "epoch": 3})
+    final.build(synthetic, "ssl_cnn_sig_stats", profile="smoke", corpus="synthetic",
+                encoders={"cnnsig": tmp_path / "folds"}, progress=False, log=None)
+    m = final.load("ssl_cnn_sig_stats", corpus="synthetic", profile="smoke")
+    assert m.systems == ["cnnsig"] and set(m.info["encoders"]) == {"cnnsig"}
+    backbone, info = m.encoders["cnnsig"]
+    assert info["fold"] == ALL_SPEAKERS and info["backbone"]["arch"] == "resnet10t_half"
+    assert info["pretrain"]["targets"] == "functionals"  # the learner's own pretraining, on every speaker
+    feats = m.features([load_audio(p) for p in synthetic.path.iloc[:2]])["cnnsig"]
+    train = fold_embeddings(synthetic.iloc[:2], final_folder / "cnnsig_encoder", folds=[ALL_SPEAKERS], progress=False,
+                            stats=True)[ALL_SPEAKERS]
+    np.testing.assert_allclose(feats, train, rtol=1e-4, atol=1e-5)
+    assert feats.shape[1] == 3 * cnn.embed_dim  # mean, spread and maximum over the windows
+    p = m.proba(m.features([utterance[0]]))[0]
+    assert abs(p.sum() - 1) < 1e-6

@@ -332,7 +332,7 @@ def test_finetune_command_feeds_a_per_speaker_input_encoder_per_speaker_inputs(t
     from emolib.systems import fusion
 
     with pytest.raises(EmolibError, match="per-speaker inputs"):
-        fusion.make_bases(meta, ["moco", "cnn"], "si5", tmp_path / "enc", "smoke", False)
+        fusion.make_bases(meta, ["moco", "cnn"], "si5", {"moco": tmp_path / "enc"}, "smoke", False)
 
 
 def _free_port() -> int:

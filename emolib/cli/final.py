@@ -17,7 +17,8 @@ def add_to(sub) -> None:
                          "fusion_compare_egemaps_moco_cnn --speaker-norm")
     fin.add_argument("--model", default="best", help=MODEL_HELP)
     fin.add_argument("--speaker-norm", action="store_true", help="the speaker-normalised variant (_spknorm)")
-    fin.add_argument("--encoders", help="a model with moco: the SI-5 fold encoders for its out-of-fold probabilities (default: checkpoints/)")
+    fin.add_argument("--encoders", help="a model with moco: its SI-5 fold encoders for the out-of-fold probabilities (default: checkpoints/; "
+                     "cnnsig reads checkpoints/ablation/cnn_sig)")
     common(fin, device=True, quiet=True)
     fin.set_defaults(func=train_final)
 
@@ -47,7 +48,7 @@ def train_final(args) -> int:
     if line:
         print(line)
     meta = load_corpus(args.corpus, args.root)
-    final.build(meta, name, args.speaker_norm, profile=args.profile, corpus=args.corpus, encoders=args.encoders,
+    final.build(meta, name, args.speaker_norm, profile=args.profile, corpus=args.corpus, encoders={"moco": args.encoders} if args.encoders else None,
                 device=args.device, progress=not args.quiet)
     return 0
 

@@ -5,20 +5,23 @@ from .options import common
 
 
 def add_to(sub) -> None:
-    fus = sub.add_parser("fusion", help="the best system: stacked fusion of the openSMILE, MoCo v3 and Conv1D "
-                         "systems, nested inside each fold (rows fusion_<systems>[_spknorm])",
+    from ..systems import registry
+
+    fus = sub.add_parser("fusion", help="the best system: stacked fusion of the openSMILE, MoCo v3, Conv1D and "
+                         "self-supervised CNN systems, nested inside each fold (rows fusion_<systems>[_spknorm])",
                          description="Each base system's class probabilities come from the protocol's other folds "
                          "inside each fold's training rows, so no test speaker reaches the stacker. Rows for all "
                          "systems and for each leave-one-out subset, without and with speaker normalisation. "
                          "Examples: python -m emolib fusion; python -m emolib fusion --systems compare egemaps moco "
                          "--protocol emobox")
     fus.add_argument("--systems", nargs="+", metavar="NAME", help="two or more systems of emolib.systems.registry "
-                     "(default: all of them: compare, egemaps, moco, cnn)")
+                     f"(default: all of them: {', '.join(registry.names())})")
     fus.add_argument("--protocol", choices=["si5", "emobox"], default="si5",
                      help="si5 (default) or EmoBox's speaker-dependent folds (rows end in _emobox)")
     fus.add_argument("--table", action="store_true", help="print the fusion rows already in results/ as a Markdown "
                      "table (no training)")
-    fus.add_argument("--encoders", help="the MoCo fold encoders (default: checkpoints/, or checkpoints/emobox)")
+    fus.add_argument("--encoders", help="the moco system's fold encoders (default: checkpoints/, or checkpoints/emobox; "
+                     "cnnsig reads the learners' study's, checkpoints/ablation/cnn_sig)")
     common(fus, device=True, quiet=True)
     fus.set_defaults(func=run)
 
@@ -35,6 +38,7 @@ def run(args) -> int:
     from ..data.corpus import load_corpus
 
     meta = load_corpus(args.corpus, args.root)
-    fusion.run(meta, systems, protocol=args.protocol, encoders=args.encoders, profile=args.profile,
+    fusion.run(meta, systems, protocol=args.protocol, encoders={"moco": args.encoders} if args.encoders else None,
+               profile=args.profile,
                corpus=args.corpus, progress=not args.quiet)
     return 0

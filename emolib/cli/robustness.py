@@ -17,7 +17,8 @@ def add_to(sub) -> None:
     rob.add_argument("--conditions", nargs="+", metavar="NAME", help="default: every condition")
     rob.add_argument("--mct", action="store_true", help="multi-condition training (rows robust_<system>_mct_…)")
     rob.add_argument("--table", action="store_true", help="print the rows already in results/ as a Markdown table")
-    rob.add_argument("--encoders", help="the MoCo fold encoders (default: checkpoints/)")
+    rob.add_argument("--encoders", help="the moco system's fold encoders (default: checkpoints/; "
+                     "other per-fold systems read their own)")
     common(rob, device=True, quiet=True)
     rob.set_defaults(func=run)
 
@@ -37,5 +38,5 @@ def run(args) -> int:
     meta = load_corpus(args.corpus, args.root)
     for system in systems:
         robustness.run_system(meta, system, args.conditions, mct=args.mct, profile=args.profile, corpus=args.corpus,
-                              encoders=args.encoders, progress=not args.quiet)
+                              encoders=args.encoders if system == "moco" else None, progress=not args.quiet)
     return 0

@@ -5,7 +5,7 @@ the folders of the report's recipe and of the default encoder (:func:`default_ou
 evaluation side can name an encoder folder without importing the training loop."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..augmentation.views import RECIPES
@@ -15,7 +15,7 @@ from ..data.features import LogMelConfig
 from ..data.splits import PROTOCOL_NAMES
 from ..models.archs import ARCHS, CNNS
 from ..models.vit import BackboneConfig
-from .shortcut import BATCH_BY, INPUT_NORM, OBJECTIVES, TARGETS, VARIANTS
+from .shortcut import BATCH_BY, INPUT_NORM, LEARNER_DEFAULTS, LEARNERS, OBJECTIVES, TARGETS, VARIANTS
 from .shortcut import DEFAULTS as PRETEXT
 
 
@@ -129,6 +129,24 @@ def default_out(corpus: str | None = None, profile: str | None = None, protocol:
     base = env.run_dir(env.REPO / "checkpoints", corpus, profile)
     base = base if protocol == "si5" else base / protocol
     return base if variant == "report" else base / variant
+
+
+def ablation_out(corpus: str | None = None, profile: str | None = None) -> Path:
+    """Where the pretext ablation and the learners' study keep their SI-5 fold encoders, one folder per variant
+    (:mod:`emolib.studies.ablation`): ``checkpoints/ablation`` for the real run, per corpus and profile otherwise."""
+    return env.run_dir(env.REPO / "checkpoints", corpus, profile) / "ablation"
+
+
+def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
+    """The pretraining settings of ``name``, a pretext variant (:data:`emolib.ssl.shortcut.VARIANTS`) or a learner
+    (:data:`emolib.ssl.shortcut.LEARNERS`): ``base``'s budget (default: the profile's) with the recipe's pretext
+    options, objective and targets (:data:`emolib.ssl.shortcut.DEFAULTS`, :data:`emolib.ssl.shortcut.LEARNER_DEFAULTS`,
+    whatever ``base`` had) and the variant's changes, so a variant means the same whichever encoder is the default."""
+    changes = {**VARIANTS, **LEARNERS}
+    if name not in changes:
+        raise EmolibError(f"unknown variant(s) {name}; choose from {', '.join(changes)}")
+    base = base or profile_config(profile)
+    return replace(base, **{**PRETEXT, **LEARNER_DEFAULTS, **changes[name]})
 
 
 def default_encoder(profile: str | None = None, corpus: str | None = None) -> tuple[PretrainConfig, Path]:

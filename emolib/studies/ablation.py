@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -35,10 +34,10 @@ from ..core import env
 from ..core.errors import EmolibError
 from ..evaluation.probes import neighbour_scores, probe_checkpoints
 from ..evaluation.runs import RunName, ssl_stem
-from ..ssl import shortcut
+from ..ssl import pretrain_config, shortcut
 from ..ssl.encoders import N_FOLDS, describe_learner, fold_embeddings
 from ..ssl.pretrain import pretrain_folds, read_history
-from ..ssl.pretrain_config import PretrainConfig, profile_config
+from ..ssl.pretrain_config import PretrainConfig
 
 #: Variant name -> what it changes from the report's recipe: the pretext variants
 #: (:data:`emolib.ssl.shortcut.VARIANTS`), then the learners (:data:`emolib.ssl.shortcut.LEARNERS`).
@@ -55,18 +54,16 @@ def check_variants(names: Sequence[str]) -> None:
 
 
 def variant_config(name: str, base: PretrainConfig | None = None, profile: str | None = None) -> PretrainConfig:
-    """The pretraining settings of variant ``name``: ``base``'s budget (default: the profile's) with the
-    recipe's pretext options, objective and targets (:data:`emolib.ssl.shortcut.DEFAULTS`,
-    :data:`emolib.ssl.shortcut.LEARNER_DEFAULTS`, whatever ``base`` had) and the variant's changes, so a
-    variant means the same whichever encoder is the default."""
+    """:func:`emolib.ssl.pretrain_config.variant_config` (the registry's learner systems build their final encoders
+    with it too)."""
     check_variants([name])
-    base = base or profile_config(profile)
-    return replace(base, **{**shortcut.DEFAULTS, **shortcut.LEARNER_DEFAULTS, **VARIANTS[name]})
+    return pretrain_config.variant_config(name, base, profile)
 
 
 def default_out(corpus: str | None = None, profile: str | None = None) -> Path:
-    """``checkpoints/ablation`` for the real run, per corpus and profile otherwise (git-ignored)."""
-    return env.run_dir(env.REPO / "checkpoints", corpus, profile) / "ablation"
+    """``checkpoints/ablation`` for the real run, per corpus and profile otherwise (git-ignored;
+    :func:`emolib.ssl.pretrain_config.ablation_out`)."""
+    return pretrain_config.ablation_out(corpus, profile)
 
 
 def run_name(name: str, tag: str = "", seed: int = 0, stats: bool = False) -> RunName:

@@ -43,15 +43,21 @@ LEADERBOARD_SOURCE = ("EmoBox intra-corpus results for EmoDB (repository emo-box
                       "Table 4): frozen pretrained speech encoders (trained on thousands of hours outside EmoDB) "
                       "with a small head, UA / WA / macro-F1 in %")
 
+def fused() -> list[str]:
+    """The registered systems this study runs on EmoBox's folds, and fuses: the baselines and the report's recipe's
+    encoder (a learner's encoders, :attr:`emolib.systems.registry.System.learner`, exist for SI-5 folds only)."""
+    return [s for s in registry.names() if registry.get(s).learner == "report"]
+
+
 def compared() -> list[tuple[str, str]]:
-    """The systems compared across protocols, as (name, SI-5 run): every registered system
-    (:mod:`emolib.systems.registry`) and its variants (each openSMILE set also with its linear SVM), and the fusion of all.
+    """The systems compared across protocols, as (name, SI-5 run): every system of :func:`fused`
+    (:mod:`emolib.systems.registry`) and its variants (each openSMILE set also with its linear SVM), and their fusion.
     A run's EmoBox twin and speaker-normalised twin are :func:`emolib.evaluation.runs.twin` of it."""
     out = []
-    for name in registry.names():
+    for name in fused():
         system = registry.get(name)
         out += [(system.title, system.row), *system.variants]
-    return out + [(f"stacked fusion of all {len(registry.names())} (python -m emolib fusion)", fusion_stem(registry.names()))]
+    return out + [(f"stacked fusion of all {len(fused())} (python -m emolib fusion)", fusion_stem(fused()))]
 
 
 def check_systems(names: Sequence[str]) -> list[str]:
@@ -78,7 +84,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
     (the Conv1D of notebook 05 with its profile budget, 2 trainings x 5 folds), ``moco`` (MoCo v3
     pretrained with the profile's budget on each EmoBox fold's training utterances into ``out``,
     default ``checkpoints/emobox``, resumable; then the linear probe of notebook 04), ``fusion`` (the
-    stacked fusion of :mod:`emolib.systems.fusion` over those four systems, nested in EmoBox's folds; needs the
+    stacked fusion of :mod:`emolib.systems.fusion` over those four systems (:func:`fused`), nested in EmoBox's folds; needs the
     ``moco`` encoders).  Returns the rows written."""
     check_systems(systems)
     _check_corpus(meta)
@@ -114,7 +120,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] = SYSTEMS, *, device: str | N
 
         # The smoke profile fuses all systems only (the comparison reads only that row): the subsets that
         # leave one out cost four more nested stackings each, and their full rows are committed.
-        rows += fusion.run(meta, registry.names(), protocol=PROTOCOL, encoders=out, profile=profile, corpus=corpus,
+        rows += fusion.run(meta, fused(), protocol=PROTOCOL, encoders={"moco": out}, profile=profile, corpus=corpus,
                            progress=progress, log=None, leave_one_out=profile != "smoke")
     return rows
 

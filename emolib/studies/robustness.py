@@ -98,9 +98,7 @@ def run_system(meta: pd.DataFrame, system: str, condition_names: Sequence[str] |
     sysinfo = registry.get(system)
     encoders_dir = None
     if sysinfo.per_fold:
-        from ..ssl.pretrain_config import default_out
-
-        encoders_dir = Path(encoders or default_out(corpus, profile, "si5"))
+        encoders_dir = Path(encoders or sysinfo.encoders_folder(corpus, profile, "si5"))
     with metrics.Timer() as t_fit:
         clean = sysinfo.corpus_features(meta, encoders=encoders_dir, profile=profile, progress=progress)
         clean = clean if isinstance(clean, dict) else {f.index: clean for f in folds(meta, "si5")}
@@ -142,7 +140,8 @@ def study(meta: pd.DataFrame, profile: str | None = None, corpus: str | None = N
     """Notebook 06's study at the profile's size (:data:`emolib.core.budgets.ROBUSTNESS`): every system of the
     budget, trained clean and with multi-condition training, on every condition of the budget; with
     ``per_speaker``, on the first that many utterances of each speaker only (a token run: its rows go to the
-    profile's own results folder, never the committed ones).  Returns the rows."""
+    profile's own results folder, never the committed ones).  ``encoders``: ``{system: folder}`` of per-fold
+    systems' fold encoders (default: each system's own).  Returns the rows."""
     from ..core import budgets
 
     size = budgets.budget(budgets.ROBUSTNESS, profile)
@@ -155,7 +154,7 @@ def study(meta: pd.DataFrame, profile: str | None = None, corpus: str | None = N
     for system in systems:
         for mct in (False, True):
             rows += run_system(meta, system, size["conditions"], mct=mct, profile=profile, corpus=corpus,
-                               encoders=encoders, log=log)
+                               encoders=(encoders or {}).get(system), log=log)
     return rows
 
 

@@ -48,15 +48,7 @@ def rows(system: str, inputs: Sequence[np.ndarray], encoder: tuple | None = None
     sysinfo = registry.get(system)
     if not sysinfo.per_fold:
         return np.stack([sysinfo.reduce(x) for x in inputs]).astype(np.float64)
-    from ..models.vit import embed
-    from ..ssl.encoders import input_norm
-    from ..ssl.standardize import encoder_inputs
-
-    model, info = encoder
-    norm = info["normalization"]
-    x, mean, std = encoder_inputs(list(inputs), [""] * len(inputs), input_norm(info), np.array(norm["mean"]),
-                                  np.array(norm["std"]))
-    return np.asarray(embed(model, x, mean, std, info["backbone"]["frames"]), np.float64)
+    return sysinfo.encode(encoder, inputs)
 
 
 def with_copies(meta: pd.DataFrame, system: str, train: np.ndarray, X: np.ndarray, encoder: tuple | None = None,

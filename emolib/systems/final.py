@@ -9,7 +9,8 @@ what to expect from it on a new speaker of the kind EmoDB holds.
 
 - single systems are fitted on all utterances;
 - ``moco``: a MoCo v3 encoder is pretrained on every utterance (the profile's budget, the report's recipe, into
-  ``<final>/moco_encoder/all``) and the probe fitted on its embeddings;
+  ``<final>/moco_encoder/all``) and the probe fitted on its embeddings; ``cnnsig`` likewise with its learner
+  (``<final>/cnnsig_encoder/all``);
 - a fusion's stacker is fitted on out-of-fold class probabilities of every utterance: each SI-5
   fold's base systems (fitted on its 8 training speakers; the MoCo base with that fold's encoder
   of the report's recipe, ``checkpoints/fold<k>``) predict its 2 test speakers, as in :mod:`emolib.systems.fusion`.
@@ -44,8 +45,9 @@ from .classifiers import Classifier
 from .portable import LinearModel, from_arrays, to_arrays  # noqa: F401 (LinearModel: part of this API)
 
 FORMAT = "emolib-final-model"
-VERSION = 4  # 3: a calibration (temperature, quality range, feature distance); 4: the distance to the nearest
-#            training recordings (their standardised features kept in model.safetensors as bank.<system>)
+VERSION = 5  # 3: a calibration (temperature, quality range, feature distance); 4: the distance to the nearest
+#            training recordings (their standardised features kept in model.safetensors as bank.<system>);
+#            5: one encoder per per-fold system (``encoders``, ``fold_encoders``: {system: …})
 
 
 #: How fast :meth:`FinalModel.proba` falls back to the uniform answer beyond the training recordings' range:
@@ -83,8 +85,8 @@ def row_name(name: str, speaker_norm: bool) -> str:
     return twin(name, speaker_norm=speaker_norm)
 
 
-#: :func:`best`'s candidates without the robustness rows: the single systems and the fusion of all four, the
-#: system chosen before any fusion row existed.  The leave-one-out subsets are measured too, but picking the
+#: :func:`best`'s candidates without the robustness rows: the single systems and the fusion of all of them, the
+#: system chosen before any fusion row existed (a system registered later joins both by the same rule).  The leave-one-out subsets are measured too, but picking the
 #: highest of them would be choosing on the test speakers; they are there to be asked for by name.
 CANDIDATES = [registry.get(n).row for n in registry.names()] + [fusion_stem(registry.names())]
 
@@ -212,13 +214,13 @@ def waveform_features(system: str, waves: Sequence[np.ndarray], jobs: int = 1) -
 
 @dataclass
 class FinalModel:
-    """A loaded final model: its configuration, fitted base models, stacker (fusion) and the MoCo
-    encoder (when it uses one)."""
+    """A loaded final model: its configuration, fitted base models, stacker (fusion) and the encoder of each
+    per-fold system it uses (``{system: (backbone, its JSON config)}``)."""
 
     info: dict
     models: dict
     stacker: object = None
-    encoder: tuple = field(default=None, repr=False)  # (backbone, its JSON config)
+    encoders: dict = field(default_factory=dict, repr=False)  # {system: (backbone, its JSON config)}
     banks: dict = field(default_factory=dict, repr=False)  # {system: standardised training features}
 
     @property
@@ -231,19 +233,10 @@ class FinalModel:
 
     def features(self, waves: Sequence[np.ndarray], jobs: int = 1) -> dict[str, np.ndarray]:
         """``{system: (n, d)}`` for waveforms, before any speaker normalisation."""
-        from ..models.vit import embed
-
         out = {}
         for s, rows in all_waveform_features(self.systems, waves, jobs).items():
             if registry.get(s).per_fold:  # the final encoder, pretrained on every speaker
-                from ..ssl.encoders import input_norm
-                from ..ssl.standardize import encoder_inputs
-
-                backbone, meta = self.encoder
-                norm = meta["normalization"]  # per-speaker inputs were refused by load(): one file at a time here
-                rows, mean, std = encoder_inputs(rows, [""] * len(rows), input_norm(meta),
-                                                 np.array(norm["mean"]), np.array(norm["std"]))
-                rows = embed(backbone, rows, mean, std, meta["backbone"]["frames"])
+                rows = registry.get(s).encode(self.encoders[s], rows)
             out[s] = np.asarray(np.stack(rows) if isinstance(rows, list) else rows, dtype=np.float64)
         return out
 
@@ -306,18 +299,19 @@ def _encoder_files(folder: Path) -> list[Path]:
     return [path.with_suffix(".safetensors"), path.with_suffix(".json")]
 
 
-def final_encoder(meta: pd.DataFrame, profile: str, corpus: str, device: str | None = None,
+def final_encoder(meta: pd.DataFrame, system: str, profile: str, corpus: str, device: str | None = None,
                   progress: bool = True) -> Path:
-    """The MoCo v3 encoder pretrained on every utterance of ``meta`` (the profile's budget and the report's
-    recipe, as the fusion's fold encoders in ``checkpoints/``), under ``<final>/moco_encoder``; pretrained (resumably) when missing."""
+    """Per-fold system ``system``'s encoder pretrained on every utterance of ``meta`` (the profile's budget and the
+    system's learner, as its fold encoders: the report's recipe for ``moco``), under ``<final>/<system>_encoder``;
+    pretrained (resumably) when missing."""
     from ..ssl.encoders import ALL_SPEAKERS
     from ..ssl.pretrain import pretrain_fold
-    from ..ssl.pretrain_config import profile_config
+    from ..ssl.pretrain_config import profile_config, variant_config
 
-    out = final_dir(corpus, profile) / "moco_encoder"
+    out = final_dir(corpus, profile) / f"{system}_encoder"
     if not all(p.is_file() for p in _encoder_files(out)):
-        pretrain_fold(meta, ALL_SPEAKERS, profile_config(profile, keep_epochs=()), out, resume="auto", device=device,
-                      progress=progress)
+        cfg = variant_config(registry.get(system).learner, profile_config(profile, keep_epochs=()))
+        pretrain_fold(meta, ALL_SPEAKERS, cfg, out, resume="auto", device=device, progress=progress)
     return out
 
 
@@ -385,9 +379,10 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
           corpus: str | None = None, encoders=None, device: str | None = None, progress: bool = True,
           log: Callable[[str], None] | None = print) -> Path:
     """Train model ``name`` (:func:`models`) on every utterance of ``meta`` and save it under
-    :func:`model_dir`; returns that folder.  ``encoders``: the SI-5 fold encoders a model with ``moco`` needs
-    for its out-of-fold probabilities (the stacker's data, the calibration's; default: the report's recipe's,
-    ``checkpoints/``).  The model keeps its calibration (:func:`_calibration`)."""
+    :func:`model_dir`; returns that folder.  ``encoders``: ``{system: folder}`` of the SI-5 fold encoders a model
+    with a per-fold system needs for its out-of-fold probabilities (the stacker's data, the calibration's; default:
+    the system's own, :meth:`emolib.systems.registry.System.encoders_folder`).  The model keeps its calibration
+    (:func:`_calibration`)."""
     from ..ssl.encoders import ALL_SPEAKERS, fold_embeddings
 
     systems = systems_of(name)
@@ -399,23 +394,22 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
     norm = (lambda X: speaker_standardize(X, speakers)) if speaker_norm else (lambda X: np.asarray(X, float))
     with metrics.Timer() as t:
         fused = len(systems) > 1
-        fold_enc = fold_info = None
-        # the base systems' features: one table for all folds, except the MoCo encoder's (per fold for
+        # the base systems' features: one table for all folds, except an encoder system's (per fold for
         # the stacker's out-of-fold data, pretrained on every speaker for the final fit)
         per_fold = [s for s in systems if registry.get(s).per_fold]
         feats = {s: registry.get(s).corpus_features(meta, progress=progress) for s in systems if s not in per_fold}
-        encoder = None
-        for s in per_fold:  # MoCo's: one encoder system
-            encoder = final_encoder(meta, profile, corpus, device, progress)
-            feats[s] = fold_embeddings(meta, encoder, folds=[ALL_SPEAKERS], progress=progress)[ALL_SPEAKERS]
-            # the out-of-fold data (the stacker's, the calibration's): each SI-5 fold's own encoder, which never
-            # heard its test speakers
+        encoder, fold_enc, fold_info, fold_emb = {}, {}, {}, {}
+        for s in per_fold:
             from ..ssl.encoders import encoder_summary
-            from ..ssl.pretrain_config import default_out
 
-            fold_enc = Path(encoders or default_out(corpus, profile, "si5"))
-            fold_info = encoder_summary(fold_enc)  # the recipe's inputs on SI-5 folds (checked by corpus_features)
-            fold_emb = registry.get(s).corpus_features(meta, encoders=fold_enc, profile=profile, progress=progress)
+            # the out-of-fold data (the stacker's, the calibration's): each SI-5 fold's own encoder, which never
+            # heard its test speakers (checked first: its inputs must be of one recording, corpus_features says)
+            fold_enc[s] = Path((encoders or {}).get(s) or registry.get(s).encoders_folder(corpus, profile, "si5"))
+            fold_info[s] = encoder_summary(fold_enc[s])
+            fold_emb[s] = registry.get(s).corpus_features(meta, encoders=fold_enc[s], profile=profile, progress=progress)
+            encoder[s] = final_encoder(meta, s, profile, corpus, device, progress)
+            feats[s] = fold_embeddings(meta, encoder[s], folds=[ALL_SPEAKERS], progress=progress,
+                                       stats=registry.get(s).stats)[ALL_SPEAKERS]
         fitted, oof, banks = {}, [], {}
         mct = bool(MCT.fullmatch(name))
         for s in systems:
@@ -428,7 +422,7 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             else:
                 fitted[s] = clf.fit(norm(feats[s]), y, speakers)
                 banks[s] = (_standardised(fitted[s], norm(feats[s])), speakers)
-                base = fusion.Base(s, fold_emb if s in per_fold else feats[s], clf)
+                base = fusion.Base(s, fold_emb[s] if s in per_fold else feats[s], clf)
                 oof.append(_out_of_fold(meta, fusion.normalised([base], meta, speaker_norm)[0]))
             log(f"{s}: fitted on {len(meta)} utterances of {len(set(speakers))} speakers"
                 + (", and two degraded copies of each" if mct else ""))
@@ -452,10 +446,10 @@ def build(meta: pd.DataFrame, name: str, speaker_norm: bool = False, profile: st
             "classes": list(CLASSES), "trained_on": {"utterances": len(meta), "speakers": sorted(set(speakers))},
             "row_uar": json.loads(row.read_text())["uar"] if row.is_file() and env.level(profile) == "full" else None,
             "stacker": {"C": float(stacker.C)} if fused else None, "parameters": kinds, "calibration": calibration,
-            "encoder": ({"folder": env.repo_relative(encoder),
-                         "sha256": [sha256_file(p) for p in _encoder_files(encoder)]} if encoder else None),
-            "fold_encoders": ({"folder": env.repo_relative(fold_enc), "sha256": fold_info["sha256"]}
-                              if fold_info else None),
+            "encoders": {s: {"folder": env.repo_relative(e), "sha256": [sha256_file(p) for p in _encoder_files(e)]}
+                         for s, e in encoder.items()},
+            "fold_encoders": {s: {"folder": env.repo_relative(fold_enc[s]), "sha256": fold_info[s]["sha256"]}
+                              for s in fold_enc},
             "sha256": hashlib.sha256(blob).hexdigest(), "wall_s": round(t.seconds, 1),
             **results.provenance(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     atomic_write(folder / "model.safetensors", blob)  # the JSON last: a folder without it is not a model
@@ -488,19 +482,19 @@ def load(name: str, speaker_norm: bool = False, corpus: str | None = None, profi
     arrays = load_arrays(blob_path.read_bytes())
     models = from_arrays(arrays, info["parameters"])
     banks = {k.removeprefix("bank."): v for k, v in arrays.items() if k.startswith("bank.")}
-    encoder = None
-    if info["encoder"]:
+    encoders = {}
+    for s, recorded in info["encoders"].items():
         from ..ssl.encoders import ALL_SPEAKERS, load_encoder, speaker_input
 
-        enc = Path(info["encoder"]["folder"])
+        enc = Path(recorded["folder"])
         enc = enc if enc.is_absolute() else env.REPO / enc
         files = _encoder_files(enc)
-        if [sha256_file(p) if p.is_file() else None for p in files] != info["encoder"]["sha256"]:
-            raise EmolibError(f"{files[0]}: the MoCo encoder is missing or not the one {row_name(name, speaker_norm)} "
+        if [sha256_file(p) if p.is_file() else None for p in files] != recorded["sha256"]:
+            raise EmolibError(f"{files[0]}: the {s} encoder is missing or not the one {row_name(name, speaker_norm)} "
                               f"was fitted on; build the model again: {how}")
-        encoder = load_encoder(enc, ALL_SPEAKERS, device=device)
-        if speaker_input(encoder[1]):  # FinalModel.features standardises with the encoder's corpus statistics
+        encoders[s] = load_encoder(enc, ALL_SPEAKERS, device=device)
+        if speaker_input(encoders[s][1]):  # FinalModel.features standardises with the encoder's corpus statistics
             raise EmolibError(f"{files[1]}: pretrained on per-speaker inputs, which final models do not support; "
                               f"build the model again: {how}")
     stacker = models.pop("stacker", None)
-    return FinalModel(info, models, stacker, encoder, banks)
+    return FinalModel(info, models, stacker, encoders, banks)

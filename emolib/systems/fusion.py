@@ -67,10 +67,12 @@ class Base:
 
 def make_bases(meta: pd.DataFrame, systems: Sequence[str], protocol: str = "si5", encoders=None,
                profile: str | None = None, progress: bool = False) -> list[Base]:
-    """The base systems' features and classifiers (:mod:`emolib.systems.registry`).  ``encoders``: the
-    MoCo fold encoders' folder (default: the report's recipe's), pretrained on ``protocol``'s folds."""
+    """The base systems' features and classifiers (:mod:`emolib.systems.registry`).  ``encoders``: ``{system:
+    folder}`` of a per-fold system's fold encoders, pretrained on ``protocol``'s folds (default, and for a system
+    it leaves out: :meth:`emolib.systems.registry.System.encoders_folder`)."""
     registry.check(systems, at_least=2)
-    return [Base(name, registry.get(name).corpus_features(meta, protocol=protocol, encoders=encoders, profile=profile,
+    encoders = encoders or {}
+    return [Base(name, registry.get(name).corpus_features(meta, protocol=protocol, encoders=encoders.get(name), profile=profile,
                                                           progress=progress), registry.get(name).classifier(profile))
             for name in systems]
 
@@ -180,16 +182,24 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
     of all of them and (``leave_one_out``) of each subset that leaves one out (``fusion_<systems>[_spknorm]``,
     ``_<protocol>`` off SI-5), calibrated on the stacker's own out-of-fold probabilities inside the training speakers.  Each
     row's ``config`` records its systems, the stacker and the encoders; ``single_uar``, every base system's
-    own UAR from the same nested run."""
+    own UAR from the same nested run.  ``encoders``: ``{system: folder}`` of per-fold systems' fold encoders
+    (default: each system's own, :meth:`emolib.systems.registry.System.encoders_folder`)."""
     systems = registry.check(list(systems or registry.names()), at_least=2)
     profile, corpus = env.profile(profile), env.corpus_name(corpus)
-    settings = {}
-    if any(registry.get(s).per_fold for s in systems):  # which fold encoders, by content
-        from ..ssl.encoders import encoder_summary
-        from ..ssl.pretrain_config import default_out
+    encoders = {s: Path((encoders or {}).get(s) or registry.get(s).encoders_folder(corpus, profile, protocol))
+                for s in systems if registry.get(s).per_fold}
+    from ..ssl.encoders import encoder_summary
 
-        encoders = encoders or default_out(corpus, profile, protocol)
-        settings = {"encoders": env.repo_relative(encoders), "encoder": encoder_summary(encoders)}
+    summaries = {s: encoder_summary(folder) for s, folder in encoders.items()}
+
+    def settings(subset) -> dict:
+        """Which fold encoders, by content: one per-fold system's folder and summary, or ``{system: …}`` of several."""
+        own = [s for s in subset if s in encoders]
+        if len(own) == 1:
+            return {"encoders": env.repo_relative(encoders[own[0]]), "encoder": summaries[own[0]]}
+        return {"encoders": {s: env.repo_relative(encoders[s]) for s in own},
+                "encoder": {s: summaries[s] for s in own}} if own else {}
+
     with metrics.Timer() as t_features:
         raw = make_bases(meta, systems, protocol, encoders, profile, progress)
     rows = []
@@ -203,8 +213,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
                 named(nested_stem(s), speaker_norm=norm, protocol=protocol), pred,
                 method=f"{registry.get(s).title}, alone, in the fusion's nested folds",
                 protocol=PROTOCOL_NAMES[protocol], profile=profile, corpus=corpus, speaker_norm=norm,
-                wall_s=t_features.seconds + t.seconds, config={"system": s, "seed": 0, **(
-                    settings if registry.get(s).per_fold else {})},
+                wall_s=t_features.seconds + t.seconds, config={"system": s, "seed": 0, **settings([s])},
                 calibration=calibration_summary(pred, pred.attrs["temperatures"])))
             alone[s] = rows[-1]["uar"]
         for subset in registry.subsets(systems) if leave_one_out else [tuple(systems)]:
@@ -213,7 +222,7 @@ def run(meta: pd.DataFrame, systems: Sequence[str] | None = None, protocol: str 
             config = {"systems": list(subset), "seed": 0,  # stacker() and the probe run with their default seed, 0
                       "stacker": {"model": "logistic regression on log-probabilities", "C grid": list(STACKER_C),
                                   "class_weight": "balanced", "inner_folds": "the protocol's other folds"},
-                      **(settings if any(registry.get(s).per_fold for s in subset) else {})}
+                      **settings(subset)}
             rows.append(results.write_result(
                 named(fusion_stem(subset), speaker_norm=norm, protocol=protocol), pred,
                 calibration=calibration_summary(pred, pred.attrs["temperatures"]),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import EmolibError
-from ..evaluation.runs import baseline_stem, cnn_stem, fusion_stem, fusion_systems, probe_stem
+from ..evaluation.runs import RunName, baseline_stem, cnn_stem, fusion_stem, fusion_systems, probe_stem, ssl_stem
 from . import classifiers
 from .classifiers import Classifier
 
@@ -33,7 +33,10 @@ class System:
     from one 16 kHz waveform (a cacheable front-end, :class:`emolib.data.features.Frontend`) and ``reduce``,
     that output as the utterance's row; ``classifier(profile)``: how its single-system row fits it.
     ``per_fold`` systems read each fold's pretrained encoder instead (their corpus features are
-    ``{fold: table}``); their front-end is the log-mel the encoder takes, reduced to itself."""
+    ``{fold: table}``); their front-end is the log-mel the encoder takes, reduced to itself, and ``learner``
+    names which encoders (a variant of :data:`emolib.ssl.shortcut.VARIANTS` or :data:`~emolib.ssl.shortcut.LEARNERS`:
+    ``"report"``, the recipe's, in ``checkpoints/``; another, the ablation's fold encoders of that variant) and
+    ``stats`` whether the probe reads the statistics read-out (:func:`emolib.models.vit.embed`)."""
 
     name: str
     title: str
@@ -43,27 +46,55 @@ class System:
     reduce: Callable[[np.ndarray], np.ndarray]
     classifier: Callable[[str | None], Classifier]
     per_fold: bool = False
+    learner: str = "report"
+    stats: bool = False
     #: Other classifiers measured on the same features, as (title, SI-5 row): studies that compare them.
     variants: tuple[tuple[str, str], ...] = ()
 
     def corpus_features(self, meta: pd.DataFrame, *, protocol: str = "si5", encoders=None,
                         profile: str | None = None, progress: bool = False) -> np.ndarray | dict[int, np.ndarray]:
         """The utterance features of every row of ``meta``: one table, or ``{fold: table}`` for a
-        ``per_fold`` system, from the fold encoders in ``encoders`` (default: the report's recipe's,
-        :func:`emolib.ssl.pretrain_config.default_out`), which must have been pretrained on ``protocol``'s
-        folds on the recipe's inputs (a raw system: no per-speaker statistics)."""
+        ``per_fold`` system, from the fold encoders in ``encoders`` (default: :meth:`encoders_folder`), which
+        must have been pretrained on ``protocol``'s folds on inputs of one recording (a raw system: no
+        per-speaker statistics)."""
         if not self.per_fold:
             return self.features(meta, progress)
         from ..ssl.encoders import encoder_summary, fold_embeddings, require
-        from ..ssl.pretrain_config import default_out
 
-        folder = encoders or default_out(meta.attrs.get("corpus"), profile, protocol)
+        folder = encoders or self.encoders_folder(meta.attrs.get("corpus"), profile, protocol)
         require(encoder_summary(folder), folder, protocol, raw=True)
-        return fold_embeddings(meta, folder, progress=progress)
+        return fold_embeddings(meta, folder, progress=progress, stats=self.stats)
+
+    def encoders_folder(self, corpus: str | None = None, profile: str | None = None, protocol: str = "si5"):
+        """Where a ``per_fold`` system's fold encoders live by default: the recipe's in ``checkpoints/``
+        (:func:`emolib.ssl.pretrain_config.default_out`), a learner's in the ablation's folder of that variant
+        (SI-5 only: ``python -m emolib ablation --variants <learner>`` pretrains them)."""
+        from ..ssl.pretrain_config import ablation_out, default_out
+
+        if self.learner == "report":
+            return default_out(corpus, profile, protocol)
+        if protocol != "si5":
+            raise EmolibError(f"system {self.name}: its encoders ({self.learner}) are pretrained on SI-5 folds only; "
+                              f"leave it out of --systems for {protocol}")
+        return ablation_out(corpus, profile) / self.learner
+
+    def encode(self, encoder: tuple, mels) -> np.ndarray:
+        """A ``per_fold`` system's rows of log-mels (one recording each) from ``encoder`` (``(backbone, its JSON
+        config)``, :func:`emolib.ssl.encoders.load_encoder`): inputs standardised as it was pretrained, windows
+        pooled by its read-out."""
+        from ..models.vit import embed
+        from ..ssl.encoders import input_norm
+        from ..ssl.standardize import encoder_inputs
+
+        model, info = encoder
+        norm = info["normalization"]  # per-speaker inputs are refused before (require): one file at a time here
+        x, mean, std = encoder_inputs(list(mels), [""] * len(mels), input_norm(info), np.array(norm["mean"]),
+                                      np.array(norm["std"]))
+        return np.asarray(embed(model, x, mean, std, info["backbone"]["frames"], stats=self.stats), np.float64)
 
     def waveform_features(self, y: np.ndarray) -> np.ndarray:
         """What :meth:`corpus_features` gives for one utterance (16 kHz mono); for a ``per_fold`` system
-        its log-mel (the encoder is applied by the caller)."""
+        its log-mel (:meth:`encode` applies the encoder)."""
         return self.reduce(self.frontend()(y))
 
 
@@ -168,3 +199,8 @@ register(System("moco", "MoCo v3 probe", probe_stem("moco"), features=None, fron
                 reduce=lambda mel: mel, classifier=_probe_classifier, per_fold=True))
 register(System("cnn", "Conv1D, whole utterances", cnn_stem(None), features=_conv1d_features,
                 frontend=_descriptors, reduce=lambda frames: frames.mean(axis=1), classifier=_conv1d_classifier))
+# the learners' study's best (notebook 07): a small CNN pretrained by MoCo v3 and by regression of each utterance's
+# eGeMAPS functionals (no emotion label), read out by mean, spread and maximum over half-overlapping windows
+register(System("cnnsig", "self-supervised CNN (MoCo v3 + signal-derived targets), statistics read-out, linear probe",
+                str(RunName(ssl_stem("cnn_sig"), "stats")), features=None, frontend=_log_mel, reduce=lambda mel: mel,
+                classifier=_probe_classifier, per_fold=True, learner="cnn_sig", stats=True))
