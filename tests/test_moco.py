@@ -348,6 +348,30 @@ def test_cnn_backbone_exports_to_plain_timm_and_loads_without_emolib(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+@pytest.mark.parametrize("arch", ["vit_tiny", "resnet10t_half"])
+def test_frame_head_reads_each_time_step_and_scores_the_descriptors_it_covers(arch):
+    cfg = TINY if arch == "vit_tiny" else vit.BackboneConfig("resnet10t_half")
+    torch.manual_seed(0)
+    model = moco.MoCo(cfg, 32, 64, objective="none", n_frame_targets=3).eval()
+    x = torch.randn(2, 1, 64, 96)
+    steps = model.frame_outputs(x)
+    assert steps.shape[:2] == (2, 6 if arch == "vit_tiny" else 3)  # a ViT column of patches / a CNN map step
+    # a change in the last frames moves the last step's output and not the first's (nothing crosses time there)
+    late = x.clone()
+    late[..., -8:] += 3.0
+    with torch.no_grad():
+        moved = (model.frame_outputs(late) - steps).abs().amax(dim=2)
+    assert (moved[:, -1] > 0).all() and (arch == "vit_tiny" or (moved[:, 0] == 0).all())
+    targets = torch.zeros(2, 3, 96)
+    targets[:, :, :16] = 1.0  # descriptors in the first frames only: the head's first step is scored against them
+    with torch.no_grad():
+        model.frame_regressor.weight.zero_()
+        model.frame_regressor.bias.zero_()
+        loss = model.frame_loss(x, targets)
+    pooled = torch.nn.functional.adaptive_avg_pool1d(targets, steps.shape[1])
+    assert loss.item() == pytest.approx(float((pooled ** 2).mean()))
+
+
 def test_masking_hides_exactly_the_masked_patches_and_scores_only_them():
     torch.manual_seed(0)
     model = moco.MoCo(TINY, 32, 64, objective="both", mask_ratio=0.5).eval()
@@ -369,10 +393,10 @@ def test_masking_hides_exactly_the_masked_patches_and_scores_only_them():
         moco.MoCo(vit.BackboneConfig("resnet10t_half"), 32, 64, objective="masked")
 
 
-def test_masked_objective_pretrains_and_resumes_exactly(tmp_path):
-    common = ["--fold", "3", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--targets", "functionals",
+def test_masked_objective_and_signal_targets_pretrain_and_resume_exactly(tmp_path):
+    common = ["--fold", "3", "--epochs", "2", "--save-every", "1", "--knn-every", "2", "--targets", "both",
               "--objective", "both"]
-    a = uninterrupted_and_resumed(common, tmp_path, 3)
-    assert "mask_token" in a and "decoder.weight" in a and "regressor.weight" in a
+    a = uninterrupted_and_resumed(common, tmp_path, 3)  # the clean crops of the frame targets draw from the saved RNG
+    assert "mask_token" in a and "decoder.weight" in a and "regressor.weight" in a and "frame_regressor.weight" in a
     r = run_cli(*common[:-1], "masked", "--arch", "resnet10t_half", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "needs a ViT" in r.stderr and "Traceback" not in r.stderr

@@ -509,13 +509,33 @@ def test_the_readme_probe_table_shows_the_recipe_and_the_default_encoder(tmp_pat
 
 def test_signal_targets_are_label_free_and_come_from_each_training_speakers_own_audio(tmp_path):
     from emolib.data.splits import speaker_folds
-    from emolib.ssl.inputs import fold_data, functional_targets
+    from emolib.ssl.inputs import fold_data, frame_targets, functional_targets
 
     meta = load_corpus("synthetic")
     cfg = pretrain_config.profile_config("smoke", epochs=1, knn_every=10, keep_epochs=(), objective="none",
-                                         targets="functionals", batch_by="none", input_norm="global", warp=0.0)
+                                         targets="both", batch_by="none", input_norm="global", warp=0.0)
     fold = speaker_folds(meta)[0]
     data = fold_data(meta, 0, cfg, progress=False)
+    # the frame descriptors: the training utterances' own, over their log-mels' frames, standardised per speaker
+    lengths = [m.shape[1] for m in data.train_mels]
+    frames = frame_targets(meta.iloc[fold.train], lengths)
+    assert data.frame_targets.data.shape == (25, sum(lengths))
+    np.testing.assert_array_equal(data.frame_targets.data.numpy(), np.concatenate(frames, axis=1))
+    for s in set(data.train_speakers):
+        own = np.flatnonzero(data.train_speakers == s)
+        assert np.abs(np.concatenate([frames[i] for i in own], axis=1).mean(axis=1)).max() < 1e-4
+        alone = frame_targets(meta.iloc[fold.train[own]], [lengths[i] for i in own])
+        np.testing.assert_allclose(np.concatenate(alone, axis=1), np.concatenate([frames[i] for i in own], axis=1),
+                                   atol=1e-5)
+    # a clean crop and its descriptors over the very same frames
+    g = torch.Generator().manual_seed(0)
+    x, t = data.frame_batch(torch.tensor([0, 1]), g)
+    start = data.views.crop.starts(data.views.clean.lengths[torch.tensor([0, 1])], torch.Generator().manual_seed(0))
+    k = int(start[0])
+    np.testing.assert_array_equal(t[0].numpy(), frames[0][:, k:k + cfg.frames])
+    std = data.normalization
+    np.testing.assert_allclose(x[0, 0].numpy(), (data.train_mels[0][:, k:k + cfg.frames] - np.array(std.mean)[:, None])
+                               / np.array(std.std)[:, None], rtol=1e-4, atol=1e-4)
     assert data.targets.shape == (len(fold.train), 88) and np.isfinite(data.targets).all()
     np.testing.assert_array_equal(data.targets, functional_targets(meta.iloc[fold.train]))
     for s in set(data.train_speakers):  # standardised within each training speaker, on its own utterances
@@ -530,7 +550,8 @@ def test_signal_targets_are_label_free_and_come_from_each_training_speakers_own_
     pretrain.pretrain_fold(shuffled, 0, cfg, tmp_path / "b", progress=False)
     a, b = _fold_weights(tmp_path / "a" / "fold0"), _fold_weights(tmp_path / "b" / "fold0")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert "regressor.weight" in checkpoints.load_checkpoint(tmp_path / "a" / "fold0" / "checkpoint.pt")["model"]
+    state = checkpoints.load_checkpoint(tmp_path / "a" / "fold0" / "checkpoint.pt")["model"]
+    assert "regressor.weight" in state and "frame_regressor.weight" in state
     assert encoder_prefix(shortcut.DEFAULTS, objective="none", targets="functionals") == "sig"
     assert encoder_prefix(shortcut.DEFAULTS, targets="functionals", arch="resnet10t_half") == "moco_sig_resnet10t_half"
     with pytest.raises(EmolibError, match="--targets"):

@@ -6,12 +6,14 @@ from .options import common
 
 
 def add_to(sub) -> None:
+    from ..ssl import shortcut
+
     abl = sub.add_parser("ablation", help="the pretext ablation and the learners' study: pretrain, probe and "
                          "measure each variant (writes results rows ssl_<variant> and ssl_<variant>_spknorm)",
                          description="Each variant is the profile's pretraining budget with some pretext options "
                          "changed (emolib.ssl.shortcut.VARIANTS) or another learner: a CNN encoder, the masked "
-                         "objective, signal-derived targets (emolib.ssl.shortcut.LEARNERS: cnn, cnn_sig, cnn_sig_only, "
-                         "sig, masked, moco_masked; their rows also ssl_<learner>_stats for the statistics read-out); "
+                         "objective, signal-derived targets (emolib.ssl.shortcut.LEARNERS: "
+                         f"{', '.join(shortcut.LEARNERS)}; their rows also ssl_<learner>_stats for the statistics read-out); "
                          "all five SI-5 folds are pretrained (resumable), probed and measured. Examples: python -m emolib ablation --variants report warp "
                          "--device cuda; at another budget: python -m emolib ablation --variants warp -a vit_small "
                          "--depth 12 --epochs 150 --lr 1e-3 --warmup-epochs 10 --knn-every 25 --tag vits12_e150; "

@@ -40,8 +40,10 @@ def add_to(sub) -> None:
                           "both: their sum (ViTs only); none: only --targets")
     pre.add_argument("--targets", choices=list(TARGETS),
                      help="functionals: also regress each utterance's 88 eGeMAPS functionals (standardised per "
-                          "training speaker) from both views' embeddings; none (default)")
-    pre.add_argument("--targets-weight", type=float, help="weight of that regression beside the objective (default 1)")
+                          "training speaker) from both views' embeddings; frames: its 25 eGeMAPS frame descriptors "
+                          "(F0 with voicing, loudness, HNR, slopes, MFCC 1-4…) from the encoder's time steps on a clean "
+                          "crop; both; none (default)")
+    pre.add_argument("--targets-weight", type=float, help="weight of each such regression beside the objective (default 1)")
     pre.add_argument("--mask-ratio", type=float, help="share of patches the masked objective hides (default 0.6)")
     pre.add_argument("--masked-weight", type=float, help="weight of the masked loss with --objective both (default 1)")
     pre.add_argument("--depth", type=int, help="transformer blocks")

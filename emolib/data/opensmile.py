@@ -34,13 +34,13 @@ def check_feature_set(feature_set: str) -> None:
 
 
 @lru_cache(maxsize=None)
-def _smile(feature_set: str):
-    """One ``opensmile.Smile`` (functionals) per feature set, built on first use."""
+def _smile(feature_set: str, level: str = "Functionals"):
+    """One ``opensmile.Smile`` per feature set and level (functionals, or low-level descriptors), built on first use."""
     import opensmile
 
     check_feature_set(feature_set)
     return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
-                           feature_level=opensmile.FeatureLevel.Functionals)
+                           feature_level=getattr(opensmile.FeatureLevel, level))
 
 
 @lru_cache(maxsize=None)
@@ -89,3 +89,39 @@ def functionals(meta: pd.DataFrame, feature_set: str, progress: bool = True) -> 
     if not cols:
         return np.empty((0, OpenSmileFunctionals(feature_set).n_rows))
     return np.stack([c[:, 0] for c in cols]).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class OpenSmileDescriptors:
+    """Front-end giving openSMILE's low-level descriptors of a feature set frame by frame (eGeMAPSv02: 25 of them —
+    loudness, F0 in semitones with 0 where unvoiced, jitter, shimmer, HNR, spectral slopes and balance, MFCC 1-4,
+    formants — every 10 ms): float32 array (n_descriptors, frames)."""
+
+    feature_set: str = "eGeMAPSv02"
+    sample_rate: int = 16_000
+
+    def __post_init__(self):
+        check_feature_set(self.feature_set)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(_smile(self.feature_set, "LowLevelDescriptors").feature_names)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.feature_names)
+
+    def key(self) -> str:
+        blob = f"{frontend_key(self)}:opensmile-{opensmile_version()}"
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        out = _smile(self.feature_set, "LowLevelDescriptors").process_signal(np.asarray(y, dtype=np.float32),
+                                                                              self.sample_rate)
+        return np.ascontiguousarray(np.asarray(out.to_numpy(), dtype=np.float32).T)
+
+
+def descriptors(meta: pd.DataFrame, feature_set: str = "eGeMAPSv02", progress: bool = True) -> list[np.ndarray]:
+    """openSMILE's low-level descriptors of every utterance in ``meta`` (cached): ``(n_descriptors, frames)`` each,
+    10 ms apart, in the order of ``meta``."""
+    return extract(list(meta.path), OpenSmileDescriptors(feature_set), cache=True, progress=progress)

@@ -117,6 +117,8 @@ def cnn_stem(seg_ms: int | None, split: str = "si5", cut: str = "") -> str:
 
 #: What a row's name calls each pretraining objective (:data:`emolib.ssl.shortcut.OBJECTIVES`).
 OBJECTIVE_NAMES = {"moco": "moco", "masked": "mask", "both": "moco_mask", "none": ""}
+#: ... and each kind of signal-derived targets (:data:`emolib.ssl.shortcut.TARGETS`).
+TARGET_NAMES = {"none": "", "functionals": "sig", "frames": "frames", "both": "sig_frames"}
 
 
 def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None = None, objective: str = "moco",
@@ -126,9 +128,10 @@ def encoder_prefix(pretext: dict, aug: str | None = "report", arch: str | None =
     encoder's options, as :func:`emolib.ssl.encoders.encoder_summary` gives them; no ``aug``: the report's views).
     Another learner says so first: ``mask`` / ``moco_mask`` for the masked objective alone / beside MoCo's, then a
     CNN encoder's name (``arch`` one of :data:`emolib.models.archs.CNNS`): ``moco_resnet10t_half``; signal-derived
-    targets add ``sig`` (``moco_sig``; ``sig`` alone: the targets without any other objective)."""
+    targets add ``sig`` (functionals), ``frames`` or ``sig_frames`` (``moco_sig``; ``sig`` alone: the targets without
+    any other objective)."""
     name = variant_of(pretext, aug or "report")
-    learner = "_".join(p for p in (OBJECTIVE_NAMES[objective], "sig" if targets != "none" else "") if p)
+    learner = "_".join(p for p in (OBJECTIVE_NAMES[objective], TARGET_NAMES[targets]) if p)
     learner += f"_{arch}" if arch in CNNS else ""
     return learner if name == "report" else f"{learner}_{name or 'custom'}"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..augmentation.spectrogram import MelBank
 from ..augmentation.views import TwoViews, recipe
 from ..augmentation.report import report_variants
 from ..core.errors import EmolibError
@@ -38,6 +39,19 @@ class FoldData:
     input_norm: str = "global"  # shortcut.INPUT_NORM: how the encoder's inputs are normalised
     test_speakers: np.ndarray = None
     targets: np.ndarray | None = None  # signal-derived targets of the training utterances (functional_targets)
+    frame_targets: MelBank | None = field(default=None, repr=False)  # their frame descriptors (frame_targets)
+
+    def frame_batch(self, idx, generator=None) -> tuple:
+        """For the frame-descriptor targets: a clean time crop of each training utterance ``idx`` (standardised as
+        the views are, ``(B, 1, bands, frames)``) and its descriptors over the same frames ``(B, n, frames)``, at
+        one random start per utterance drawn from ``generator``."""
+        import torch
+
+        idx = torch.as_tensor(idx).cpu()
+        crop = self.views.crop
+        starts = crop.starts(self.views.clean.lengths[idx], generator)
+        x = self.views.normalize(crop(self.views.clean, idx, starts=starts), idx)[:, None]
+        return x, crop(self.frame_targets, idx, starts=starts)
 
     @functools.cached_property
     def monitor_inputs(self) -> tuple[list, list, np.ndarray, np.ndarray]:
@@ -64,6 +78,36 @@ def functional_targets(meta: pd.DataFrame, progress: bool = False) -> np.ndarray
         sd = X[rows].std(axis=0)
         out[rows] = (X[rows] - X[rows].mean(axis=0)) / np.where(sd > 1e-8, sd, 1.0)
     return out.astype(np.float32)
+
+
+#: How many 10-ms frames openSMILE's descriptors start after the log-mel's centred frames (its 20-60 ms windows
+#: begin at the file's start, a centred log-mel frame is centred on its time): the descriptors are moved by this
+#: many frames, and the ends repeated, to lie over the log-mel's frames.
+DESCRIPTOR_LAG = 2
+
+
+def frame_targets(meta: pd.DataFrame, lengths, progress: bool = False) -> list[np.ndarray]:
+    """Each utterance's openSMILE eGeMAPS low-level descriptors (25 per 10-ms frame — loudness, F0 in semitones with
+    0 where unvoiced, jitter, shimmer, HNR, spectral slopes, MFCC 1-4, formants; cached), laid over its log-mel's
+    ``lengths`` frames (:data:`DESCRIPTOR_LAG`) and standardised within its speaker over that speaker's frames:
+    ``(25, frames)`` float32 each.  Pretraining passes only its training utterances, so a fold's targets and their
+    statistics come from its training speakers' audio alone; no emotion label is read."""
+    from ..data.opensmile import descriptors
+
+    raw = descriptors(meta, progress=progress)
+    laid = []
+    for d, n in zip(raw, lengths):
+        d = np.pad(d, ((0, 0), (DESCRIPTOR_LAG, max(0, n - d.shape[1] - DESCRIPTOR_LAG))), mode="edge")[:, :n]
+        laid.append(d.astype(np.float64))
+    speakers = meta.speaker.astype(str).to_numpy()
+    out: list = [None] * len(laid)
+    for s in np.unique(speakers):
+        rows = np.flatnonzero(speakers == s)
+        frames = np.concatenate([laid[i] for i in rows], axis=1)
+        mean, sd = frames.mean(axis=1, keepdims=True), frames.std(axis=1, keepdims=True)
+        for i in rows:
+            out[i] = ((laid[i] - mean) / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
+    return out
 
 
 def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> FoldData:
@@ -98,7 +142,9 @@ def fold_data(meta: pd.DataFrame, fold: int, cfg, progress: bool = True) -> Fold
                     train_speakers=speakers[f.train], train_genders=meta.gender.astype(str).to_numpy()[f.train],
                     input_norm=cfg.input_norm, test_speakers=speakers[f.test],
                     targets=(functional_targets(meta.iloc[f.train], progress)
-                             if getattr(cfg, "targets", "none") == "functionals" else None))
+                             if getattr(cfg, "targets", "none") in ("functionals", "both") else None),
+                    frame_targets=(MelBank(frame_targets(meta.iloc[f.train], [m.shape[1] for m in train], progress))
+                                   if getattr(cfg, "targets", "none") in ("frames", "both") else None))
 
 
 def knn_monitor(backbone, data: FoldData, cfg, device) -> dict:

@@ -26,6 +26,11 @@ contrastive loss; ``"masked"`` trains it alone (no contrastive term, no momentum
 *Signal-derived targets* (``n_targets > 0``): a linear head regresses each utterance's targets (its eGeMAPS
 functionals, standardised per training speaker: no emotion label) from both views' backbone outputs; the
 mean squared error, weighted by ``targets_weight``, joins the objective's loss (``objective="none"``: alone).
+*Frame targets* (``n_frame_targets > 0``, PASE's "workers" in miniature): a linear head regresses openSMILE's
+frame descriptors (F0 with voicing, loudness, HNR, spectral slopes, MFCC 1-4…, standardised per training speaker)
+from the backbone's output at each time step of a clean crop — a CNN's last feature map averaged over frequency,
+a ViT's patch tokens averaged over each column — against the descriptors averaged over the frames each step
+covers (:meth:`MoCo.frame_loss`), weighted by ``targets_weight`` too.
 
 Schedules (per iteration): learning rate ``blr · batch / 256`` with a linear warm-up then a
 cosine decay to zero; momentum ``1 - (1 - m) · (1 + cos(π · progress)) / 2``, from ``m`` (0.99)
@@ -123,14 +128,14 @@ class MoCo(nn.Module):
     def __init__(self, backbone_cfg: BackboneConfig = BackboneConfig(), dim: int = 256,
                  mlp_dim: int = 4096, temperature: float = 0.2, objective: str = "moco",
                  mask_ratio: float = 0.6, masked_weight: float = 1.0, n_targets: int = 0,
-                 targets_weight: float = 1.0):
+                 targets_weight: float = 1.0, n_frame_targets: int = 0):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective {objective!r}: choose one of {OBJECTIVES}")
         if objective in ("masked", "both") and backbone_cfg.cnn:
             raise ValueError("the masked objective needs a ViT backbone")
-        if objective == "none" and not n_targets:
-            raise ValueError("objective 'none' needs signal-derived targets (n_targets > 0)")
+        if objective == "none" and not (n_targets or n_frame_targets):
+            raise ValueError("objective 'none' needs signal-derived targets (n_targets or n_frame_targets > 0)")
         self.backbone_cfg, self.temperature = backbone_cfg, temperature
         self.objective, self.mask_ratio, self.masked_weight = objective, mask_ratio, masked_weight
         width = backbone_cfg.embed_dim
@@ -146,6 +151,8 @@ class MoCo(nn.Module):
         self.targets_weight = targets_weight
         if n_targets:
             self.regressor = nn.Linear(width, n_targets)
+        if n_frame_targets:  # a CNN's pooled output is its map's mean and max side by side: half as wide per step
+            self.frame_regressor = nn.Linear(width // 2 if backbone_cfg.cnn else width, n_frame_targets)
         if objective in ("masked", "both"):
             p = backbone_cfg.patch_size
             self.mask_token = nn.Parameter(torch.zeros(1, 1, width))
@@ -187,13 +194,31 @@ class MoCo(nn.Module):
         target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
         return ((self.masked_predictions(x, mask).float() - target.float()) ** 2).mean(-1)[mask].mean()
 
+    def frame_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's output at each time step of ``x`` ``(B, 1, n_mels, frames)``: ``(B, steps, width)`` — a
+        CNN's last feature map averaged over frequency, a ViT's patch tokens averaged over each column of patches."""
+        h = self.backbone.forward_features(x)
+        if self.backbone_cfg.cnn:
+            return h.mean(2).transpose(1, 2)
+        p = self.backbone_cfg.patch_size
+        B, rows, cols = h.shape[0], x.shape[2] // p, x.shape[3] // p
+        return h[:, getattr(self.backbone, "num_prefix_tokens", 1):].reshape(B, rows, cols, -1).mean(1)
+
+    def frame_loss(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The mean squared error of the frame head on :meth:`frame_outputs` of ``x`` against ``targets``
+        ``(B, n, frames)`` averaged over the frames of each step."""
+        h = self.frame_outputs(x)
+        t = F.adaptive_avg_pool1d(targets.float(), h.shape[1]).transpose(1, 2)
+        return F.mse_loss(self.frame_regressor(h).float(), t)
+
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, m: float, features: bool = False,
-                targets: torch.Tensor | None = None):
+                targets: torch.Tensor | None = None, frames: tuple | None = None):
         """The symmetric loss for a batch of view pairs; updates the momentum encoder with
         momentum ``m`` first (as the official code does, before computing the keys).  With
         ``features``, also the backbone outputs of both views (for a speaker adversary).  With the
         masked objective, its loss on view 1 instead of (``"masked"``) or besides (``"both"``) the contrastive one;
-        with ``targets`` ``(B, n_targets)``, their regression from both views added."""
+        with ``targets`` ``(B, n_targets)``, their regression from both views added; with ``frames`` (a clean crop
+        and its frame descriptors, :meth:`emolib.ssl.inputs.FoldData.frame_batch`), :meth:`frame_loss` added."""
         h1 = h2 = None
         loss = x1.new_zeros(())  # the terms in the order that keeps earlier runs' numbers: contrastive, masked, targets
         if self.objective in ("moco", "both") or features or targets is not None:
@@ -210,6 +235,8 @@ class MoCo(nn.Module):
         if targets is not None:
             t = targets.to(h1.dtype)
             loss = loss + self.targets_weight * 0.5 * (F.mse_loss(self.regressor(h1), t) + F.mse_loss(self.regressor(h2), t))
+        if frames is not None:
+            loss = loss + self.targets_weight * self.frame_loss(*frames)
         return (loss, torch.cat([h1, h2])) if features else loss
 
 

@@ -61,8 +61,8 @@ class _WithAdversary(torch.nn.Module):
         super().__init__()
         self.moco, self.adversary = moco, adversary
 
-    def forward(self, x1, x2, m, speakers, scale, targets=None):
-        ctr, features = self.moco(x1, x2, m, features=True, targets=targets)
+    def forward(self, x1, x2, m, speakers, scale, targets=None, frames=None):
+        ctr, features = self.moco(x1, x2, m, features=True, targets=targets, frames=frames)
         adv, acc = self.adversary(features, torch.cat([speakers, speakers]), scale)
         return ctr + adv, ctr.detach(), adv.detach(), acc.detach()
 
@@ -100,7 +100,8 @@ def _build(cfg: PretrainConfig, fold: int, data: FoldData, dev: torch.device, in
     random.seed(cfg.seed)
     model = MoCo(cfg.backbone(len(data.normalization.mean)), cfg.moco_dim, cfg.moco_mlp_dim, cfg.moco_t,
                  cfg.objective, cfg.mask_ratio, cfg.masked_weight,
-                 0 if data.targets is None else data.targets.shape[1], cfg.targets_weight)
+                 0 if data.targets is None else data.targets.shape[1], cfg.targets_weight,
+                 0 if data.frame_targets is None else data.frame_targets.data.shape[0])
     if init_from:
         if model.backbone_cfg.cnn:
             raise EmolibError(f"--init-from {init_from}: official MoCo v3 checkpoints are ViTs; --arch {cfg.arch} is a CNN")
@@ -182,6 +183,9 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on
         idx, mine = _batch(run, batches, it)
         x1, x2 = data.views(idx, run.generator)  # the global batch, the same in every process
         x1, x2 = x1[mine], x2[mine]
+        frames = None
+        if data.frame_targets is not None:  # a clean crop and its frame descriptors, after the views' draws
+            frames = tuple(t[mine].to(dev) for t in data.frame_batch(idx, run.generator))
         progress_epochs = epoch + it / run.iters
         lr = learning_rate(cfg.lr, cfg.batch_size, progress_epochs, cfg.epochs, cfg.warmup_epochs)
         m = momentum(cfg.moco_m, progress_epochs, cfg.epochs, cfg.moco_m_cos)
@@ -192,11 +196,11 @@ def _epoch(run: _Run, net: torch.nn.Module, epoch: int, bar, ckpt_path: Path, on
         with amp:
             targets = None if data.targets is None else torch.from_numpy(data.targets[idx[mine].numpy()]).to(dev)
             if run.adversary is None:
-                loss = net(x1, x2, m, targets=targets)
+                loss = net(x1, x2, m, targets=targets, frames=frames)
                 ctr = loss.detach()
             else:
                 scale = adversary_scale(cfg.adversary, progress_epochs / cfg.epochs)
-                loss, ctr, adv, acc = net(x1, x2, m, run.speaker_ids[idx[mine]].to(dev), scale, targets)
+                loss, ctr, adv, acc = net(x1, x2, m, run.speaker_ids[idx[mine]].to(dev), scale, targets, frames)
                 adv_losses.append(float(adv))
                 adv_accs.append(float(acc))
         value = ctr.float()

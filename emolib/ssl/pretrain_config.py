@@ -59,7 +59,7 @@ class PretrainConfig:
     objective: str = "moco"      # "moco", "masked" (masked prediction of log-mel patches) or "both" (ViTs)
     mask_ratio: float = 0.6      # the share of view 1's patches the masked objective hides
     masked_weight: float = 1.0   # the masked loss's weight beside the contrastive one ("both")
-    targets: str = "none"        # "functionals": also regress each utterance's eGeMAPS functionals (per speaker)
+    targets: str = "none"        # "functionals" / "frames" / "both": also regress eGeMAPS functionals / frame descriptors
     targets_weight: float = 1.0  # that regression's weight beside the objective's loss
 
     def __post_init__(self):
@@ -85,7 +85,7 @@ class PretrainConfig:
         if self.targets not in TARGETS:
             raise EmolibError(f"--targets {self.targets!r}: choose one of {', '.join(TARGETS)}")
         if self.objective == "none" and self.targets == "none":
-            raise EmolibError("--objective none trains nothing without --targets: give --targets functionals")
+            raise EmolibError("--objective none trains nothing without --targets: give --targets functionals, frames or both")
         if self.targets_weight < 0:
             raise EmolibError(f"--targets-weight {self.targets_weight}: the weight must be 0 or positive")
         if not 0 < self.mask_ratio < 1 or self.masked_weight < 0:

@@ -85,6 +85,9 @@ LEARNERS: dict[str, dict] = {
     "cnn": dict(arch="resnet10t_half"),
     "cnn_sig": dict(arch="resnet10t_half", targets="functionals"),
     "cnn_sig_only": dict(arch="resnet10t_half", objective="none", targets="functionals"),
+    "cnn_frames": dict(arch="resnet10t_half", targets="frames"),
+    "cnn_sig_frames": dict(arch="resnet10t_half", targets="both"),
+    "cnn_sig_frames_only": dict(arch="resnet10t_half", objective="none", targets="both"),
     "sig": dict(targets="functionals"),
     "masked": dict(objective="masked"),
     "moco_masked": dict(objective="both"),
@@ -94,7 +97,8 @@ BATCH_BY = ("none", "speaker", "gender")
 #: The pretraining objectives (:class:`emolib.ssl.moco.MoCo`): contrastive, masked prediction of log-mel
 #: patches, both, or none (the signal-derived targets alone).
 OBJECTIVES = ("moco", "masked", "both", "none")
-#: Targets computed from the signal that pretraining may also regress (no emotion label): none, or each
-#: utterance's eGeMAPS functionals standardised per training speaker (:func:`emolib.ssl.inputs.functional_targets`).
-TARGETS = ("none", "functionals")
+#: Targets computed from the signal that pretraining may also regress (no emotion label): none, each utterance's
+#: eGeMAPS functionals standardised per training speaker (:func:`emolib.ssl.inputs.functional_targets`), its eGeMAPS
+#: frame descriptors likewise (:func:`emolib.ssl.inputs.frame_targets`), or both.
+TARGETS = ("none", "functionals", "frames", "both")
 INPUT_NORM = ("global", "speaker", "utterance", "shape")
