@@ -61,17 +61,19 @@ def spaces(meta: pd.DataFrame, folders: Mapping[str, Path], *, profile: str | No
 
     for name, folder in folders.items():
         enc = encoder_summary(folder)  # missing encoders: one line, before any work
-        prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"),
-                                enc["pretrain"].get("targets", "none"))
         out[name] = fold_embeddings(meta, folder, progress=progress)
         out[f"{name}, statistics read-out"] = fold_embeddings(meta, folder, progress=progress, stats=True)
-        rows[name], rows[f"{name}, statistics read-out"] = probe_stem(prefix), probe_stem(prefix, readout={"stats": True,
-                                                                                                          "pool": "cls"})
         if Path(os.path.abspath(folder)).parent == Path(os.path.abspath(default_out(None, profile))):
             # a folder of the ablation / learners' study: its rows are ssl_<variant>[_stats][_seed<S>]
             run = RunName.parse(f"ssl_{Path(folder).name}")
-            rows[name] = str(run_name(run.stem[len("ssl_"):], run.tag, run.seed))
-            rows[f"{name}, statistics read-out"] = str(run_name(run.stem[len("ssl_"):], run.tag, run.seed, stats=True))
+            variant = run.stem[len("ssl_"):]
+            rows[name] = str(run_name(variant, run.tag, run.seed))
+            rows[f"{name}, statistics read-out"] = str(run_name(variant, run.tag, run.seed, stats=True))
+        else:  # notebook 04's rows of that encoder: named by what it is
+            prefix = encoder_prefix(enc["pretext"], enc["aug"], enc["arch"], enc["pretrain"].get("objective", "moco"),
+                                    enc["pretrain"].get("targets", "none"))
+            rows[name] = probe_stem(prefix)
+            rows[f"{name}, statistics read-out"] = probe_stem(prefix, readout={"stats": True, "pool": "cls"})
     out[EGEMAPS] = functionals(meta, "eGeMAPSv02", progress=progress)
     rows[EGEMAPS] = baseline_stem("egemaps", "logreg")
     return out, rows
@@ -133,13 +135,14 @@ def seed_table(stems: Sequence[str], folder: Path | None = None) -> pd.DataFrame
             rows = found.get((stem, norm), {})
             values = np.array([rows[s]["uar"] for s in sorted(rows)])
             speaker = [r["neighbours"]["speaker_acc"] for r in rows.values() if "neighbours" in r]
+            normalised = [bool(r.get("speaker_norm")) for r in rows.values()]  # per-speaker inputs: True in "raw" rows
             out.append({"stem": stem, "speaker_norm": norm, "seeds": ", ".join(map(str, sorted(rows))),
-                        "rows_speaker_normalised": bool(rows) and all(r.get("speaker_norm") for r in rows.values()),
+                        "rows_speaker_normalised": bool(rows) and all(normalised),
                         "uar_mean": values.mean() if len(values) else np.nan,
                         "uar_sd": values.std(ddof=1) if len(values) > 1 else np.nan,
                         "speaker_5nn": np.mean(speaker) if speaker else np.nan,
-                        "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target and (
-                            norm or not any(r.get("speaker_norm") for r in rows.values())))})
+                        "target": target, "reached": bool(len(values) >= 3 and values.mean() >= target
+                                                          and (norm or not any(normalised)))})
     return pd.DataFrame(out).set_index(["stem", "speaker_norm"])
 
 
