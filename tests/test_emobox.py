@@ -13,7 +13,7 @@ from emolib.core import env
 from emolib.data import splits
 from emolib.data.download import read_manifest
 from emolib.data.emodb import CLASSES, SPEAKERS
-from emolib.evaluation import metrics, results, tables
+from emolib.evaluation import metrics, results, study_tables, tables
 from emolib.evaluation.runs import twin
 from emolib.studies import emobox
 
@@ -122,7 +122,7 @@ def test_comparison_pairs_each_si5_row_with_its_emobox_twin(tmp_path):
     assert r["overlap gain"] == r["EmoBox"] - r["SI-5"] and np.isnan(r["SI-5 spk-norm"])
     assert twin("cnn_si5_whole", protocol="emobox") == "cnn_whole_emobox"
     assert twin("cnn_whole_emobox", speaker_norm=True) == "cnn_whole_spknorm_emobox"
-    text = tables.emobox_markdown(table)
+    text = study_tables.emobox_markdown(table)
     assert text.count("\n") == len(emobox.compared()) + 1
 
 

@@ -503,7 +503,7 @@ def test_what_an_embedding_knows_is_read_back_on_held_out_speakers_only(meta, mo
 
 def test_the_knowledge_table_reads_as_markdown_and_a_figure(tmp_path):
     from emolib import plots
-    from emolib.evaluation.tables import knowledge_markdown
+    from emolib.evaluation.study_tables import knowledge_markdown
     from emolib.studies import learners
 
     table = pd.DataFrame({"F0 range": [0.1, 1.0], "HNR": [-0.3, 1.0], "speaker 5-NN": [0.3, 0.6],
@@ -519,7 +519,7 @@ def test_the_knowledge_table_reads_as_markdown_and_a_figure(tmp_path):
 
 def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reached(tmp_path):
     from emolib import plots
-    from emolib.evaluation import tables
+    from emolib.evaluation import study_tables
     from emolib.studies import learners
 
     for name, uar in (("x_probe", 0.70), ("x_probe_seed1", 0.68), ("x_probe_seed2", 0.69), ("x_probe_spknorm", 0.81),
@@ -535,7 +535,7 @@ def test_seed_table_averages_a_stems_seeds_and_says_whether_the_target_is_reache
     (tmp_path / "baseline_q.json").write_text(json.dumps({"run": "baseline_q", "uar": 0.8}))
     table = learners.seed_table(["x_probe", "z_probe", "baseline_q"], tmp_path)
     assert table.loc[("z_probe", False), "rows_speaker_normalised"] and not table.loc[("z_probe", False), "reached"]
-    text = tables.learners_markdown(table)
+    text = study_tables.learners_markdown(table)
     assert "| x_probe | 0, 1, 2 | 69.0 ± 1.0 | 81.0 |  | raw |" in text and "| z_probe | 0, 1, 2 | 75.0 ± 0.0 ‡ |  |  | no |" in text
     assert "| baseline_q | 0 | 80.0 |  |  | reference |" in text
     assert len(plots.learner_study(table, learners.TARGETS).axes) == 1

@@ -19,7 +19,7 @@ from emolib.augmentation import spectrogram, views
 from emolib.core.errors import EmolibError
 from emolib.data.corpus import load_corpus
 from emolib.data.features import Standardizer
-from emolib.evaluation import tables
+from emolib.evaluation import study_tables, tables
 from emolib.evaluation.runs import encoder_prefix
 from emolib.models.vit import embed
 from emolib.ssl import adversary, checkpoints, encoders, pretrain, pretrain_config, shortcut, standardize
@@ -434,7 +434,7 @@ def test_ablation_variant_writes_rows_with_neighbours_and_encoder_hashes(tmp_pat
     uars = [rows[0]["uar"], again[0]["uar"]]
     assert seeds.loc["speaker_input", "seeds"] == 2 and seeds.loc["speaker_input", "uar"] == pytest.approx(np.mean(uars))
     assert seeds.loc["speaker_input", "uar_sd"] == pytest.approx(np.std(uars, ddof=1))
-    assert tables.seeds_markdown(seeds).count("\n") == 2
+    assert study_tables.seeds_markdown(seeds).count("\n") == 2
     # the same rows at a budget tagged cpu (seed 0 tagged cpu, seed 1 tagged cpu_seed1): the same summary
     for src, dst in (("", "_cpu"), ("_seed1", "_cpu_seed1")):
         for end in ("", "_spknorm"):

@@ -37,19 +37,19 @@ SEED_TABLES = {
 
 
 def _ablation_blocks(folder: Path) -> dict[str, tuple[str, Callable[[], str]]]:
-    from ..evaluation import tables
+    from ..evaluation import study_tables
     from ..studies import ablation
 
     out = {}
     for name, (variants, tag, seed) in ABLATION_TABLES.items():
         command = ("python -m emolib ablation --table" + (f" --tag {tag}" if tag else "") + (f" --seed {seed}" if seed else "")
                    + (" --variants " + " ".join(variants) if variants else ""))
-        out[name] = (command, lambda v=variants, t=tag, s=seed: tables.ablation_markdown(
+        out[name] = (command, lambda v=variants, t=tag, s=seed: study_tables.ablation_markdown(
             ablation.summary(v or None, folder, tag=t, seed=s)))
     for name, (variants, tag, seeds) in SEED_TABLES.items():
         command = ("python -m emolib ablation --table --seeds" + "".join(f" {s}" for s in seeds)
                    + (f" --tag {tag}" if tag else "") + (" --variants " + " ".join(variants) if variants else ""))
-        out[name] = (command, lambda v=variants, t=tag, s=seeds: tables.seeds_markdown(
+        out[name] = (command, lambda v=variants, t=tag, s=seeds: study_tables.seeds_markdown(
             ablation.seed_summary(v or None, s or None, folder=folder, tag=t)))
     return out
 
@@ -57,7 +57,7 @@ def _ablation_blocks(folder: Path) -> dict[str, tuple[str, Callable[[], str]]]:
 def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callable[[], str]]]]:
     """``{page: {name: (command, render)}}`` of every generated table, from the rows in ``folder``
     (default: the real run's, ``results/``, whatever the profile)."""
-    from ..evaluation import tables
+    from ..evaluation import study_tables, tables
     from ..studies import emobox, learners, robustness
     from ..systems import fusion
 
@@ -69,14 +69,14 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
         RESULTS_README: {
             "headline": headline,
             "probes": ("python -m emolib results --probes", lambda: tables.probes_markdown(folder)),
-            "fusion": ("python -m emolib fusion --table", lambda: tables.fusion_markdown(fusion.summary("si5", folder))),
+            "fusion": ("python -m emolib fusion --table", lambda: study_tables.fusion_markdown(fusion.summary("si5", folder))),
             "fusion-emobox": ("python -m emolib fusion --table --protocol emobox",
-                              lambda: tables.fusion_markdown(fusion.summary("emobox", folder))),
+                              lambda: study_tables.fusion_markdown(fusion.summary("emobox", folder))),
             "calibration": ("python -m emolib results --calibration",
                             lambda: tables.calibration_markdown(tables.calibration_table(folder))),
             "robustness": ("python -m emolib robustness --table",
-                           lambda: tables.robustness_markdown(robustness.table(folder))),
-            "emobox": ("python -m emolib emobox --table", lambda: tables.emobox_markdown(emobox.comparison(folder))),
+                           lambda: study_tables.robustness_markdown(robustness.table(folder))),
+            "emobox": ("python -m emolib emobox --table", lambda: study_tables.emobox_markdown(emobox.comparison(folder))),
             "timings": ("python -m emolib results --timings", lambda: tables.timings_markdown(folder)),
             "results": ("python -m emolib results --markdown",
                         lambda: tables.markdown_table(tables.results_table(folder))),
@@ -85,9 +85,9 @@ def blocks(folder: Path | None = None) -> dict[Path, dict[str, tuple[str, Callab
             "python -m emolib results moco_e150_* --markdown",
             lambda: tables.markdown_table(tables.results_table(folder, pattern="moco_e150_*")))},
         LEARNERS: {"knowledge": ("python -m emolib diagnose --table",
-                                 lambda: tables.knowledge_markdown(learners.read(folder))),
+                                 lambda: study_tables.knowledge_markdown(learners.read(folder))),
                    "learners": ("python -m emolib ablation --table --learners",
-                                lambda: tables.learners_markdown(learners.study_table(folder)))},
+                                lambda: study_tables.learners_markdown(learners.study_table(folder)))},
     }
 
 

@@ -41,7 +41,7 @@ def add_to(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation import tables
+    from ..evaluation import study_tables
     from ..studies import ablation
 
     tag = args.tag or ""
@@ -50,12 +50,12 @@ def run(args) -> int:
             from ..core import env
             from ..studies import learners
 
-            print(tables.learners_markdown(learners.study_table(env.run_dir(env.RESULTS, args.corpus, args.profile))))
+            print(study_tables.learners_markdown(learners.study_table(env.run_dir(env.RESULTS, args.corpus, args.profile))))
         elif args.seeds is not None:
-            print(tables.seeds_markdown(ablation.seed_summary(args.variants, args.seeds or None, profile=args.profile,
+            print(study_tables.seeds_markdown(ablation.seed_summary(args.variants, args.seeds or None, profile=args.profile,
                                                               corpus=args.corpus, tag=tag)))
         else:
-            print(tables.ablation_markdown(ablation.summary(args.variants, profile=args.profile, corpus=args.corpus,
+            print(study_tables.ablation_markdown(ablation.summary(args.variants, profile=args.profile, corpus=args.corpus,
                                                             tag=tag, seed=args.seed or 0)))
         return 0
     if args.learners:

@@ -24,7 +24,7 @@ def run(args) -> int:
 
     if args.table:
         from ..core import env
-        from ..evaluation.tables import knowledge_markdown
+        from ..evaluation.study_tables import knowledge_markdown
 
         print(knowledge_markdown(learners.read(env.run_dir(env.RESULTS, args.corpus, args.profile))))
         return 0

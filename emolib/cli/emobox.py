@@ -24,7 +24,7 @@ def run(args) -> int:
     from ..studies import emobox
 
     if args.table:  # the committed rows only, no training
-        from ..evaluation.tables import emobox_markdown
+        from ..evaluation.study_tables import emobox_markdown
 
         print(emobox_markdown(emobox.comparison(env.run_dir(env.RESULTS, args.corpus, args.profile))))
         return 0

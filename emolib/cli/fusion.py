@@ -30,7 +30,7 @@ def run(args) -> int:
     from ..systems import fusion, registry
 
     if args.table:  # the committed rows only, no training
-        from ..evaluation.tables import fusion_markdown
+        from ..evaluation.study_tables import fusion_markdown
 
         print(fusion_markdown(fusion.summary(args.protocol, profile=args.profile, corpus=args.corpus)))
         return 0

@@ -28,7 +28,7 @@ def run(args) -> int:
     from ..systems import registry
 
     if args.table:
-        from ..evaluation.tables import robustness_markdown
+        from ..evaluation.study_tables import robustness_markdown
 
         print(robustness_markdown(robustness.table(env.run_dir(env.RESULTS, args.corpus, args.profile))))
         return 0
