@@ -106,6 +106,10 @@ def test_the_registry_names_every_system_its_row_and_the_models_built_from_them(
     assert registry.systems_of("cnn_si5_whole") == ["cnn"]
     with pytest.raises(EmolibError, match="--model 'nope'"):
         registry.systems_of("nope")
+    assert registry.systems_of("fusion_compare_egemaps_cnn") == ["compare", "egemaps", "cnn"]  # any subset, by name
+    for bad in ("fusion_cnn_compare", "fusion_compare", "fusion_compare_compare", "fusion_compare_nope"):
+        with pytest.raises(EmolibError, match="--model"):
+            registry.systems_of(bad)
     with pytest.raises(EmolibError, match="no system 'nope'"):
         registry.get("nope")
     with pytest.raises(ValueError, match="taken"):

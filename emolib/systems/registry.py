@@ -141,13 +141,14 @@ def models() -> list[str]:
 
 
 def systems_of(model: str) -> list[str]:
-    """The systems of model ``model`` (a single system's row, or ``fusion_<systems>``), or a one-line error
-    listing the choices."""
+    """The systems of model ``model`` (a single system's row, or ``fusion_<systems>`` of any two or more registered
+    systems, in the registry's order), or a one-line error listing the choices (:func:`models`: the usual ones)."""
     by_row = {s.row: s.name for s in _SYSTEMS.values()}
     if model in by_row:
         return [by_row[model]]
-    if model in models():
-        return fusion_systems(model)
+    chosen = fusion_systems(model)  # any fusion of two or more registered systems, named in the registry's order
+    if len(chosen) >= 2 and all(n in _SYSTEMS for n in chosen) and chosen == [n for n in _SYSTEMS if n in chosen]:
+        return chosen
     raise EmolibError(f"--model {model!r}: choose 'best' or one of {', '.join(models())}")
 
 
